@@ -1,0 +1,1 @@
+"""Analyses over runs: summaries, comparison, llama.cpp knowledge. Streamlit-free."""

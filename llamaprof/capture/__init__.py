@@ -1,0 +1,1 @@
+"""Captures: llama-server under nsys, driven by a real HTTP workload. Streamlit-free."""

@@ -1,0 +1,1 @@
+"""Renderers: turn summaries into the text, CSV and JSON that `nsys stats` prints."""

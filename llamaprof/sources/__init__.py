@@ -1,0 +1,75 @@
+"""Sources: detect a report's format from its content and read it into a ``Run``.
+
+One reader per format (``sqlite_export``, ``nsys_rep``, ``stats_text``,
+``stats_csv``); ``load_report`` is the single entry point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llamaprof.errors import ReportParseError, UnknownReportFormat
+from llamaprof.model import ReportFormat, Run
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+NSYS_REP_MAGIC = b"NVIDIA Tegra Profiler Report"
+_SNIFF_BYTES = 64 * 1024
+
+
+def sniff(path: str | Path) -> ReportFormat:
+    """Detect the format of ``path`` from its first bytes, never from its name.
+
+    Raises ReportParseError (unreadable, empty) or UnknownReportFormat.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except IsADirectoryError:
+        raise ReportParseError(path, "is a folder, not a report file") from None
+    except OSError as exc:
+        raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise ReportParseError(path, "is empty")
+    if head.startswith(SQLITE_MAGIC):
+        return ReportFormat.SQLITE
+    if head.startswith(NSYS_REP_MAGIC):
+        return ReportFormat.NSYS_REP
+    from llamaprof.sources.stats_text import sniff_text_format
+
+    fmt = sniff_text_format(head)
+    if fmt is None:
+        raise UnknownReportFormat(
+            path,
+            "is not an nsys report (expected an SQLite export, .nsys-rep, "
+            "or the text or CSV that `nsys stats` prints)",
+        )
+    return fmt
+
+
+def load_report(path: str | Path) -> Run:
+    """Read any supported nsys output into a ``Run``.
+
+    >>> run = load_report("report1.sqlite")        # doctest: +SKIP
+    >>> run.summaries["cuda_gpu_kern_sum"].head()  # doctest: +SKIP
+
+    Raises ReportParseError (or its subclass UnknownReportFormat) with a one-line
+    reason for anything it cannot read.
+    """
+    path = Path(path)
+    fmt = sniff(path)
+    if fmt is ReportFormat.SQLITE:
+        from llamaprof.sources.sqlite_export import read_sqlite
+
+        return read_sqlite(path)
+    if fmt is ReportFormat.NSYS_REP:
+        from llamaprof.sources.nsys_rep import read_nsys_rep
+
+        return read_nsys_rep(path)
+    if fmt is ReportFormat.STATS_CSV:
+        from llamaprof.sources.stats_csv import read_stats_csv
+
+        return read_stats_csv(path)
+    from llamaprof.sources.stats_text import read_stats_text
+
+    return read_stats_text(path)

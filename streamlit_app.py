@@ -1,0 +1,17 @@
+"""llamaprof app entrypoint: `streamlit run streamlit_app.py` (pages live in app_pages/)."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from llamaprof.ui.pages import PAGES
+
+_HERE = Path(__file__).parent
+
+st.navigation(
+    [
+        st.Page(_HERE / p.file, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
+        for p in PAGES
+        if (_HERE / p.file).exists()
+    ]
+).run()
