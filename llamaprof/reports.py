@@ -43,7 +43,9 @@ SKIP_REASONS: dict[str, str] = {
 # Integer columns are int64 when the source gives exact integers (SQLite, text
 # printed in ns) and float64 otherwise (text printed in ms, sizes printed in MB).
 TIME_STATS = ["total_ns", "count", "avg_ns", "med_ns", "min_ns", "max_ns", "stddev_ns"]
-SIZE_STATS = ["total_bytes", "count", "avg_bytes", "med_bytes", "min_bytes", "max_bytes", "stddev_bytes"]
+SIZE_STATS = [
+    "total_bytes", "count", "avg_bytes", "med_bytes", "min_bytes", "max_bytes", "stddev_bytes",
+]
 
 COLUMNS: dict[str, list[str]] = {
     # name: API call name as nsys prints it (``_vNNNN`` ABI suffix cut).

@@ -6,25 +6,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-#: Real nsys outputs from other people's programs (see its SOURCES.md); never copied here.
-SHARED_NSYS = ROOT.parent / "shared" / "data" / "nsys"
-SEED_TEXT = SHARED_NSYS / "stats-text" / "seed__llama-server-gemma3-4b-f16__nsys2025.1.3.txt"
+from shared_data import ROOT, SEED_TEXT, SHARED_NSYS, shared_file, shared_files
 
-
-def shared_file(relative: str) -> Path:
-    """Path of a file under ../shared/data/nsys, skipping the test when it is absent."""
-    path = SHARED_NSYS / relative
-    if not path.exists():
-        pytest.skip(f"real nsys data not available: {path} (../shared is absent)")
-    return path
-
-
-def shared_files(pattern: str) -> list[Path]:
-    """Files under ../shared/data/nsys matching ``pattern``, for parametrize (empty if absent)."""
-    if not SHARED_NSYS.exists():
-        return []
-    return sorted(SHARED_NSYS.glob(pattern))
+__all__ = ["ROOT", "SEED_TEXT", "SHARED_NSYS", "shared_file", "shared_files"]
 
 
 @pytest.fixture
