@@ -1,0 +1,288 @@
+"""Altair charts of runs and comparisons, built from the frames of ``llamaprof.analyze``.
+
+Kept streamlit-free: pages only call ``st.altair_chart(chart)``, and tests check the chart
+specs through ``chart.to_dict()``. Every chart colours runs by ``run_colors``, so a run has
+the same colour in every chart of a page. Values arrive in ns or bytes; the axis shows them
+in one human unit chosen from the data (µs, ms, s; kB, MB, GB, decimal as nsys), the
+tooltip gives the exact value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+from llamaprof.analyze.compare import change_text, top_n_with_other
+from llamaprof.analyze.kernel_names import OTHER, short_names
+from llamaprof.units import format_bytes, format_ns
+
+__all__ = [
+    "PALETTE",
+    "axis_unit",
+    "delta_bars",
+    "grouped_bars",
+    "run_colors",
+    "single_run_bars",
+]
+
+#: Ten distinct colours (Vega's "tableau10"), one per run in the order the runs are listed.
+PALETTE = [
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+]
+
+# Axis units, with the symbols ``llamaprof.units`` writes (``1.00 µs``), so axes and tables agree.
+_SCALES: dict[str, tuple[tuple[str, float], ...]] = {
+    "ns": tuple((format_ns(size).split()[-1], size) for size in (1.0, 1e3, 1e6, 1e9)),
+    "bytes": tuple((format_bytes(size).split()[-1], size) for size in (1.0, 1e3, 1e6, 1e9, 1e12)),
+}
+_EXACT_SUFFIX = {"ns": "ns", "bytes": "B"}
+_LABEL_LIMIT = 320  # px of a y-axis label before Vega cuts it with "…"
+_BAR = 12  # px per bar (Vega-Lite steps the run offset): 8 runs x 12 px per key
+
+
+def run_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per run label, stable for a given order of labels.
+
+    >>> run_colors(["base", "fa-off"])
+    {'base': '#4c78a8', 'fa-off': '#f58518'}
+
+    Pass the same labels (in the same order) to every chart of a page. Beyond ten runs
+    the palette repeats.
+    """
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def axis_unit(values: pd.Series | Sequence[float], unit: str) -> tuple[str, float]:
+    """The human unit for an axis over ``values`` (ns or bytes): ``(symbol, size)``.
+
+    >>> axis_unit([2_500_000, 40_000], "ns")
+    ('ms', 1000000.0)
+
+    The largest unit in which the largest magnitude is at least 1.
+    """
+    if unit not in _SCALES:
+        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes'")
+    magnitude = max((abs(float(v)) for v in values), default=0.0)
+    symbol, size = _SCALES[unit][0]
+    for candidate, candidate_size in _SCALES[unit]:
+        if magnitude >= candidate_size:
+            symbol, size = candidate, candidate_size
+    return symbol, size
+
+
+def _exact(value: float, unit: str) -> str:
+    """The exact value with thousands separators: ``1,234,567 ns``."""
+    number = float(value)
+    text = f"{number:,.0f}" if number == int(number) else f"{number:,.3f}"
+    return f"{text} {_EXACT_SUFFIX[unit]}"
+
+
+def _human(value: float, unit: str) -> str:
+    return format_ns(value) if unit == "ns" else format_bytes(value)
+
+
+def _color(colors: dict[str, str]) -> alt.Scale:
+    return alt.Scale(domain=list(colors), range=list(colors.values()))
+
+
+def _with_labels(frame: pd.DataFrame, all_names: pd.Series) -> pd.DataFrame:
+    """Add ``label``: the short form of each key, unique among ``all_names``.
+
+    ``all_names`` are the keys before the top N was taken, so a kept kernel reads with the
+    template arguments that tell it from its left-out variants, and the "other" row reads
+    ``other (37 more)``.
+    """
+    names = [name for name in dict.fromkeys(all_names) if name != OTHER]
+    labels = short_names(names)
+    out = frame.copy()
+    out["label"] = [labels.get(name, name) for name in frame["name"]]
+    is_other = out["name"] == OTHER
+    if is_other.any():
+        rest = len(names) - out.loc[~is_other, "name"].nunique()
+        out.loc[is_other, "label"] = f"{OTHER} ({rest} more)"
+    return out
+
+
+def grouped_bars(
+    long: pd.DataFrame,
+    *,
+    unit: str,
+    title: str,
+    colors: dict[str, str],
+    top: int = 10,
+) -> alt.Chart:
+    """Horizontal bars of each key's value, one bar per run, grouped by key.
+
+    ``long`` is ``compare_runs``'s frame (``llamaprof.analyze.compare``); ``unit`` "ns" or
+    "bytes" is the unit of its values. The ``top`` keys with the largest value in any run
+    are shown, the rest summed as "other". The y axis reads each key's short name
+    (``short_names``); the x axis the value in one unit chosen from the data, named in its
+    title; the tooltip gives the full name, the run, the exact value, the human value and
+    the change against the baseline. Colours follow ``colors`` (``run_colors``).
+    """
+    data = _with_labels(top_n_with_other(long, top, by="value"), long["name"])
+    symbol, size = axis_unit(data["value"], unit)
+    data["scaled"] = data["value"].astype("float64") / size
+    data["exact"] = [_exact(v, unit) for v in data["value"]]
+    data["human"] = [_human(v, unit) for v in data["value"]]
+    data["change"] = [
+        change_text(p, s) for p, s in zip(data["delta_pct"], data["status"], strict=True)
+    ]
+    order = list(dict.fromkeys(data["label"]))
+    runs = [run for run in colors if run in set(data["run"])]
+    return (
+        alt.Chart(data[["name", "label", "run", "scaled", "exact", "human", "change", "count"]])
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=_LABEL_LIMIT)),
+            yOffset=alt.YOffset("run:N", sort=runs),
+            x=alt.X("scaled:Q", title=f"{title} ({symbol})"),
+            color=alt.Color("run:N", scale=_color(colors), title="Run"),
+            tooltip=[
+                alt.Tooltip("name:N", title="Name"),
+                alt.Tooltip("run:N", title="Run"),
+                alt.Tooltip("human:N", title="Value"),
+                alt.Tooltip("exact:N", title="Exact"),
+                alt.Tooltip("count:Q", title="Count", format=","),
+                alt.Tooltip("change:N", title="Δ% vs baseline"),
+            ],
+        )
+        .properties(title=title, height=alt.Step(_BAR))
+    )
+
+
+def delta_bars(
+    long: pd.DataFrame,
+    *,
+    unit: str,
+    title: str,
+    colors: dict[str, str],
+    baseline: str | None = None,
+    top: int = 10,
+) -> alt.Chart:
+    """Diverging bars of each key's change against the baseline, one bar per other run.
+
+    ``long`` is ``compare_runs``'s frame. The ``top`` keys with the largest ``impact`` are
+    shown, the rest summed as "other"; bars left of zero are savings, right of zero costs.
+    The baseline's own (all-zero) bars are left out: ``baseline`` names it, or it is the
+    first run whose values all equal the baseline values (``compare_runs``'s frame does not
+    name it). Axis unit as ``grouped_bars``.
+    """
+    runs_all = list(dict.fromkeys(long["run"]))
+    if baseline is None:
+        same = (long["value"] == long["baseline_value"]).groupby(long["run"], sort=False).all()
+        baseline = next((run for run in runs_all if same.get(run, False)), "baseline")
+    data = _with_labels(top_n_with_other(long, top, by="impact"), long["name"])
+    data = data[data["run"] != baseline]
+    symbol, size = axis_unit(data["delta"], unit)
+    data = data.assign(
+        scaled=data["delta"].astype("float64") / size,
+        exact=[_signed_exact(v, unit) for v in data["delta"]],
+        human=[_signed_human(v, unit) for v in data["delta"]],
+        change=[change_text(p, s) for p, s in zip(data["delta_pct"], data["status"], strict=True)],
+    )
+    order = list(dict.fromkeys(data["label"]))
+    runs = [run for run in colors if run in set(data["run"])]
+    return (
+        alt.Chart(data[["name", "label", "run", "scaled", "exact", "human", "change"]])
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=_LABEL_LIMIT)),
+            yOffset=alt.YOffset("run:N", sort=runs),
+            x=alt.X("scaled:Q", title=f"Δ {title} vs {baseline} ({symbol})"),
+            color=alt.Color("run:N", scale=_color(colors), title="Run"),
+            tooltip=[
+                alt.Tooltip("name:N", title="Name"),
+                alt.Tooltip("run:N", title="Run"),
+                alt.Tooltip("human:N", title="Δ"),
+                alt.Tooltip("exact:N", title="Δ exact"),
+                alt.Tooltip("change:N", title="Δ%"),
+            ],
+        )
+        .properties(title=f"Δ {title} vs {baseline}", height=alt.Step(_BAR))
+    )
+
+
+def _signed_exact(value: float, unit: str) -> str:
+    text = _exact(value, unit)
+    return f"+{text}" if value > 0 else text
+
+
+def _signed_human(value: float, unit: str) -> str:
+    text = _human(value, unit)
+    return f"+{text}" if value > 0 else text
+
+
+def single_run_bars(
+    frame: pd.DataFrame,
+    *,
+    key: str = "name",
+    value: str = "total_ns",
+    unit: str = "ns",
+    title: str,
+    color: str = PALETTE[0],
+    top: int = 15,
+) -> alt.Chart:
+    """Horizontal bars of one run's summary: the ``top`` keys by ``value``, the rest "other".
+
+    ``frame`` is a summary frame (``llamaprof.reports.COLUMNS``), e.g. a run's
+    ``cuda_gpu_kern_sum`` with ``key="name"``, ``value="total_ns"``, or its
+    ``cuda_gpu_mem_size_sum`` with ``key="op"``, ``value="total_bytes"``, ``unit="bytes"``.
+    Rows with the same key are summed. The tooltip gives the full name, the exact and human
+    value, the count and the share of the total.
+    """
+    if frame.empty or key not in frame or value not in frame:
+        grouped = pd.DataFrame({"name": [], "value": [], "count": []})
+    else:
+        counts = frame.get("count", 0)
+        grouped = (
+            pd.DataFrame({"name": frame[key].astype(str), "value": frame[value], "count": counts})
+            .groupby("name", sort=False, as_index=False)
+            .sum()
+        )
+    grouped = grouped.sort_values(["value", "name"], ascending=[False, True], kind="stable")
+    kept, rest = grouped.iloc[:top], grouped.iloc[top:]
+    if len(rest):
+        other = pd.DataFrame(
+            {"name": [OTHER], "value": [rest["value"].sum()], "count": [rest["count"].sum()]}
+        )
+        kept = pd.concat([kept, other], ignore_index=True)
+    data = _with_labels(kept, grouped["name"])
+    total = float(grouped["value"].sum()) if len(grouped) else 0.0
+    symbol, size = axis_unit(data["value"], unit)
+    data["scaled"] = data["value"].astype("float64") / size
+    data["exact"] = [_exact(v, unit) for v in data["value"]]
+    data["human"] = [_human(v, unit) for v in data["value"]]
+    data["share"] = data["value"].astype("float64") / total if total else 0.0
+    return (
+        alt.Chart(data[["name", "label", "scaled", "exact", "human", "count", "share"]])
+        .mark_bar(color=color)
+        .encode(
+            y=alt.Y(
+                "label:N",
+                sort=list(data["label"]),
+                title=None,
+                axis=alt.Axis(labelLimit=_LABEL_LIMIT),
+            ),
+            x=alt.X("scaled:Q", title=f"{title} ({symbol})"),
+            tooltip=[
+                alt.Tooltip("name:N", title="Name"),
+                alt.Tooltip("human:N", title="Value"),
+                alt.Tooltip("exact:N", title="Exact"),
+                alt.Tooltip("count:Q", title="Count", format=","),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+        .properties(title=title)
+    )

@@ -1,0 +1,319 @@
+"""The comparison frames: compare_runs, diff_table, humanize_diff_table, top_n_with_other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llamaprof import reports
+from llamaprof.analyze.compare import (
+    LONG_COLUMNS,
+    VIEWS,
+    compare_runs,
+    diff_table,
+    humanize_diff_table,
+    top_n_with_other,
+    view_frames,
+)
+from llamaprof.model import ReportFormat, Run
+
+NAN = np.nan
+
+
+def kernels(rows: list[tuple[str, int, int]]) -> pd.DataFrame:
+    """A minimal summary frame: name, total_ns, count."""
+    return pd.DataFrame(rows, columns=["name", "total_ns", "count"])
+
+
+@pytest.fixture
+def three_runs() -> dict[str, pd.DataFrame]:
+    """Baseline a; b changes k1, lacks k2, brings k4; c changes k1, lacks k3."""
+    return {
+        "a": kernels([("k3", 30, 1), ("k1", 100, 2), ("k2", 50, 1)]),
+        "b": kernels([("k1", 150, 3), ("k3", 30, 1), ("k4", 20, 4)]),
+        "c": kernels([("k2", 50, 1), ("k1", 80, 2)]),
+    }
+
+
+def long_frame(rows: list[tuple]) -> pd.DataFrame:
+    """A literal compare_runs frame with its dtypes."""
+    frame = pd.DataFrame(rows, columns=LONG_COLUMNS)
+    return frame.astype({"delta_pct": "float64"})
+
+
+THREE_RUNS_LONG = [
+    ("k1", "a", 100, 100, 0, 0.0, "same", 2, 50),
+    ("k1", "b", 150, 100, 50, 50.0, "changed", 3, 50),
+    ("k1", "c", 80, 100, -20, -20.0, "changed", 2, 50),
+    ("k2", "a", 50, 50, 0, 0.0, "same", 1, 50),
+    ("k2", "b", 0, 50, -50, -100.0, "missing", 0, 50),
+    ("k2", "c", 50, 50, 0, 0.0, "same", 1, 50),
+    ("k3", "a", 30, 30, 0, 0.0, "same", 1, 30),
+    ("k3", "b", 30, 30, 0, 0.0, "same", 1, 30),
+    ("k3", "c", 0, 30, -30, -100.0, "missing", 0, 30),
+    ("k4", "a", 0, 0, 0, NAN, "absent", 0, 20),
+    ("k4", "b", 20, 0, 20, NAN, "new", 4, 20),
+    ("k4", "c", 0, 0, 0, NAN, "absent", 0, 20),
+]
+
+
+def test_compare_runs_statuses_deltas_and_order(three_runs):
+    """Every key of any run gets a row per run: 0 where absent, statuses, impact order."""
+    actual = compare_runs(three_runs, "a")
+    pd.testing.assert_frame_equal(actual, long_frame(THREE_RUNS_LONG))
+
+
+def test_compare_runs_keeps_the_given_run_order_within_a_key():
+    """Runs within a key follow the order of the mapping, not the baseline first."""
+    frames = {"new": kernels([("k", 300, 1)]), "old": kernels([("k", 200, 1)])}
+    expected = long_frame(
+        [
+            ("k", "new", 300, 200, 100, 50.0, "changed", 1, 100),
+            ("k", "old", 200, 200, 0, 0.0, "same", 1, 100),
+        ]
+    )
+    pd.testing.assert_frame_equal(compare_runs(frames, "old"), expected)
+
+
+def test_compare_runs_sums_rows_sharing_a_key():
+    """Two rows with one name (API nameIds stripped alike, 2022.4 grid split) are summed."""
+    frames = {
+        "a": kernels([("cudaMalloc", 10, 1), ("cudaMalloc", 5, 2)]),
+        "b": kernels([("cudaMalloc", 12, 3)]),
+    }
+    expected = long_frame(
+        [
+            ("cudaMalloc", "a", 15, 15, 0, 0.0, "same", 3, 3),
+            ("cudaMalloc", "b", 12, 15, -3, -20.0, "changed", 3, 3),
+        ]
+    )
+    pd.testing.assert_frame_equal(compare_runs(frames, "a"), expected)
+
+
+def test_compare_runs_float_values_and_other_columns():
+    """Values printed in ms by nsys (float ns) compare as float64; key/value are selectable."""
+    frames = {
+        "a": pd.DataFrame({"op": ["HtoD"], "total_bytes": [1.5e6], "count": [3]}),
+        "b": pd.DataFrame({"op": ["HtoD", "DtoH"], "total_bytes": [3.0e6, 2.0], "count": [3, 1]}),
+    }
+    expected = long_frame(
+        [
+            ("HtoD", "a", 1.5e6, 1.5e6, 0.0, 0.0, "same", 3, 1.5e6),
+            ("HtoD", "b", 3.0e6, 1.5e6, 1.5e6, 100.0, "changed", 3, 1.5e6),
+            ("DtoH", "a", 0.0, 0.0, 0.0, NAN, "absent", 0, 2.0),
+            ("DtoH", "b", 2.0, 0.0, 2.0, NAN, "new", 1, 2.0),
+        ]
+    )
+    actual = compare_runs(frames, "a", key="op", value="total_bytes")
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_compare_runs_empty_frames_give_an_empty_comparison():
+    """Runs lacking the report (empty frames) compare to an empty frame with every column."""
+    empty = pd.DataFrame(columns=reports.COLUMNS[reports.KERNELS])
+    actual = compare_runs({"a": empty, "b": empty}, "a")
+    assert list(actual.columns) == LONG_COLUMNS
+    assert len(actual) == 0
+
+
+def test_compare_runs_a_run_without_the_report_has_everything_missing():
+    """An empty frame for one run marks each baseline key missing there."""
+    empty = pd.DataFrame(columns=reports.COLUMNS[reports.KERNELS])
+    actual = compare_runs({"a": kernels([("k", 7, 1)]), "b": empty}, "a")
+    expected = long_frame(
+        [
+            ("k", "a", 7, 7, 0, 0.0, "same", 1, 7),
+            ("k", "b", 0, 7, -7, -100.0, "missing", 0, 7),
+        ]
+    )
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_compare_runs_rejects_an_unknown_baseline(three_runs):
+    """A baseline that is not one of the runs is a ValueError naming the runs."""
+    with pytest.raises(ValueError, match="baseline 'z' is not one of the runs: a, b, c"):
+        compare_runs(three_runs, "z")
+
+
+def test_diff_table_is_one_row_per_key_in_impact_order(three_runs):
+    """The wide table: values per run, then Δ, Δ% and status per non-baseline run."""
+    wide = diff_table(compare_runs(three_runs, "a"), ["a", "b", "c"], "a")
+    expected = pd.DataFrame(
+        {
+            "name": ["k1", "k2", "k3", "k4"],
+            "a": [100, 50, 30, 0],
+            "b": [150, 0, 30, 20],
+            "c": [80, 50, 0, 0],
+            "Δ b": [50, -50, 0, 20],
+            "Δ% b": [50.0, -100.0, 0.0, NAN],
+            "status b": ["changed", "missing", "same", "new"],
+            "Δ c": [-20, 0, -30, 0],
+            "Δ% c": [-20.0, 0.0, -100.0, NAN],
+            "status c": ["changed", "same", "missing", "absent"],
+        }
+    )
+    pd.testing.assert_frame_equal(wide, expected)
+
+
+def test_diff_table_rejects_a_baseline_outside_the_runs(three_runs):
+    """diff_table needs the baseline among the runs it lays out."""
+    with pytest.raises(ValueError, match="baseline 'a' is not one of the runs: b, c"):
+        diff_table(compare_runs(three_runs, "a"), ["b", "c"], "a")
+
+
+def test_humanize_diff_table_formats_for_people():
+    """Values in human units, signed deltas, Δ% with new/missing marks, statuses kept."""
+    frames = {
+        "base": kernels([("gemm", 2_500_000, 10), ("copy", 1_200, 4)]),
+        "fa": kernels([("gemm", 2_000_000, 10), ("norm", 45_000, 2)]),
+    }
+    wide = diff_table(compare_runs(frames, "base"), ["base", "fa"], "base")
+    expected = pd.DataFrame(
+        {
+            "name": ["gemm", "norm", "copy"],
+            "base": ["2.50 ms", "0 ns", "1.20 µs"],
+            "fa": ["2.00 ms", "45.0 µs", "0 ns"],
+            "Δ fa": ["-500 µs", "+45.0 µs", "-1.20 µs"],
+            "Δ% fa": ["-20.0%", "new", "missing"],
+            "status fa": ["changed", "new", "missing"],
+        }
+    )
+    pd.testing.assert_frame_equal(humanize_diff_table(wide, "ns"), expected)
+
+
+def test_humanize_diff_table_bytes_and_unknown_unit():
+    """Bytes read in decimal MB/GB as nsys; an unknown unit is a ValueError."""
+    frames = {
+        "a": pd.DataFrame({"op": ["DtoD"], "total_bytes": [8_046_134_272], "count": [986]}),
+        "b": pd.DataFrame({"op": ["DtoD"], "total_bytes": [7_195_376_640], "count": [872]}),
+    }
+    long = compare_runs(frames, "a", key="op", value="total_bytes")
+    wide = diff_table(long, ["a", "b"], "a")
+    actual = humanize_diff_table(wide, "bytes")
+    assert actual.iloc[0].tolist() == ["DtoD", "8.05 GB", "7.20 GB", "-851 MB", "-10.6%", "changed"]
+    with pytest.raises(ValueError, match="unknown unit 'us'"):
+        humanize_diff_table(wide, "us")
+
+
+def test_top_n_with_other_by_value(three_runs):
+    """The n keys with the largest value in any run stay; the rest sum into "other"."""
+    actual = top_n_with_other(compare_runs(three_runs, "a"), 2)
+    expected = long_frame(
+        [
+            *THREE_RUNS_LONG[:6],
+            ("other", "a", 30, 30, 0, 0.0, "same", 1, 30),
+            ("other", "b", 50, 30, 20, 200 / 3, "changed", 5, 30),
+            ("other", "c", 0, 30, -30, -100.0, "changed", 0, 30),
+        ]
+    )
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_top_n_with_other_by_impact_breaks_ties_by_name(three_runs):
+    """By impact, k1 and k2 tie at 50 and k1 wins on its name."""
+    actual = top_n_with_other(compare_runs(three_runs, "a"), 1, by="impact")
+    expected = long_frame(
+        [
+            *THREE_RUNS_LONG[:3],
+            ("other", "a", 80, 80, 0, 0.0, "same", 2, 30),
+            ("other", "b", 50, 80, -30, -37.5, "changed", 5, 30),
+            ("other", "c", 50, 80, -30, -37.5, "changed", 1, 30),
+        ]
+    )
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_top_n_with_other_adds_nothing_when_all_keys_fit(three_runs):
+    """With n at least the number of keys there is no "other" row, only a reorder by value."""
+    actual = top_n_with_other(compare_runs(three_runs, "a"), 4)
+    assert list(dict.fromkeys(actual["name"])) == ["k1", "k2", "k3", "k4"]
+    assert "other" not in set(actual["name"])
+
+
+def run_with(**summaries: pd.DataFrame) -> Run:
+    """A Run read from nowhere, holding the given summaries (keys: report names)."""
+    return Run(path=Path("x.sqlite"), format=ReportFormat.SQLITE, summaries=dict(summaries))
+
+
+def size_frame(rows: list[tuple[str, int, int]]) -> pd.DataFrame:
+    """A cuda_gpu_mem_size_sum frame from (operation label, total bytes, count)."""
+    frame = pd.DataFrame(
+        {
+            "total_bytes": [r[1] for r in rows],
+            "count": [r[2] for r in rows],
+            "operation": [r[0] for r in rows],
+            "op": [reports.canonical_op(r[0]) for r in rows],
+        }
+    )
+    return frame.reindex(columns=reports.COLUMNS[reports.MEM_SIZE])
+
+
+def test_view_frames_gives_an_empty_frame_where_a_report_is_absent():
+    """A run whose source lacks the report gets an empty frame with the report's columns."""
+    runs = {
+        "full": run_with(cuda_gpu_mem_size_sum=size_frame([("[CUDA memcpy HtoD]", 100, 1)])),
+        "bare": run_with(),
+    }
+    frames = view_frames(runs, "memops_size")
+    assert list(frames) == ["full", "bare"]
+    assert frames["full"] is runs["full"].summaries[reports.MEM_SIZE]
+    assert list(frames["bare"].columns) == reports.COLUMNS[reports.MEM_SIZE]
+    assert frames["bare"].empty
+
+
+def test_memops_of_different_nsys_versions_line_up_by_direction():
+    """2022 "[CUDA memcpy HtoD]" and 2025 "[CUDA memcpy Host-to-Device]" compare as one key."""
+    runs = {
+        "old": run_with(cuda_gpu_mem_size_sum=size_frame([("[CUDA memcpy HtoD]", 1000, 2)])),
+        "new": run_with(
+            cuda_gpu_mem_size_sum=size_frame(
+                [("[CUDA memcpy Host-to-Device]", 1500, 3), ("[CUDA memset]", 64, 1)]
+            )
+        ),
+    }
+    view = VIEWS["memops_size"]
+    long = compare_runs(view_frames(runs, "memops_size"), "old", key=view.key, value=view.value)
+    expected = long_frame(
+        [
+            ("HtoD", "old", 1000, 1000, 0, 0.0, "same", 2, 500),
+            ("HtoD", "new", 1500, 1000, 500, 50.0, "changed", 3, 500),
+            ("memset", "old", 0, 0, 0, NAN, "absent", 0, 64),
+            ("memset", "new", 64, 0, 64, NAN, "new", 1, 64),
+        ]
+    )
+    pd.testing.assert_frame_equal(long, expected)
+
+
+def test_views_name_the_four_reports():
+    """The views map to the four nsys summaries, keyed as the issue asks."""
+    assert {name: (v.report, v.key, v.value, v.unit) for name, v in VIEWS.items()} == {
+        "api": ("cuda_api_sum", "name", "total_ns", "ns"),
+        "kernels": ("cuda_gpu_kern_sum", "name", "total_ns", "ns"),
+        "memops_time": ("cuda_gpu_mem_time_sum", "op", "total_ns", "ns"),
+        "memops_size": ("cuda_gpu_mem_size_sum", "op", "total_bytes", "bytes"),
+    }
+    with pytest.raises(ValueError, match="unknown view 'gpu'"):
+        view_frames({}, "gpu")
+
+
+def test_diff_table_of_an_empty_comparison_keeps_its_columns():
+    """No run has the report: an empty table with every column, ready for st.dataframe."""
+    empty = pd.DataFrame(columns=reports.COLUMNS[reports.API])
+    wide = diff_table(compare_runs({"a": empty, "b": empty}, "a"), ["a", "b"], "a")
+    assert list(wide.columns) == ["name", "a", "b", "Δ b", "Δ% b", "status b"]
+    assert wide.empty
+
+
+def test_diff_table_rejects_a_run_outside_the_comparison(three_runs):
+    """Asking for a run the comparison does not hold is a ValueError, not a KeyError."""
+    with pytest.raises(ValueError, match="runs not in the comparison: d"):
+        diff_table(compare_runs(three_runs, "a"), ["a", "d"], "a")
+
+
+def test_compare_runs_rejects_a_frame_without_the_key_column(three_runs):
+    """Comparing by a column a run's frame lacks is a ValueError naming run and column."""
+    with pytest.raises(ValueError, match="the frame of run 'a' has no column 'op'"):
+        compare_runs(three_runs, "a", key="op")
