@@ -174,6 +174,11 @@ def _structural_mutation(db: sqlite3.Connection, rng: random.Random) -> None:
         except sqlite3.OperationalError:  # e.g. a PRIMARY KEY column cannot be dropped
             db.execute(f"DROP TABLE {table}")
     elif kind == 2:
+        # CREATE TABLE AS drops NOT NULL and type constraints, so NULLs and wrong types
+        # can land where nsys itself never writes them (files edited after export).
+        db.execute(f"CREATE TABLE _loose AS SELECT * FROM {table}")
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE _loose RENAME TO {table}")
         column = rng.choice(columns)
         value = rng.choice(_BAD_VALUES)
         db.execute(
