@@ -1,0 +1,193 @@
+"""Pure functions that build the command lines of a capture and describe its configs.
+
+Everything here is a list of strings in, a list or dict out: no processes, no files.
+Commands are argument lists, never shell strings (nothing goes through a shell).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from llamaprof.capture.config import LOOPBACK, Variant
+from llamaprof.capture.errors import ConfigError
+
+#: nsys options a capture uses unless the user gives their own for the same option.
+DEFAULT_NSYS_OPTIONS = ("--trace=cuda,nvtx,osrt",)
+#: The one switch for node-level CUDA graph tracing (llama.cpp runs decode in CUDA graphs).
+GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
+
+# Flags the capture sets itself: the model is a setting, host and port are always loopback
+# and chosen by the capture.
+_OWNED_SERVER_FLAGS = {
+    "-m": "the model is a setting (--model)",
+    "--model": "the model is a setting (--model)",
+    "--host": "the server always listens on 127.0.0.1",
+    "--port": "the capture chooses the port (--port)",
+}
+_OWNED_NSYS_FLAGS = {"-o", "--output"}
+
+
+def _flag_name(token: str) -> str:
+    return token.split("=", 1)[0] if token.startswith("--") else token
+
+
+def check_server_args(args: list[str] | tuple[str, ...]) -> None:
+    """Raise ConfigError if ``args`` sets what the capture owns (model, host, port)."""
+    for token in args:
+        reason = _OWNED_SERVER_FLAGS.get(_flag_name(token))
+        if reason:
+            raise ConfigError(f"remove {token} from the server args: {reason}")
+
+
+def build_server_command(
+    server: str, model: str, args: list[str] | tuple[str, ...], port: int
+) -> list[str]:
+    """The llama-server command line: model, the user's args, then loopback host and port.
+
+    >>> build_server_command("llama-server", "m.gguf", ["-fa", "on"], 8001)
+    ['llama-server', '-m', 'm.gguf', '-fa', 'on', '--host', '127.0.0.1', '--port', '8001']
+    """
+    check_server_args(args)
+    return [server, "-m", model, *args, "--host", LOOPBACK, "--port", str(port)]
+
+
+def nsys_profile_options(
+    user_options: list[str] | tuple[str, ...] = (), cuda_graph_nodes: bool = False
+) -> list[str]:
+    """The ``nsys profile`` options: the user's, plus each default they did not override.
+
+    >>> nsys_profile_options()
+    ['--trace=cuda,nvtx,osrt']
+    >>> nsys_profile_options(["-t", "cuda"], cuda_graph_nodes=True)
+    ['-t', 'cuda', '--cuda-graph-trace=node']
+    """
+    names = {_flag_name(t) for t in user_options}
+    if names & _OWNED_NSYS_FLAGS:
+        raise ConfigError("remove -o/--output from the nsys options: the run name sets it")
+    given_trace = bool(names & {"-t", "--trace"})
+    given_graph = "--cuda-graph-trace" in names
+    if cuda_graph_nodes and given_graph:
+        raise ConfigError("--cuda-graph-trace is in the nsys options; drop the node switch")
+    options = list(user_options)
+    if not given_trace:
+        options = [*DEFAULT_NSYS_OPTIONS, *options]
+    if cuda_graph_nodes:
+        options.append(GRAPH_NODES_OPTION)
+    return options
+
+
+def build_nsys_command(
+    nsys: str, output: Path | str, options: list[str], server_command: list[str]
+) -> list[str]:
+    """``nsys profile -o OUTPUT OPTIONS... SERVER_COMMAND...``.
+
+    ``output`` is the report path without ``.nsys-rep`` (nsys adds it).
+
+    >>> build_nsys_command("nsys", "r/a", ["--trace=cuda"], ["llama-server", "-m", "m"])
+    ['nsys', 'profile', '-o', 'r/a', '--trace=cuda', 'llama-server', '-m', 'm']
+    """
+    return [nsys, "profile", "-o", str(output), *options, *server_command]
+
+
+def build_export_command(nsys: str, report: Path | str, sqlite: Path | str) -> list[str]:
+    """``nsys export --type sqlite --output SQLITE --force-overwrite true REPORT``."""
+    return [
+        nsys, "export", "--type", "sqlite", "--output", str(sqlite),
+        "--force-overwrite", "true", str(report),
+    ]
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def parse_server_args(args: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """Server args as a dict: flag -> value, True for a bare flag, a list when repeated.
+
+    A token that follows a flag and is not itself a flag (negative numbers are values) is
+    that flag's value; ``--key=value`` is split.
+
+    >>> parse_server_args(["-ngl", "99", "-fa", "on", "--metrics", "-t", "-1", "--ctx-size=0"])
+    {'-ngl': '99', '-fa': 'on', '--metrics': True, '-t': '-1', '--ctx-size': '0'}
+    """
+    out: dict[str, object] = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("-") or _NUMBER.match(token):
+            positional.append(token)
+            i += 1
+            continue
+        if token.startswith("--") and "=" in token:
+            key, value = token.split("=", 1)
+            i += 1
+        elif i + 1 < len(args) and (
+            not args[i + 1].startswith("-") or _NUMBER.match(args[i + 1])
+        ):
+            key, value = token, args[i + 1]
+            i += 2
+        else:
+            key, value = token, True
+            i += 1
+        if key in out:
+            previous = out[key]
+            out[key] = [*(previous if isinstance(previous, list) else [previous]), value]
+        else:
+            out[key] = value
+    if positional:
+        out["_positional"] = positional
+    return out
+
+
+def _pairs(variant: Variant, shared_env: dict[str, str]) -> list[tuple[str, str]]:
+    """(key, text) items that describe a config: environment first, then flags."""
+    env = {**shared_env, **variant.env_dict}
+    items = [(f"env:{k}", f"{k}={v}") for k, v in env.items()]
+    for key, value in parse_server_args(variant.args).items():
+        if value is True:
+            text = key
+        elif isinstance(value, list):
+            text = " ".join(key if v is True else f"{key} {v}" for v in value)
+        else:
+            text = f"{key} {value}"
+        items.append((key, text))
+    return items
+
+
+def config_labels(variants: list[Variant], shared_env: dict[str, str] | None = None) -> list[str]:
+    """A label per config: what differs between them (all of it for a single config).
+
+    >>> config_labels([Variant(("-fa", "on", "-ngl", "99")), Variant(("-fa", "off", "-ngl", "99"))])
+    ['-fa on', '-fa off']
+    >>> config_labels([Variant(("-ngl", "99"), (("GGML_CUDA_DISABLE_GRAPHS", "1"),))])
+    ['GGML_CUDA_DISABLE_GRAPHS=1 -ngl 99']
+    >>> config_labels([Variant()])
+    ['defaults']
+    """
+    shared_env = shared_env or {}
+    described = [dict(_pairs(v, shared_env)) for v in variants]
+    keys = {k for d in described for k in d}
+    if len(variants) > 1:
+        differing = {k for k in keys if len({d.get(k) for d in described}) > 1}
+    else:
+        differing = keys
+
+    def label(d: dict[str, str], shown: set[str]) -> str:
+        return " ".join(text for key, text in d.items() if key in shown) or "defaults"
+
+    labels = [label(d, differing) for d in described]
+    if len(set(labels)) < len(labels):  # the same config twice: all of it, numbered
+        labels = [f"{label(d, keys)} #{i + 1}" for i, d in enumerate(described)]
+    return labels
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A file-name-safe form of a label.
+
+    >>> slug("-fa on -ctk q8_0"), slug("GGML_CUDA_DISABLE_GRAPHS=1"), slug("")
+    ('fa-on_ctk-q8_0', 'GGML_CUDA_DISABLE_GRAPHS-1', 'defaults')
+    """
+    words = [re.sub(r"[^A-Za-z0-9_.]+", "-", w).strip("-.") for w in re.split(r"\s+-", text)]
+    out = "_".join(w for w in words if w)[:limit].strip("-_.")
+    return out or "defaults"

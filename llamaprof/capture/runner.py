@@ -1,0 +1,634 @@
+"""Orchestration: one capture, A/B sets with repeats, progress, cancel, one at a time.
+
+``run_capture(cfg)`` does for each planned run what the seed walkthrough does by hand:
+start llama-server (under ``nsys profile`` unless ``cfg.profile`` is False), wait for
+``/health``, send the workload, stop the server with one SIGINT, let nsys write its report,
+export the SQLite, and write the record. Everything is written under
+``<reports>/.<name>.capture-tmp/`` and renamed into the reports folder only at the end, so a
+failure or a cancel stops every process and leaves nothing behind.
+
+Only one capture runs at a time per user: a lock file (``flock``) held for the whole
+capture, shared by the CLI and the app. Kept streamlit-free.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from llamaprof import __version__
+from llamaprof.capture import record as rec
+from llamaprof.capture.command import (
+    build_nsys_command,
+    build_server_command,
+    check_server_args,
+    config_labels,
+    nsys_profile_options,
+    parse_server_args,
+    slug,
+)
+from llamaprof.capture.config import ENV_KNOB_PREFIXES, CaptureConfig, Variant
+from llamaprof.capture.errors import CaptureBusy, CaptureCancelled
+from llamaprof.capture.nsys import export_sqlite, find_nsys, nsys_version, resolve_executable
+from llamaprof.capture.server import (
+    ServerProcess,
+    free_port,
+    port_in_use,
+    server_version,
+    tail_lines,
+)
+from llamaprof.capture.workload import fetch_metrics, run_workload, summarize
+from llamaprof.errors import CaptureFailed
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not Linux/macOS: captures need nsys on Linux anyway
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+# The steps a run goes through, as progress shows them.
+CHECKING = "checking"
+STARTING = "starting llama-server"
+HEALTH = "waiting for /health"
+WORKLOAD = "sending requests"
+STOPPING = "stopping llama-server"
+EXPORTING = "exporting SQLite"
+RECORDING = "writing the record"
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class CaptureProgress:
+    """A snapshot of a capture in progress, handed to the ``on_progress`` callback."""
+
+    step: str
+    run: int  # 1-based index of the run in progress
+    runs: int
+    name: str
+    label: str
+    elapsed_s: float  # since this run started
+    total_elapsed_s: float  # since the capture started
+    requests_done: int = 0
+    requests_total: int = 0
+    log_tail: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """One line for a terminal: ``[1/2 -fa on] sending requests 3/8 (4.2 s)``."""
+        where = f"[{self.run}/{self.runs} {self.label}]" if self.runs > 1 else f"[{self.label}]"
+        counts = f" {self.requests_done}/{self.requests_total}" if self.step == WORKLOAD else ""
+        return f"{where} {self.step}{counts} ({self.elapsed_s:.1f} s)"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a capture: its unique name, label, config and place among repeats."""
+
+    name: str
+    label: str
+    variant: Variant  # what this config adds to the shared args and environment
+    args: tuple[str, ...]  # the server args: shared, then the variant's
+    env: dict[str, str]  # the environment set for it: shared, then the variant's
+    repeat_index: int  # 1-based
+    repeat_of: int
+    group: str
+
+
+def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRun]:
+    """The runs ``cfg`` asks for, in order: each config, each repeated ``cfg.repeat`` times.
+
+    Names are ``<name or time>_<config>`` (``_r<i>`` for repeats), unique in the reports
+    folder: ``20250714-120000_fa-on_r2``. A single config named by the user keeps its name.
+    """
+    now = now or datetime.now()
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    variants = cfg.variants or [Variant()]
+    combined = [
+        Variant((*cfg.server_args, *v.args), (*cfg.env.items(), *v.env)) for v in variants
+    ]
+    labels = config_labels(combined)
+    runs: list[PlannedRun] = []
+    taken: set[str] = set()
+    for variant, full, label in zip(variants, combined, labels, strict=True):
+        single_named = cfg.name and len(variants) == 1
+        base = cfg.name if single_named else f"{cfg.name or stamp}_{slug(label)}"
+        for i in range(1, cfg.repeat + 1):
+            wanted = f"{base}_r{i}" if cfg.repeat > 1 else base
+            name = rec.unique_name(cfg.reports_dir, wanted, taken)
+            taken.add(name)
+            runs.append(PlannedRun(
+                name=name, label=label, variant=variant, args=full.args, env=full.env_dict,
+                repeat_index=i, repeat_of=cfg.repeat, group=stamp,
+            ))
+    return runs
+
+
+@dataclass
+class Prepared:
+    """A config checked against this machine: resolved paths and the planned runs."""
+
+    cfg: CaptureConfig
+    server: str
+    model: Path
+    nsys: str | None
+    nsys_options: list[str]
+    runs: list[PlannedRun]
+
+
+def prepare(cfg: CaptureConfig, now: datetime | None = None) -> Prepared:
+    """Check everything that can fail before a process starts; raise a one-line error.
+
+    Missing llama-server, model or nsys, server args that set the host, port or model,
+    a port in use, a reports folder that cannot be written.
+    """
+    cfg.validate()
+    check_server_args(cfg.server_args)
+    for variant in cfg.variants:
+        check_server_args(variant.args)
+    server = resolve_executable(cfg.server, "llama-server")
+    model = Path(cfg.model).expanduser()
+    if not model.is_file():
+        raise CaptureFailed(f"model not found: {cfg.model}")
+    nsys = find_nsys(cfg.nsys) if cfg.profile else None
+    options = nsys_profile_options(cfg.nsys_args, cfg.cuda_graph_nodes) if cfg.profile else []
+    try:
+        cfg.reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CaptureFailed(f"cannot create the reports folder {cfg.reports_dir}: {exc}") from None
+    if not os.access(cfg.reports_dir, os.W_OK):
+        raise CaptureFailed(f"the reports folder is not writable: {cfg.reports_dir}")
+    if cfg.port is not None and port_in_use(cfg.port):
+        raise CaptureFailed(f"port {cfg.port} on 127.0.0.1 is in use")
+    return Prepared(cfg, server, model.absolute(), nsys, options, plan_runs(cfg, now))
+
+
+# --- one capture at a time -------------------------------------------------------------
+
+
+def default_lock_path() -> Path:
+    """``$LLAMAPROF_CAPTURE_LOCK``, else a per-user file in the temp folder."""
+    env = os.environ.get("LLAMAPROF_CAPTURE_LOCK")
+    if env:
+        return Path(env)
+    return Path(tempfile.gettempdir()) / f"llamaprof-capture-{os.getuid()}.lock"
+
+
+class CaptureLock:
+    """An exclusive ``flock`` on a lock file: one capture at a time, across processes.
+
+    The kernel releases it when the holder exits, however it exits, so a crash never
+    leaves a stale lock.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_lock_path()
+        self._file = None
+
+    def acquire(self) -> None:
+        f = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        if fcntl is not None:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip()
+                f.close()
+                raise CaptureBusy(
+                    f"another capture is running{f' ({holder})' if holder else ''}; "
+                    "wait for it or cancel it"
+                ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.truncate(0)
+            self._file.close()  # closing releases the flock
+            self._file = None
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+class _Reporter:
+    """Builds CaptureProgress snapshots; step changes always, ticks at most twice a second."""
+
+    def __init__(self, callback: Callable[[CaptureProgress], None] | None, runs: int) -> None:
+        self.callback = callback
+        self.runs = runs
+        self.t0 = time.monotonic()
+        self.run_t0 = self.t0
+        self.index = 0
+        self.run: PlannedRun | None = None
+        self.step_name = CHECKING
+        self.done = 0
+        self.total = 0
+        self.log_path: Path | None = None
+        self._last = 0.0
+
+    def begin(self, index: int, run: PlannedRun, requests_total: int) -> None:
+        self.index, self.run, self.total, self.done = index, run, requests_total, 0
+        self.run_t0 = time.monotonic()
+        self.log_path = None
+
+    def step(self, name: str) -> None:
+        self.step_name = name
+        self.emit()
+
+    def requests(self, done: int) -> None:
+        self.done = done
+        self.emit()
+
+    def tick(self) -> None:
+        if time.monotonic() - self._last >= 0.5:
+            self.emit()
+
+    def emit(self) -> None:
+        self._last = time.monotonic()
+        if self.callback is None or self.run is None:
+            return
+        self.callback(CaptureProgress(
+            step=self.step_name, run=self.index + 1, runs=self.runs, name=self.run.name,
+            label=self.run.label, elapsed_s=self._last - self.run_t0,
+            total_elapsed_s=self._last - self.t0, requests_done=self.done,
+            requests_total=self.total,
+            log_tail=tuple(tail_lines(self.log_path, 12)) if self.log_path else (),
+        ))
+
+
+# --- facts about the machine -------------------------------------------------------------
+
+
+def gpu_info() -> list[dict] | None:
+    """The GPUs ``nvidia-smi`` lists (index, name, memory, driver), or None without it."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        done = subprocess.run(
+            [smi, "--query-gpu=index,name,memory.total,driver_version,pci.bus_id",
+             "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    gpus = []
+    for line in done.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 5:
+            gpus.append(dict(zip(("index", "name", "memory_total", "driver", "bus_id"), parts,
+                                 strict=True)))
+    return gpus
+
+
+def env_knobs(effective: dict[str, str], set_by_user: dict[str, str]) -> dict[str, str]:
+    """What to record of the environment: what the user set, and every GGML_/LLAMA_ARG_/
+    CUDA_ variable in effect (llama-server reads most flags from LLAMA_ARG_* too)."""
+    keys = set(set_by_user) | {k for k in effective if k.startswith(ENV_KNOB_PREFIXES)}
+    return {k: effective[k] for k in sorted(keys) if k in effective}
+
+
+def _props(base_url: str) -> dict:
+    """A few facts from ``GET /props`` (empty if it does not answer)."""
+    with requests.Session() as session:
+        session.trust_env = False
+        try:
+            data = session.get(base_url + "/props", timeout=(5, 30)).json()
+        except (requests.RequestException, ValueError):
+            return {}
+    if not isinstance(data, dict):
+        return {}
+    settings = data.get("default_generation_settings") or {}
+    return {
+        "build_info": data.get("build_info"),
+        "model_path": data.get("model_path"),
+        "total_slots": data.get("total_slots"),
+        "n_ctx": settings.get("n_ctx") if isinstance(settings, dict) else None,
+    }
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Shared:
+    """Facts probed once per capture, shared by its runs."""
+
+    llama_server: str | None = None
+    nsys: str | None = None
+    gpu: list[dict] | None = None
+
+
+def run_capture(
+    cfg: CaptureConfig | Prepared,
+    *,
+    on_progress: Callable[[CaptureProgress], None] | None = None,
+    on_record: Callable[[dict], None] | None = None,
+    cancel: threading.Event | None = None,
+    lock: CaptureLock | None = None,
+) -> list[dict]:
+    """Capture every planned run, one after another; returns their records.
+
+    Raises CaptureFailed (or a subclass: ConfigError, CaptureBusy, CaptureCancelled) with a
+    one-line reason; ``stderr_tail`` holds the end of the server's log where it helps.
+    When a run of an A/B set fails, the runs before it stay in the reports folder (each
+    is complete) and the message names them.
+
+    ``lock``: an already acquired CaptureLock to use (and leave held); by default one is
+    acquired and released here.
+    """
+    prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg)
+    cancel = cancel or threading.Event()
+    own_lock = lock is None
+    if own_lock:
+        lock = CaptureLock()
+        lock.acquire()
+    try:
+        c = prepared.cfg
+        reporter = _Reporter(on_progress, len(prepared.runs))
+        base_env = {**os.environ, **c.env}
+        shared = _Shared(
+            llama_server=server_version(prepared.server, base_env),
+            nsys=nsys_version(prepared.nsys, base_env) if prepared.nsys else None,
+            gpu=gpu_info(),
+        )
+        records: list[dict] = []
+        for index, run in enumerate(prepared.runs):
+            if cancel.is_set():
+                raise CaptureCancelled()
+            reporter.begin(index, run, c.workload.requests)
+            try:
+                record = _capture_one(prepared, run, shared, reporter, cancel)
+            except CaptureFailed as exc:
+                if records and not isinstance(exc, CaptureCancelled):
+                    kept = ", ".join(r["name"] for r in records)
+                    exc.args = (f"{run.name}: {exc} (kept the runs before it: {kept})",)
+                    exc.reason = exc.args[0]
+                raise
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
+        return records
+    finally:
+        if own_lock and lock is not None:
+            lock.release()
+
+
+def _capture_one(
+    prepared: Prepared, run: PlannedRun, shared: _Shared, reporter: _Reporter,
+    cancel: threading.Event,
+) -> dict:
+    cfg = prepared.cfg
+    reports = cfg.reports_dir
+    tmp = reports / f".{run.name}{rec.TMP_DIR_SUFFIX}"
+    try:
+        tmp.mkdir()
+    except FileExistsError:
+        raise CaptureFailed(f"{tmp} exists: another capture is writing {run.name}") from None
+    port = cfg.port or free_port()
+    server_cmd = build_server_command(prepared.server, str(prepared.model), run.args, port)
+    report_file = tmp / (run.name + rec.REPORT_SUFFIX)
+    sqlite_file = tmp / (run.name + rec.SQLITE_SUFFIX)
+    nsys_cmd = (
+        build_nsys_command(prepared.nsys, tmp / run.name, prepared.nsys_options, server_cmd)
+        if prepared.nsys else None
+    )
+    env = {**os.environ, **run.env}
+    started = _now_iso()
+    t0 = time.monotonic()
+    proc: ServerProcess | None = None
+    try:
+        reporter.step(STARTING)
+        proc = ServerProcess(
+            nsys_cmd or server_cmd, env, tmp / "server.log", port, profiled=nsys_cmd is not None
+        )
+        reporter.log_path = proc.log_path
+        reporter.step(HEALTH)
+        startup_s = proc.wait_healthy(cfg.health_timeout_s, cancel, reporter.tick)
+        server_pid = proc.locate()
+        props = _props(proc.base_url)
+        metrics_before = fetch_metrics(proc.base_url)
+        reporter.step(WORKLOAD)
+        result = run_workload(
+            proc.base_url, cfg.workload, cancel=cancel, on_request=reporter.requests,
+            tick=reporter.tick,
+        )
+        metrics_after = fetch_metrics(proc.base_url)
+        if cancel.is_set():
+            raise CaptureCancelled()
+        # Every session of the workload is closed by now: one SIGINT stops llama-server.
+        reporter.step(STOPPING)
+        outcome = proc.stop(cfg.stop_timeout_s, cfg.report_timeout_s, reporter.tick, cancel)
+        problems = list(outcome.problems)
+        export_cmd = None
+        export_s = None
+        if nsys_cmd is not None:
+            if not report_file.is_file():
+                raise CaptureFailed(
+                    f"nsys exited with status {outcome.nsys_status} and wrote no report",
+                    returncode=outcome.nsys_status, stderr_tail="\n".join(proc.log_tail(30)),
+                )
+            reporter.step(EXPORTING)
+            t_export = time.monotonic()
+            export_cmd = export_sqlite(
+                prepared.nsys, report_file, sqlite_file, timeout_s=cfg.report_timeout_s,
+                cancel=cancel, env=env,
+            )
+            export_s = time.monotonic() - t_export
+        elif outcome.server_status not in (0, None):
+            problems.append(f"llama-server exited with status {outcome.server_status}")
+        reporter.step(RECORDING)
+        record = {
+            "schema": rec.SCHEMA,
+            "name": run.name,
+            "label": run.label,
+            "config": {"args": list(run.variant.args), "env": run.variant.env_dict},
+            "created": _now_iso(),
+            "started": started,
+            "ended": _now_iso(),
+            "profiled": nsys_cmd is not None,
+            "commands": {"nsys": nsys_cmd, "server": server_cmd, "export": export_cmd},
+            "server_args": parse_server_args(server_cmd[1:]),
+            "env": env_knobs(env, run.env),
+            "model": {"path": str(prepared.model), "size_bytes": prepared.model.stat().st_size},
+            "versions": {
+                "llama_server": shared.llama_server, "nsys": shared.nsys,
+                "llamaprof": __version__, "build_info": props.get("build_info"),
+            },
+            "gpu": shared.gpu,
+            "server": {"pid": server_pid, "port": port, "props": props},
+            "workload": cfg.workload.to_dict(),
+            "requests": result.requests,
+            "totals": summarize(result.requests, result.wall_s),
+            "metrics": {"before": metrics_before, "after": metrics_after},
+            "durations": {
+                "startup_s": round(startup_s, 3), "workload_s": round(result.wall_s, 3),
+                "stop_s": round(outcome.stop_s, 3),
+                "export_s": None if export_s is None else round(export_s, 3),
+                "total_s": round(time.monotonic() - t0, 3),
+            },
+            "exit": {
+                "server": outcome.server_status, "nsys": outcome.nsys_status,
+                "escalated": outcome.escalated,
+                "signals": [s.to_dict() for s in outcome.signals],
+            },
+            "repeat": {"group": run.group, "index": run.repeat_index, "of": run.repeat_of},
+            "problems": problems,
+            "report": report_file.name if nsys_cmd else None,
+            "sqlite": sqlite_file.name if nsys_cmd else None,
+            "server_log_tail": proc.log_tail(rec.LOG_TAIL_LINES),
+        }
+        rec.write_json_atomic(tmp / (run.name + rec.RECORD_SUFFIX), record)
+        (tmp / "server.log").unlink()
+        _publish(tmp, reports, [
+            sqlite_file.name if nsys_cmd else None,
+            report_file.name if nsys_cmd else None,
+            run.name + rec.RECORD_SUFFIX,  # last: a record means the run is complete
+        ])
+        reporter.step(DONE)
+        return record
+    except BaseException as exc:
+        if proc is not None:
+            if isinstance(exc, CaptureFailed) and not exc.stderr_tail and not isinstance(
+                exc, CaptureCancelled
+            ):
+                exc.stderr_tail = "\n".join(proc.log_tail(30))
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _publish(tmp: Path, reports: Path, names: list[str | None]) -> None:
+    """Move the run's files from its temporary folder into the reports folder, never over
+    an existing file; on any failure, take back what was moved."""
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for name in names:
+            if name is None:
+                continue
+            target = reports / name
+            if target.exists():
+                raise CaptureFailed(f"{target} appeared during the capture; not overwriting it")
+            (tmp / name).rename(target)
+            moved.append((tmp / name, target))
+        tmp.rmdir()
+    except BaseException:
+        for source, target in reversed(moved):
+            with contextlib.suppress(OSError):
+                target.rename(source)
+        raise
+
+
+# --- in the background (the app) --------------------------------------------------------
+
+
+class BackgroundCapture:
+    """Runs one capture at a time in a thread; the app keeps one for its whole process.
+
+    ``start`` checks the config and takes the capture lock before it returns, so its
+    errors (missing files, another capture running) reach the caller at once. ``state()``
+    is safe to call from any thread while the capture runs.
+    """
+
+    def __init__(self, on_progress: Callable[[CaptureProgress], None] | None = None) -> None:
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        # Set when the capture thread has finished everything. Waiting on an Event, not on
+        # Thread.join: a Ctrl-C during join() can mark a live thread as stopped (CPython
+        # gh-90882), and the CLI waits in the main thread, where Ctrl-C lands.
+        self._finished = threading.Event()
+        self._finished.set()
+        self._on_progress = on_progress
+        self.progress: CaptureProgress | None = None
+        self.records: list[dict] = []
+        self.error: CaptureFailed | None = None
+        self.cancelled = False
+        self.runs: list[PlannedRun] = []
+        atexit.register(self._shutdown)
+
+    @property
+    def running(self) -> bool:
+        return not self._finished.is_set()
+
+    def start(self, cfg: CaptureConfig) -> list[PlannedRun]:
+        """Start capturing ``cfg`` in a thread; returns the planned runs."""
+        with self._mutex:
+            if self.running:
+                raise CaptureBusy("a capture is already running; wait for it or cancel it")
+            prepared = prepare(cfg)
+            lock = CaptureLock()
+            lock.acquire()
+            self._cancel = threading.Event()
+            self._finished.clear()
+            self.progress, self.records, self.error, self.cancelled = None, [], None, False
+            self.runs = prepared.runs
+            self._thread = threading.Thread(
+                target=self._run, args=(prepared, lock), name="llamaprof-capture", daemon=True
+            )
+            try:
+                self._thread.start()
+            except BaseException:
+                lock.release()
+                self._finished.set()
+                raise
+            return prepared.runs
+
+    def _progress(self, progress: CaptureProgress) -> None:
+        self.progress = progress
+        if self._on_progress is not None:
+            self._on_progress(progress)
+
+    def _run(self, prepared: Prepared, lock: CaptureLock) -> None:
+        try:
+            run_capture(
+                prepared, on_progress=self._progress, on_record=self.records.append,
+                cancel=self._cancel, lock=lock,
+            )
+        except CaptureCancelled:
+            self.cancelled = True
+        except CaptureFailed as exc:
+            self.error = exc
+        except Exception as exc:  # the thread's boundary: report it, never die silently
+            log.exception("capture failed unexpectedly")
+            self.error = CaptureFailed(f"unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+            self._finished.set()
+
+    def cancel(self) -> None:
+        """Ask the running capture to stop; it stops every process and keeps nothing."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the capture to end; True when no capture is running."""
+        return self._finished.wait(timeout)
+
+    def _shutdown(self) -> None:
+        # The process is exiting (the app stopped): leave no llama-server or nsys behind.
+        if self.running:
+            self.cancel()
+            self.wait(120)
+

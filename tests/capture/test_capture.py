@@ -1,0 +1,373 @@
+"""Captures against a real llama-server (CPU build, tiny model).
+
+The profiler is the stand-in nsys of tests/fakes/fake_nsys.py, NOT nsys (which cannot be
+installed here); it runs llama-server as its child, passes signals on, and writes a report
+only after llama-server exits, as nsys does. Every test also checks, through an autouse
+fixture, that no process it started is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from llamaprof.capture import runner as runner_module
+from llamaprof.capture.config import Variant, Workload
+from llamaprof.capture.errors import CaptureBusy, CaptureCancelled
+from llamaprof.capture.record import load_record
+from llamaprof.capture.runner import STOPPING, WORKLOAD, BackgroundCapture, run_capture
+from llamaprof.capture.server import ServerProcess, free_port, listening_pid, pid_alive
+from llamaprof.errors import CaptureFailed, NsysNotFound
+
+pytestmark = pytest.mark.server
+
+TIMINGS_KEYS = [
+    "cache_n", "prompt_n", "prompt_ms", "prompt_per_token_ms", "prompt_per_second",
+    "predicted_n", "predicted_ms", "predicted_per_token_ms", "predicted_per_second",
+]
+RECORD_KEYS = {
+    "schema", "name", "label", "config", "created", "started", "ended", "profiled", "commands",
+    "server_args", "env", "model", "versions", "gpu", "server", "workload", "requests",
+    "totals", "metrics", "durations", "exit", "repeat", "problems", "report", "sqlite",
+    "server_log_tail",
+}
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every entry in ``folder``, hidden ones included, sorted."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+def nsys_events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_profiled_capture_records_everything(make_config, reports, tiny_model, fake_nsys,
+                                             nsys_log):
+    """One capture under (stand-in) nsys: report, export, log and a complete record."""
+    cfg = make_config(
+        name="one", server_args=["-c", "512", "-np", "1", "--metrics"],
+        env={"GGML_CUDA_DISABLE_GRAPHS": "1"},
+        workload=Workload(requests=3, n_predict=8, prompt="Hello there"),
+    )
+    (record,) = run_capture(cfg)
+
+    assert files_in(reports) == [
+        "one.llamaprof.json", "one.nsys-rep", "one.sqlite",
+    ]
+    assert set(record) == RECORD_KEYS
+    assert load_record(reports / "one.nsys-rep") == json.loads(
+        (reports / "one.llamaprof.json").read_text()
+    ) == json.loads(json.dumps(record))
+    assert (record["name"], record["label"], record["profiled"]) == (
+        "one", "GGML_CUDA_DISABLE_GRAPHS=1 -c 512 -np 1 --metrics", True,
+    )
+    assert (record["report"], record["sqlite"]) == ("one.nsys-rep", "one.sqlite")
+    tail = record["server_log_tail"]
+    assert any(f"listening on http://127.0.0.1:{record['server']['port']}" in ln for ln in tail)
+    assert tail[-2:] == ["Generated:", f"    {reports}/.one.capture-tmp/one.nsys-rep"]
+    # The commands: nsys with the llama-server defaults, the server on loopback.
+    port = record["server"]["port"]
+    assert record["commands"]["server"] == [
+        cfg.server, "-m", str(tiny_model), "-c", "512", "-np", "1", "--metrics",
+        "--host", "127.0.0.1", "--port", str(port),
+    ]
+    assert record["commands"]["nsys"] == [
+        fake_nsys, "profile", "-o", str(reports / ".one.capture-tmp" / "one"),
+        "--trace=cuda,nvtx,osrt", *record["commands"]["server"],
+    ]
+    assert record["commands"]["export"][1:4] == ["export", "--type", "sqlite"]
+    assert record["server_args"] == {
+        "-m": str(tiny_model), "-c": "512", "-np": "1", "--metrics": True,
+        "--host": "127.0.0.1", "--port": str(port),
+    }
+    assert record["env"]["GGML_CUDA_DISABLE_GRAPHS"] == "1"
+    assert record["model"] == {"path": str(tiny_model), "size_bytes": tiny_model.stat().st_size}
+    assert record["versions"]["nsys"] == "2025.1.3.140-251234567890v0"
+    assert record["versions"]["llama_server"]  # "0.1.0-dev (build 1, commit 7e4c0a9)"
+    assert record["gpu"] is None  # no nvidia-smi here
+    # Each request's timings, as llama-server returned them; totals add them up.
+    assert [r["index"] for r in record["requests"]] == [0, 1, 2]
+    for r in record["requests"]:
+        assert r["status"] == 200
+        assert list(r["timings"]) == TIMINGS_KEYS
+        assert r["timings"]["predicted_n"] == 8
+        assert r["timings"]["cache_n"] == 0  # cache_prompt is off
+    totals = record["totals"]
+    assert totals["requests"] == 3
+    assert totals["generated_tokens"] == 24
+    assert totals["prompt_tokens"] == sum(r["timings"]["prompt_n"] for r in record["requests"])
+    assert totals["predicted_per_second"] > 0
+    # /metrics before and after (the server runs with --metrics).
+    before, after = record["metrics"]["before"], record["metrics"]["after"]
+    assert after["llamacpp:tokens_predicted_total"] - before["llamacpp:tokens_predicted_total"] \
+        == 24
+    # Stopped with one SIGINT to llama-server itself (nsys's child), none to nsys.
+    events = nsys_events(nsys_log)
+    assert [e["event"] for e in events] == ["start", "target-exit"]
+    server_pid = events[0]["child"]
+    assert record["server"]["pid"] == server_pid
+    assert record["exit"]["nsys"] == 0 and events[1]["status"] == 0
+    assert record["exit"]["escalated"] is False
+    assert [(s["signal"], s["to"], s["pid"], s["process"]) for s in record["exit"]["signals"]] \
+        == [("SIGINT", "llama-server", server_pid, "llama-server")]
+    assert not pid_alive(server_pid)
+    assert record["problems"] == []
+    assert record["repeat"]["index"] == record["repeat"]["of"] == 1
+    assert record["workload"]["temperature"] == 0.0 and record["workload"]["seed"] == 42
+    assert record["workload"]["cache_prompt"] is False
+    # The export is a real SQLite file the app can read without nsys.
+    db = sqlite3.connect(reports / "one.sqlite")
+    assert db.execute("select count(*) from CUPTI_ACTIVITY_KIND_RUNTIME").fetchone()[0] > 0
+    db.close()
+
+
+def test_profiler_free_run_with_concurrent_clients(make_config, reports):
+    """--no-profile: same server and workload, tokens/s only; K clients; N prompt tokens."""
+    cfg = make_config(
+        name="free", profile=False, nsys=None, server_args=["-c", "1024", "-np", "2"],
+        workload=Workload(requests=4, concurrency=2, prompt_tokens=40, n_predict=8),
+    )
+    (record,) = run_capture(cfg)
+    assert files_in(reports) == ["free.llamaprof.json"]
+    assert record["profiled"] is False
+    assert (record["report"], record["sqlite"], record["commands"]["nsys"]) == (None, None, None)
+    assert [r["timings"]["prompt_n"] for r in record["requests"]] == [40, 40, 40, 40]
+    assert {r["client"] for r in record["requests"]} == {0, 1}
+    assert record["totals"]["generated_tokens"] == 32
+    assert record["metrics"] == {"before": None, "after": None}  # no --metrics
+    assert record["exit"]["server"] == 0 and record["exit"]["nsys"] is None
+    assert [(s["signal"], s["to"], s["pid"]) for s in record["exit"]["signals"]] == [
+        ("SIGINT", "llama-server", record["server"]["pid"]),
+    ]
+
+
+def test_ab_pair_with_repeats(make_config, reports):
+    """Two configs, each twice, one after another with the same workload."""
+    cfg = make_config(variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2)
+    seen = []
+    records = run_capture(cfg, on_record=lambda r: seen.append(r["name"]))
+    assert [(r["label"], r["repeat"]["index"], r["repeat"]["of"]) for r in records] == [
+        ("-fa on", 1, 2), ("-fa on", 2, 2), ("-fa off", 1, 2), ("-fa off", 2, 2),
+    ]
+    assert seen == [r["name"] for r in records]
+    assert len({r["repeat"]["group"] for r in records}) == 1
+    assert [r["name"].split("_", 1)[1] for r in records] == [
+        "fa-on_r1", "fa-on_r2", "fa-off_r1", "fa-off_r2",
+    ]
+    assert [r["config"]["args"] for r in records] == [["-fa", "on"]] * 2 + [["-fa", "off"]] * 2
+    assert [r["server_args"]["-fa"] for r in records] == ["on", "on", "off", "off"]
+    assert {r["workload"]["n_predict"] for r in records} == {8}
+    assert len(files_in(reports)) == 12  # 4 runs x (report, export, record)
+
+
+def test_cancel_mid_workload_stops_everything(make_config, reports, nsys_log):
+    """Cancelling during the workload stops llama-server and nsys and keeps nothing."""
+    cancel = threading.Event()
+    steps = []
+
+    def on_progress(p):
+        steps.append(p.step)
+        if p.step == WORKLOAD and p.requests_done >= 1:
+            cancel.set()
+
+    cfg = make_config(workload=Workload(requests=40, n_predict=300))
+    t0 = time.monotonic()
+    with pytest.raises(CaptureCancelled, match="capture cancelled; nothing was kept"):
+        run_capture(cfg, on_progress=on_progress, cancel=cancel)
+    assert time.monotonic() - t0 < 20
+    assert WORKLOAD in steps
+    assert files_in(reports) == []
+    server_pid = nsys_events(nsys_log)[0]["child"]
+    assert not pid_alive(server_pid)
+
+
+def test_cancel_while_nsys_writes_its_report(make_config, reports, nsys_log, monkeypatch):
+    """Cancelling while nsys writes a (long) report does not wait for it: all is stopped."""
+    monkeypatch.setenv("FAKE_NSYS_WRITE_SECONDS", "60")
+    cancel = threading.Event()
+
+    def on_progress(p):
+        if p.step == STOPPING and "target-exit" in nsys_log.read_text():
+            cancel.set()  # llama-server has exited; nsys is "writing"
+
+    kills = []
+    original_kill = ServerProcess.kill
+    monkeypatch.setattr(ServerProcess, "kill", lambda self: kills.append(original_kill(self)))
+    t0 = time.monotonic()
+    with pytest.raises(CaptureCancelled):
+        run_capture(make_config(), on_progress=on_progress, cancel=cancel)
+    assert time.monotonic() - t0 < 20
+    events = nsys_events(nsys_log)
+    assert [e["event"] for e in events] == ["start", "target-exit", "signal"]
+    assert events[1]["status"] == 0  # llama-server had stopped cleanly
+    # nsys got SIGINT only now, and SIGKILL when it did not stop (this stand-in ignores it).
+    (outcome,) = kills
+    assert [(s.signal, s.role) for s in outcome.signals] == [
+        ("SIGINT", "nsys"), ("SIGKILL", "process group"),
+    ]
+    assert not pid_alive(events[0]["pid"])
+    assert files_in(reports) == []
+
+
+def test_second_capture_cannot_start_while_one_runs(make_config, reports):
+    """One capture at a time: in this process and in any other (the lock file)."""
+    job = BackgroundCapture()
+    job.start(make_config(profile=False, nsys=None, workload=Workload(requests=40, n_predict=300)))
+    try:
+        with pytest.raises(CaptureBusy, match="a capture is already running"):
+            job.start(make_config(profile=False, nsys=None))
+        with pytest.raises(CaptureBusy, match="another capture is running"):
+            run_capture(make_config(profile=False, nsys=None))
+        with pytest.raises(CaptureBusy, match="another capture is running"):
+            BackgroundCapture().start(make_config(profile=False, nsys=None))
+    finally:
+        job.cancel()
+        assert job.wait(30)
+    assert job.cancelled and job.error is None
+    assert files_in(reports) == []
+    run_capture(make_config(profile=False, nsys=None, name="after"))  # the lock is free again
+    assert files_in(reports) == ["after.llamaprof.json"]
+
+
+# --- failures: a clear message, nothing running, nothing in the reports folder ---------
+
+
+def test_nsys_missing(make_config, reports, monkeypatch):
+    """No nsys at the given path, or none on PATH: NsysNotFound, and what to do."""
+    with pytest.raises(NsysNotFound, match=r"^nsys not found: /no/nsys; give --nsys PATH"):
+        run_capture(make_config(nsys="/no/nsys"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("llamaprof.capture.nsys._KNOWN_NSYS", ())
+    with pytest.raises(NsysNotFound, match=r"^nsys not found on PATH"):
+        run_capture(make_config(nsys=None))
+    assert files_in(reports) == []
+
+
+def test_server_missing(make_config, reports):
+    with pytest.raises(CaptureFailed, match=r"^llama-server not found: /no/llama-server$"):
+        run_capture(make_config(server="/no/llama-server"))
+    assert files_in(reports) == []
+
+
+def test_model_missing(make_config, reports):
+    with pytest.raises(CaptureFailed, match=r"^model not found: /no/model\.gguf$"):
+        run_capture(make_config(model="/no/model.gguf"))
+    assert files_in(reports) == []
+
+
+def test_port_in_use(make_config, reports, monkeypatch):
+    """A port that is taken is refused up front; if it is taken after the check, the
+    server's bind failure is recognised."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(CaptureFailed, match=f"^port {port} on 127.0.0.1 is in use$"):
+            run_capture(make_config(port=port))
+        monkeypatch.setattr(runner_module, "port_in_use", lambda port: False)
+        with pytest.raises(CaptureFailed) as info:
+            run_capture(make_config(port=port, profile=False, nsys=None))
+    assert str(info.value) == f"llama-server could not listen on 127.0.0.1:{port} (port in use)"
+    assert "couldn't bind" in info.value.stderr_tail
+    assert files_in(reports) == []
+
+
+@pytest.mark.parametrize("profile", [True, False], ids=["nsys", "no-profile"])
+def test_server_exits_early(make_config, reports, profile):
+    """An unknown flag: llama-server exits at once; its error is the message."""
+    cfg = make_config(server_args=["-c", "512", "--no-such-flag"], profile=profile,
+                      nsys=make_config().nsys if profile else None)
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(cfg)
+    how = "nsys exited with status 1" if profile else "status 1"
+    assert str(info.value) == (
+        f"llama-server exited during start-up ({how}): error: invalid argument: --no-such-flag"
+    )
+    assert files_in(reports) == []
+
+
+def test_health_timeout(make_config, reports, fake_bin):
+    """A server that never answers 200 (a stand-in stuck 'loading'): timeout, log tail."""
+    cfg = make_config(server=str(fake_bin / "fake-loading-server"), health_timeout_s=1.0)
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(cfg)
+    assert str(info.value) == (
+        "llama-server did not answer GET /health with 200 within 1 s (last: HTTP 503)"
+    )
+    assert "loading model forever" in info.value.stderr_tail
+    assert files_in(reports) == []
+
+
+def test_request_error(make_config, reports):
+    """A prompt longer than the context: the server's error names the failed request."""
+    cfg = make_config(workload=Workload(requests=3, prompt_tokens=600, n_predict=4))
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(cfg)
+    assert str(info.value) == (
+        "request 1 of 3 failed: HTTP 400: request (600 tokens) exceeds the available context "
+        "size (512 tokens), try increasing it"
+    )
+    assert "exceeds the available context size" in info.value.stderr_tail
+    assert files_in(reports) == []
+
+
+def test_export_failure(make_config, reports, monkeypatch):
+    """nsys export fails (after writing part of a file): nothing is kept."""
+    monkeypatch.setenv("FAKE_NSYS_EXPORT_FAIL", "1")
+    with pytest.raises(CaptureFailed, match=r"^nsys export failed with status 1: Exporting failed"):
+        run_capture(make_config())
+    assert files_in(reports) == []
+
+
+def test_nsys_writes_no_report(make_config, reports, monkeypatch):
+    monkeypatch.setenv("FAKE_NSYS_NO_REPORT", "1")
+    with pytest.raises(CaptureFailed, match=r"^nsys exited with status 0 and wrote no report$"):
+        run_capture(make_config())
+    assert files_in(reports) == []
+
+
+def test_failed_config_of_an_ab_set_keeps_the_runs_before_it(make_config, reports):
+    """Runs already captured are complete and stay; the message names them."""
+    cfg = make_config(name="ab", profile=False, nsys=None,
+                      variants=[Variant.parse("-fa on"), Variant.parse("--no-such-flag")])
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(cfg)
+    assert str(info.value) == (
+        "ab_no-such-flag: llama-server exited during start-up (status 1): error: invalid "
+        "argument: --no-such-flag (kept the runs before it: ab_fa-on)"
+    )
+    assert files_in(reports) == ["ab_fa-on.llamaprof.json"]
+
+
+def test_stop_escalates_only_after_the_timeout(tmp_path):
+    """A server that ignores SIGINT gets SIGTERM after the stop timeout, and it is recorded."""
+    port = free_port()
+    script = (
+        "import signal, socket, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+        "time.sleep(60)\n"
+    )
+    proc = ServerProcess([sys.executable, "-c", script], {}, tmp_path / "log", port,
+                         profiled=False)
+    deadline = time.monotonic() + 10
+    while listening_pid(port, [proc.root.pid]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert proc.locate() == proc.root.pid
+    outcome = proc.stop(stop_timeout_s=0.5, report_timeout_s=5)
+    assert outcome.escalated is True
+    assert [s.signal for s in outcome.signals] == ["SIGINT", "SIGTERM"]
+    assert outcome.signals[1].at_s >= 0.5
+    assert outcome.problems == [
+        "llama-server did not exit within 0.5 s of SIGINT; sent SIGTERM",
+    ]
+    assert outcome.server_status == -15

@@ -1,0 +1,137 @@
+"""The Capture page through AppTest, with a real llama-server and the stand-in nsys.
+
+The stand-in (tests/fakes/fake_nsys.py) is NOT nsys; see its docstring.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "app_pages/capture.py"
+
+
+@pytest.fixture(autouse=True)
+def _clean_app(monkeypatch, tmp_path):
+    """Fresh Streamlit caches (so a fresh capture runner), no folder watcher thread."""
+    monkeypatch.setenv("LLAMAPROF_NO_WATCH", "1")
+    monkeypatch.setenv("LLAMAPROF_CACHE_DIR", str(tmp_path / "run-cache"))
+    monkeypatch.delenv("LLAMAPROF_ALLOW_CAPTURE", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def address():
+    """Set the address the app listens on for one test."""
+    before = st_config.get_option("server.address")
+
+    def set_address(value):
+        st_config.set_option("server.address", value)
+
+    yield set_address
+    st_config.set_option("server.address", before)
+
+
+def open_page(reports: Path) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.session_state["reports_dir"] = str(reports)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def fill(at: AppTest, **values) -> None:
+    for key, value in values.items():
+        at.get_by_key(f"capture_{key}").set_value(value)
+
+
+def wait_until_done(at: AppTest, timeout: float = 60) -> None:
+    """Rerun the page (as its self-refreshing part does) until the capture has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        if not _has_cancel(at) and (at.success or at.warning or at.error):
+            return
+        assert time.monotonic() < deadline, "the capture did not finish"
+        time.sleep(0.2)
+
+
+def _has_cancel(at: AppTest) -> bool:
+    return any(b.key == "capture_cancel" for b in at.button)
+
+
+def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypatch):
+    """On a network address the page says why capturing is off, and Start is disabled."""
+    address("0.0.0.0")
+    at = open_page(reports)
+    assert at.title[0].value == "Capture"
+    assert at.warning[0].value.startswith(
+        "Capturing is off: this app listens on 0.0.0.0, and a capture starts programs"
+    )
+    assert at.button(key="capture_start").disabled is True
+    monkeypatch.setenv("LLAMAPROF_ALLOW_CAPTURE", "1")
+    at = open_page(reports)
+    assert not at.warning
+    assert at.button(key="capture_start").disabled is False
+
+
+def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model,
+                                           fake_nsys):
+    """Filling the form and pressing Start captures a run; the page shows its tokens/s."""
+    address("127.0.0.1")
+    at = open_page(reports)
+    assert at.caption[0].value.startswith("The app listens on 127.0.0.1 only")
+    fill(at, server=llama_server, model=str(tiny_model), server_args="-c 512 -np 1",
+         nsys=fake_nsys, requests=2, n_predict=4, name="from-app")
+    at.button(key="capture_start").click().run()
+    assert not at.error, [e.value for e in at.error]
+    wait_until_done(at)
+    assert [s.value for s in at.success] == ["Captured 1 run; they are in the run list."]
+    table = at.dataframe[0].value  # this capture's results
+    assert list(table["run"]) == ["from-app"]
+    assert list(table["config"]) == ["-c 512 -np 1"]
+    assert list(table["report"]) == ["from-app.nsys-rep"]
+    records = at.dataframe[1].value  # every record in the folder
+    assert list(records["run"]) == ["from-app"] and list(records["profiled"]) == [True]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "from-app.llamaprof.json", "from-app.nsys-rep", "from-app.sqlite",
+    ]
+
+
+def test_page_reports_a_bad_setting(reports, address, llama_server):
+    """A missing model is refused at Start with its one-line reason; nothing starts."""
+    address("127.0.0.1")
+    at = open_page(reports)
+    fill(at, server=llama_server, model="/no/model.gguf", profile=False)
+    at.button(key="capture_start").click().run()
+    assert [e.value for e in at.error] == ["model not found: /no/model.gguf"]
+    assert list(reports.iterdir()) == []
+
+
+def test_page_cancel_stops_the_capture(reports, address, llama_server, tiny_model):
+    """Cancel on the page stops every process and keeps nothing."""
+    address("127.0.0.1")
+    at = open_page(reports)
+    fill(at, server=llama_server, model=str(tiny_model), server_args="-c 512 -np 1",
+         profile=False, requests=40, n_predict=300)
+    at.button(key="capture_start").click().run()
+    deadline = time.monotonic() + 30
+    while not _has_cancel(at):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+        at.run()
+    at.button(key="capture_cancel").click().run()
+    wait_until_done(at)
+    assert at.warning[0].value.startswith("The capture was cancelled")
+    assert list(reports.iterdir()) == []
