@@ -84,11 +84,9 @@ def _start(folder) -> None:
     """The Start button's callback: start the capture, or keep the reason to show it."""
     st.session_state.pop("capture_message", None)
     try:
-        runs = capture_job().start(_config_from_form(folder))
+        capture_job().start(_config_from_form(folder))
     except LlamaprofError as exc:
         st.session_state["capture_message"] = str(exc)
-        return
-    st.session_state["capture_started_runs"] = [r.name for r in runs]
 
 
 def _show_results(job: BackgroundCapture) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from llamaprof.capture.command import build_export_command
+from llamaprof.capture.errors import CaptureCancelled
 from llamaprof.errors import CaptureFailed, NsysNotFound
 
 # Where NVIDIA installers put nsys when it is not on PATH (CUDA toolkit, standalone .run/.deb).
@@ -93,8 +94,6 @@ def export_sqlite(
     Raises CaptureFailed with nsys's output on a non-zero status, a timeout or a missing
     file, and CaptureCancelled (after stopping nsys) when ``cancel`` is set.
     """
-    from llamaprof.capture.errors import CaptureCancelled
-
     command = build_export_command(nsys, report, sqlite)
     log_path = sqlite.with_name(sqlite.name + ".export.log")
     with open(log_path, "w+b") as log:

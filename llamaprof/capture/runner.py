@@ -548,17 +548,17 @@ class BackgroundCapture:
     """Runs one capture at a time in a thread; the app keeps one for its whole process.
 
     ``start`` checks the config and takes the capture lock before it returns, so its
-    errors (missing files, another capture running) reach the caller at once. ``state()``
-    is safe to call from any thread while the capture runs.
+    errors (missing files, another capture running) reach the caller at once. ``progress``,
+    ``records``, ``error`` and ``cancelled`` may be read from any thread while it runs.
     """
 
     def __init__(self, on_progress: Callable[[CaptureProgress], None] | None = None) -> None:
         self._mutex = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         # Set when the capture thread has finished everything. Waiting on an Event, not on
-        # Thread.join: a Ctrl-C during join() can mark a live thread as stopped (CPython
-        # gh-90882), and the CLI waits in the main thread, where Ctrl-C lands.
+        # Thread.join: in CPython 3.11 a Ctrl-C during join() can leave a live thread marked
+        # as stopped (seen here: the CLI then exited 0 mid-capture), and the CLI waits in
+        # the main thread, where Ctrl-C lands.
         self._finished = threading.Event()
         self._finished.set()
         self._on_progress = on_progress
@@ -566,7 +566,6 @@ class BackgroundCapture:
         self.records: list[dict] = []
         self.error: CaptureFailed | None = None
         self.cancelled = False
-        self.runs: list[PlannedRun] = []
         atexit.register(self._shutdown)
 
     @property
@@ -584,12 +583,11 @@ class BackgroundCapture:
             self._cancel = threading.Event()
             self._finished.clear()
             self.progress, self.records, self.error, self.cancelled = None, [], None, False
-            self.runs = prepared.runs
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run, args=(prepared, lock), name="llamaprof-capture", daemon=True
             )
             try:
-                self._thread.start()
+                thread.start()
             except BaseException:
                 lock.release()
                 self._finished.set()

@@ -233,7 +233,6 @@ class ServerProcess:
         self, command: list[str], env: dict[str, str], log_path: Path, port: int,
         profiled: bool,
     ) -> None:
-        self.command = command
         self.port = port
         self.profiled = profiled
         self.log_path = log_path

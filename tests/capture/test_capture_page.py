@@ -86,6 +86,7 @@ def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypa
     assert at.button(key="capture_start").disabled is False
 
 
+@pytest.mark.server
 def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model,
                                            fake_nsys):
     """Filling the form and pressing Start captures a run; the page shows its tokens/s."""
@@ -119,6 +120,7 @@ def test_page_reports_a_bad_setting(reports, address, llama_server):
     assert list(reports.iterdir()) == []
 
 
+@pytest.mark.server
 def test_page_cancel_stops_the_capture(reports, address, llama_server, tiny_model):
     """Cancel on the page stops every process and keeps nothing."""
     address("127.0.0.1")
