@@ -1,0 +1,73 @@
+"""Compare runs: pick two to eight runs and a baseline; see what grew or shrank, and by how much."""
+
+import streamlit as st
+
+from llamaprof.analyze.compare import VIEWS
+from llamaprof.analyze.markdown import comparison_markdown
+from llamaprof.charts import run_colors
+from llamaprof.ui.common import MAX_COMPARE, keep_valid_selection, readable_runs
+from llamaprof.ui.sidebar import reports_sidebar
+from llamaprof.ui.views import COMPARE_TABS, comparability, comparison_view, run_headers, slug
+
+folder, items = reports_sidebar()
+runs = readable_runs(items)
+ids = list(runs)
+
+st.title("Compare runs")
+if len(runs) < 2:
+    st.info(
+        f"Comparing needs at least two readable reports in `{folder}`; it has {len(runs)}. "
+        "Add some on the **Add reports** page, or copy them into the folder."
+    )
+    st.stop()
+
+# Stale ids (a report deleted meanwhile) would make the widgets fail: drop them first.
+keep_valid_selection("compare_runs", ids, default=ids[: min(len(ids), 2)], multi=True)
+left, right, far = st.columns([4, 2, 1])
+selected = left.multiselect(
+    "Runs",
+    ids,
+    format_func=lambda i: runs[i].label,
+    key="compare_runs",
+    max_selections=MAX_COMPARE,
+    persist_state="session",
+    help=f"Two to {MAX_COMPARE} runs; rows are matched across runs by name.",
+)
+if len(selected) < 2:
+    st.info("Pick at least two runs to compare.")
+    st.stop()
+keep_valid_selection("compare_baseline", selected, default=selected[0])
+baseline_id = right.selectbox(
+    "Baseline",
+    selected,
+    format_func=lambda i: runs[i].label,
+    key="compare_baseline",
+    persist_state="session",
+    help="Changes are shown against this run.",
+)
+top = far.number_input("Top N", 3, 50, step=1, key="compare_top_n", persist_state="session")
+
+labelled = {runs[i].label: runs[i].run for i in selected}
+baseline = runs[baseline_id].label
+colors = run_colors(list(labelled))
+
+run_headers(labelled, colors, baseline)
+for warning in comparability(labelled):
+    st.warning(warning, icon=":material/warning:")
+tabs = st.tabs(list(COMPARE_TABS))
+for tab, views in zip(tabs, COMPARE_TABS.values(), strict=True):
+    with tab:
+        for view in views:
+            if len(views) > 1:
+                st.subheader(VIEWS[view].title)
+            comparison_view(labelled, baseline, view, colors=colors, top=int(top))
+
+st.download_button(
+    "Download the whole comparison (Markdown)",
+    comparison_markdown(labelled, baseline, top=int(top)).encode("utf-8"),
+    file_name=f"llamaprof-comparison-vs-{slug(baseline)}.md",
+    mime="text/markdown",
+    key="compare_markdown",
+    icon=":material/description:",
+    on_click="ignore",
+)

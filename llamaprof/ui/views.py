@@ -1,0 +1,268 @@
+"""Drawing blocks of the compare and single-run pages: headers, views, tables, downloads.
+
+Each block takes runs (label -> ``Run``), calls one pure function of ``llamaprof.analyze``
+or ``llamaprof.charts``, and displays the result; no analysis happens here.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Mapping
+
+import pandas as pd
+import streamlit as st
+
+from llamaprof import reports
+from llamaprof.analyze.compare import (
+    VIEWS,
+    compare_runs,
+    diff_table,
+    humanize_diff_table,
+    view_frames,
+)
+from llamaprof.analyze.fairness import comparability_warnings, load_records
+from llamaprof.analyze.kernel_names import short_names
+from llamaprof.analyze.overview import run_overview
+from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
+from llamaprof.errors import LlamaprofError
+from llamaprof.model import Run
+from llamaprof.render.nsys_format import render_column
+from llamaprof.ui.common import md_escape
+from llamaprof.units import format_bytes, format_ns
+
+#: The comparison tabs: title and the views (of ``VIEWS``) each shows.
+COMPARE_TABS: dict[str, tuple[str, ...]] = {
+    "CUDA API": ("api",),
+    "Kernels": ("kernels",),
+    "Memory operations": ("memops_time", "memops_size"),
+}
+
+
+def slug(text: str) -> str:
+    """A widget-key-safe form of ``text``."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _swatch(label: str, color: str) -> str:
+    return f"<span style='color:{color}'>&#9632;</span> **{md_escape(html.escape(label))}**"
+
+
+def _share(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
+
+
+def _delta(value: object, base: object, fmt) -> str | None:
+    if value is None or base is None:
+        return None
+    diff = float(value) - float(base)  # type: ignore[arg-type]
+    if diff == 0:
+        return None
+    text = fmt(diff)
+    pct = f" ({diff * 100 / float(base):+.1f}%)" if float(base) else ""  # type: ignore[arg-type]
+    return ("+" + text if diff > 0 else text) + pct
+
+
+_HEADER_METRICS = (("GPU kernel time", "kernel_time_ns"), ("CUDA API time", "api_time_ns"))
+
+
+def _known_facts(f: Mapping[str, object]) -> str:
+    """Bytes per direction, span and busy share, leaving out what the source does not hold."""
+    parts = [
+        f"{title} {format_bytes(f[key])}"  # type: ignore[arg-type]
+        for title, key in (("H→D", "bytes_htod"), ("D→H", "bytes_dtoh"), ("D→D", "bytes_dtod"))
+        if f.get(key) is not None
+    ]
+    if f.get("span_ns") is not None:
+        parts.append(f"span {format_ns(f['span_ns'])}")  # type: ignore[arg-type]
+    if f.get("gpu_busy_share") is not None:
+        parts.append(f"GPU busy {_share(f['gpu_busy_share'])}")
+    return " · ".join(parts) or "bytes, span and busy share: not in this report's format"
+
+
+def run_headers(runs: Mapping[str, Run], colors: Mapping[str, str], baseline: str) -> None:
+    """One card per run: kernel and API time (change against the baseline), bytes, span."""
+    facts = {label: run_overview(run) for label, run in runs.items()}
+    base = facts[baseline]
+    labels = list(runs)
+    per_row = min(len(labels), 4)
+    for start in range(0, len(labels), per_row):
+        columns = st.columns(per_row)
+        for column, label in zip(columns, labels[start : start + per_row], strict=False):
+            f = facts[label]
+            with column.container(border=True, key=f"header_{slug(label)}"):
+                star = " (baseline)" if label == baseline else ""
+                st.markdown(_swatch(label, colors[label]) + star, unsafe_allow_html=True)
+                metrics = st.columns(len(_HEADER_METRICS))
+                for metric, (title, key) in zip(metrics, _HEADER_METRICS, strict=True):
+                    delta = None if label == baseline else _delta(f[key], base[key], format_ns)
+                    metric.metric(title, format_ns(f[key]), delta, delta_color="inverse")  # type: ignore[arg-type]
+                st.caption(_known_facts(f))
+
+
+def comparability(runs: Mapping[str, Run]) -> list[str]:
+    """Why the runs may not compare fairly (other GPU, nsys, model, CUDA graphs...), one line each.
+
+    A broken capture record only costs the record-based checks, never the page.
+    """
+    try:
+        records = load_records(runs)
+    except LlamaprofError:
+        records = dict.fromkeys(runs)
+    return [w.message for w in comparability_warnings(runs, records)]
+
+
+def _display_table(wide: pd.DataFrame, unit: str, kernels: bool) -> pd.DataFrame:
+    """The humanized diff table with short names first and the full name last."""
+    table = humanize_diff_table(wide, unit)
+    if kernels:
+        shorts = short_names(list(wide["name"]))
+        table.insert(0, "kernel", [shorts.get(n, n) for n in wide["name"]])
+        table = table.rename(columns={"name": "full name"})
+        return table[[c for c in table.columns if c != "full name"] + ["full name"]]
+    return table
+
+
+def comparison_view(
+    runs: Mapping[str, Run],
+    baseline: str,
+    view: str,
+    *,
+    colors: dict[str, str],
+    top: int,
+) -> pd.DataFrame | None:
+    """Charts, then the diff table, then its CSV download, for one view; returns the table.
+
+    None when no run has data for the view (e.g. text output without the size summary).
+    """
+    spec = VIEWS[view]
+    long = compare_runs(view_frames(runs, view), baseline, key=spec.key, value=spec.value)
+    if long.empty or not (long["value"] != 0).any():
+        missing = {label: run.skipped.get(spec.report) for label, run in runs.items()}
+        reasons = "; ".join(f"{k}: {v}" for k, v in missing.items() if v)
+        st.info(f"No run has {spec.title.lower()} data. {reasons}".strip())
+        return None
+    wide = diff_table(long, list(runs), baseline)
+    # Full width, one under the other: side by side, long kernel names and the legend
+    # leave the bars almost no room (seen in the browser screenshots).
+    st.altair_chart(
+        grouped_bars(long, unit=spec.unit, title=spec.title, colors=colors, top=top),
+        key=f"chart_{view}",
+    )
+    if len(runs) > 1 and (long["delta"] != 0).any():
+        st.altair_chart(
+            delta_bars(
+                long, unit=spec.unit, title=spec.title, colors=colors, baseline=baseline, top=top
+            ),
+            key=f"delta_{view}",
+        )
+    else:
+        st.caption("No differences against the baseline.")
+    kernels = spec.report == reports.KERNELS
+    st.dataframe(
+        _display_table(wide, spec.unit, kernels),
+        hide_index=True,
+        key=f"table_{view}",
+        column_config={"full name": st.column_config.TextColumn(width="large")},
+    )
+    with st.expander(f"Exact values ({'ns' if spec.unit == 'ns' else 'bytes'})"):
+        st.dataframe(wide, hide_index=True, key=f"exact_{view}")
+    st.download_button(
+        "Download this table (CSV)",
+        wide.to_csv(index=False).encode("utf-8"),
+        file_name=f"llamaprof-{view}-vs-{slug(baseline)}.csv",
+        mime="text/csv",
+        key=f"csv_{view}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    return wide
+
+
+# --- single run -----------------------------------------------------------------------------
+
+_SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
+    # report: (key, value, unit)
+    reports.API: ("name", "total_ns", "ns"),
+    reports.KERNELS: ("name", "total_ns", "ns"),
+    reports.MEM_TIME: ("operation", "total_ns", "ns"),
+    reports.MEM_SIZE: ("operation", "total_bytes", "bytes"),
+}
+
+
+def single_run_header(run: Run) -> None:
+    """The run's totals as metrics."""
+    f = run_overview(run)
+    cols = st.columns(6)
+    cols[0].metric("GPU kernel time", format_ns(f["kernel_time_ns"]))  # type: ignore[arg-type]
+    cols[1].metric("CUDA API time", format_ns(f["api_time_ns"]))  # type: ignore[arg-type]
+    cols[2].metric("Host → device", format_bytes(f["bytes_htod"]))  # type: ignore[arg-type]
+    cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
+    cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
+    cols[5].metric("GPU busy", _share(f["gpu_busy_share"]))
+
+
+def _human_summary(frame: pd.DataFrame, report: str) -> pd.DataFrame:
+    """The summary with times and sizes as text for people; names short, full name last."""
+    out = pd.DataFrame()
+    if "time_pct" in frame:
+        out["Time (%)"] = frame["time_pct"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    fmt = format_bytes if report == reports.MEM_SIZE else format_ns
+    unit = "bytes" if report == reports.MEM_SIZE else "ns"
+    out["Total"] = frame[f"total_{unit}"].map(fmt)
+    out["Count"] = frame["count"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    for stat in ("avg", "med", "min", "max", "stddev"):
+        column = f"{stat}_{unit}"
+        if column in frame:
+            out[stat.capitalize() if stat != "stddev" else "StdDev"] = frame[column].map(fmt)
+    if report == reports.KERNELS:
+        shorts = short_names(list(frame["name"]))
+        out.insert(0, "Kernel", [shorts.get(n, n) for n in frame["name"]])
+        out["Full name"] = frame["name"].to_numpy()
+    elif report == reports.API:
+        out.insert(0, "Name", frame["name"].to_numpy())
+    else:
+        out.insert(0, "Operation", frame["operation"].to_numpy())
+    return out
+
+
+def single_run_report(run: Run, report: str, *, top: int) -> None:
+    """One summary of one run: chart, readable table, exact table, nsys text, CSV."""
+    frame = run.summary(report)
+    if frame is None:
+        if report in run.skipped:
+            st.info(f"SKIPPED: {run.skipped[report]}")
+        else:
+            st.info(f"This report holds no {reports.TITLES[report]} table.")
+        return
+    if frame.empty:
+        st.info("No rows.")
+        return
+    key, value, unit = _SUMMARY_CHARTS[report]
+    st.altair_chart(
+        single_run_bars(
+            frame, key=key, value=value, unit=unit, title=reports.TITLES[report], top=top
+        ),
+        key=f"run_chart_{report}",
+    )
+    st.dataframe(
+        _human_summary(frame, report),
+        hide_index=True,
+        key=f"run_table_{report}",
+        column_config={"Full name": st.column_config.TextColumn(width="large")},
+    )
+    with st.expander("Exact values (ns, bytes) and the nsys text"):
+        st.dataframe(frame, hide_index=True, key=f"run_exact_{report}")
+        st.code(render_column(run, report), language=None)
+    st.download_button(
+        "Download this summary (CSV)",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{run.label}-{report}.csv",
+        mime="text/csv",
+        key=f"run_csv_{report}",
+        icon=":material/download:",
+        on_click="ignore",
+    )

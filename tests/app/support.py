@@ -1,0 +1,32 @@
+"""Helpers of the app tests: the shipped examples, copying reports in, an AppTest factory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRYPOINT = ROOT / "streamlit_app.py"
+EXAMPLES = ROOT / "reports"
+SEED = EXAMPLES / "gemma3-4b-f16-fa-seed.txt"
+GENERATED = EXAMPLES / "gemma3-4b-f16-nofa-generated.txt"
+OLD = 1_600_000_000  # an mtime long past: the files count as finished (not settling)
+
+
+def copy_report(src: Path, folder: Path, name: str | None = None) -> Path:
+    """Copy ``src`` into ``folder`` with an old mtime, as a finished report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / (name or src.name)
+    shutil.copyfile(src, dest)
+    os.utime(dest, (OLD, OLD))
+    return dest
+
+
+def make_app(folder: Path) -> AppTest:
+    """The app from its entrypoint, looking at ``folder``."""
+    at = AppTest.from_file(str(ENTRYPOINT), default_timeout=60)
+    at.session_state["reports_dir"] = str(folder)
+    return at

@@ -1,0 +1,378 @@
+"""The Streamlit app through AppTest: every page, the comparison's numbers, adding reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from app.support import GENERATED, OLD, ROOT, SEED, copy_report, make_app
+
+from llamaprof.ui.pages import PAGES
+
+from shared_data import shared_file
+
+SEED_ID, GEN_ID = SEED.name, GENERATED.name
+SEED_LABEL, GEN_LABEL = SEED.stem, GENERATED.stem
+#: Pages whose files exist (the capture page is written separately).
+PAGE_FILES = [p.file for p in PAGES if (ROOT / p.file).exists()]
+
+
+def _no_errors(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _sidebar_text(at) -> str:
+    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+@pytest.mark.parametrize("folder_kind", ["examples", "empty", "missing"])
+def test_every_page_renders(page: str, folder_kind: str, examples_dir: Path, tmp_path: Path):
+    """Each page renders without exception on the shipped examples, an empty and a missing folder."""
+    folder = {
+        "examples": examples_dir,
+        "empty": tmp_path / "empty",
+        "missing": tmp_path / "does-not-exist",
+    }[folder_kind]
+    if folder_kind == "empty":
+        folder.mkdir()
+    at = make_app(folder).run()
+    at.switch_page(page).run()
+    _no_errors(at)
+    assert at.title[0].value  # the page drew its title, not just the sidebar
+
+
+def test_first_visit_compares_the_shipped_examples(examples_dir: Path):
+    """Without any choice the two examples are selected, the real run as baseline, with charts."""
+    at = make_app(examples_dir).run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
+    assert at.selectbox(key="compare_baseline").value == SEED_ID
+    assert [t.label for t in at.tabs] == ["CUDA API", "Kernels", "Memory operations"]
+    # grouped + delta bars for API and kernels, grouped bars for memory time.
+    assert len(at.get("vega_lite_chart")) == 5
+    assert [b.key for b in at.download_button] == [
+        "csv_api", "csv_kernels", "csv_memops_time", "compare_markdown",
+    ]  # fmt: skip
+    assert "2 readable runs of 2" in _sidebar_text(at)
+
+
+def test_kernel_diff_table_exact_values(examples_dir: Path):
+    """The kernel view's exact table holds the numbers of both files, sorted by impact."""
+    at = make_app(examples_dir).run()
+    kernels_tab = at.tabs[1]
+    exact = kernels_tab.expander[0].dataframe[0].value.head(4)
+    expected = pd.DataFrame(
+        {
+            "name": [
+                "void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *, const int *, float *,…",
+                "void flash_attn_ext_f16<(int)256, (int)256, (int)4, (int)2, (int)2, (int)1, (bool)0, (bool)0>(const…",
+                "void flash_attn_stream_k_fixup<(int)256, (int)4, (int)2>(float *, const float2 *, int, int, int)",
+                "void soft_max_f32<(bool)1, (int)0, (int)0>(const float *, const float *, float *, int, int, float, …",
+            ],
+            SEED_LABEL: [16_650_623_556, 958_434_630, 225_183_495, 0],
+            GEN_LABEL: [17_803_903_556, 0, 0, 151_800_480],
+            f"Δ {GEN_LABEL}": [1_153_280_000, -958_434_630, -225_183_495, 151_800_480],
+            f"Δ% {GEN_LABEL}": [1_153_280_000 * 100 / 16_650_623_556, -100.0, -100.0, float("nan")],
+            f"status {GEN_LABEL}": ["changed", "missing", "missing", "new"],
+        }
+    )
+    pd.testing.assert_frame_equal(exact.reset_index(drop=True), expected, check_dtype=False)
+    shown = kernels_tab.dataframe[0].value.head(4)
+    assert list(shown["kernel"]) == [
+        "mul_mat_vec<half,half,1,256>",
+        "flash_attn_ext_f16<256,256,4,2,2,1,false,false>",
+        "flash_attn_stream_k_fixup<256,4,2>",
+        "soft_max_f32",
+    ]
+    assert list(shown[f"Δ% {GEN_LABEL}"]) == ["+6.9%", "missing", "missing", "new"]
+    assert list(shown[SEED_LABEL])[:2] == ["16.7 s", "958 ms"]
+    assert list(shown["full name"]) == list(expected["name"])
+
+
+def test_api_view_and_baseline_switch(examples_dir: Path):
+    """Choosing the other run as baseline flips the sign of every change."""
+    at = make_app(examples_dir).run()
+    api = at.tabs[0].expander[0].dataframe[0].value
+    assert list(api["name"][:2]) == ["cudaStreamSynchronize", "cudaLaunchKernel"]
+    assert list(api[f"Δ {GEN_LABEL}"][:2]) == [119_139_294, 60_699_583]
+    at.selectbox(key="compare_baseline").select(GEN_ID).run()
+    _no_errors(at)
+    api = at.tabs[0].expander[0].dataframe[0].value
+    assert list(api[f"Δ {SEED_LABEL}"][:2]) == [-119_139_294, -60_699_583]
+    assert at.get_by_key("header_gemma3_4b_f16_nofa_generated") is not None
+
+
+def test_select_two_of_three_runs(examples_dir: Path):
+    """With three runs the user picks which two to compare; the tables follow the selection."""
+    copy_report(SEED, examples_dir, "again-fa.txt")
+    at = make_app(examples_dir).run()
+    at.multiselect(key="compare_runs").set_value(["again-fa.txt", SEED_ID]).run()
+    _no_errors(at)
+    assert at.selectbox(key="compare_baseline").value == "again-fa.txt"
+    kern = at.tabs[1].expander[0].dataframe[0].value
+    assert list(kern.columns) == [
+        "name", "again-fa", SEED_LABEL, f"Δ {SEED_LABEL}", f"Δ% {SEED_LABEL}", f"status {SEED_LABEL}",
+    ]  # fmt: skip
+    assert set(kern[f"status {SEED_LABEL}"]) == {"same"}
+    assert kern[f"Δ {SEED_LABEL}"].abs().sum() == 0
+
+
+def test_fewer_than_two_runs_says_so(examples_dir: Path):
+    """Unselecting a run leaves one: the page asks for two instead of failing."""
+    at = make_app(examples_dir).run()
+    at.multiselect(key="compare_runs").unselect(GEN_ID).run()
+    _no_errors(at)
+    assert at.info[0].value == "Pick at least two runs to compare."
+
+
+def test_copied_report_shows_up(examples_dir: Path):
+    """A report copied into the folder appears in the run list and the options on the next run."""
+    at = make_app(examples_dir).run()
+    assert "2 readable runs of 2" in _sidebar_text(at)
+    copy_report(GENERATED, examples_dir / "sub", "copied-in.txt")
+    at.run()
+    _no_errors(at)
+    assert "3 readable runs of 3" in _sidebar_text(at)
+    assert [m.value for m in at.sidebar.markdown] == [
+        f"**{SEED_LABEL}**", f"**{GEN_LABEL}**", "**sub/copied-in**",
+    ]  # fmt: skip
+    assert at.multiselect(key="compare_runs").options == [SEED_LABEL, GEN_LABEL, "sub/copied-in"]
+
+
+def test_file_still_being_written_is_not_read(examples_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """A file modified within the settle time is listed as being written, then read."""
+    monkeypatch.setattr("llamaprof.discover.SETTLE_S", 3600)  # "just now" for the whole test
+    at = make_app(examples_dir).run()
+    fresh = examples_dir / "fresh.txt"
+    fresh.write_bytes(SEED.read_bytes()[:500])  # half a report, mtime now
+    at.run()
+    _no_errors(at)
+    assert "being written" in _sidebar_text(at)
+    assert "2 readable runs of 3" in _sidebar_text(at)
+    fresh.write_bytes(SEED.read_bytes())
+    os.utime(fresh, (OLD, OLD))
+    at.run()
+    assert "3 readable runs of 3" in _sidebar_text(at)
+
+
+def test_deleted_selected_run_is_dropped(examples_dir: Path):
+    """A selected run whose file disappears leaves the selection without an error."""
+    copy_report(SEED, examples_dir, "third.txt")
+    at = make_app(examples_dir).run()
+    at.multiselect(key="compare_runs").set_value([SEED_ID, GEN_ID, "third.txt"]).run()
+    at.selectbox(key="compare_baseline").select("third.txt").run()
+    (examples_dir / "third.txt").unlink()
+    at.run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
+    assert at.selectbox(key="compare_baseline").value == SEED_ID
+
+
+def test_unreadable_file_is_listed_and_the_rest_works(examples_dir: Path):
+    """A file that is no report shows its reason in the run list; the comparison still renders."""
+    (examples_dir / "garbage.txt").write_text("hello, this is not nsys\n")
+    os.utime(examples_dir / "garbage.txt", (OLD, OLD))
+    at = make_app(examples_dir).run()
+    _no_errors(at)
+    text = _sidebar_text(at)
+    assert "2 readable runs of 3" in text
+    assert "cannot be read: is not an nsys report" in text
+    assert len(at.get("vega_lite_chart")) == 5
+
+
+def test_upload_through_the_uploader(examples_dir: Path):
+    """Uploaded files are saved under safe names without overwriting, and become runs."""
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.file_uploader(key="uploader").upload(f"../{SEED_ID}", SEED.read_bytes(), "text/plain").run()
+    _no_errors(at)
+    assert [s.value for s in at.success] == [
+        f"Added `../{SEED_ID}` as `gemma3-4b-f16-fa-seed-2.txt`."
+    ]
+    saved = examples_dir / "gemma3-4b-f16-fa-seed-2.txt"
+    assert saved.read_bytes() == SEED.read_bytes()
+    assert (examples_dir / SEED_ID).read_bytes() == SEED.read_bytes()  # not overwritten
+    at.run()  # a rerun keeps the uploader's file: it must not be saved twice
+    assert sorted(p.name for p in examples_dir.glob("*.txt")) == [
+        "gemma3-4b-f16-fa-seed-2.txt", SEED_ID, GEN_ID,
+    ]  # fmt: skip
+    os.utime(saved, (OLD, OLD))
+    at.run()
+    assert "3 readable runs of 3" in _sidebar_text(at)
+
+
+def test_upload_of_a_non_report_is_refused(examples_dir: Path):
+    """A file that is no nsys output is not kept, and the reason is shown."""
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.file_uploader(key="uploader").upload("notes.txt", b"just some notes\n", "text/plain").run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("notes.txt was not added: is not an")
+    assert not (examples_dir / "notes.txt").exists()
+
+
+def test_paste_text_adds_a_run(examples_dir: Path):
+    """Pasted `nsys stats` text is saved as a .txt report named after the given name."""
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.text_area(key="paste_text").input(GENERATED.read_text())
+    at.text_input(key="paste_name").input("my run/fa off")
+    at.button(key="paste_add").click().run()
+    _no_errors(at)
+    assert [s.value for s in at.success] == ["Added the pasted text as `fa_off.txt`."]
+    assert (examples_dir / "fa_off.txt").read_text() == GENERATED.read_text()
+    assert at.text_area(key="paste_text").value == ""
+
+
+def test_paste_of_garbage_is_refused(examples_dir: Path):
+    """Text without an nsys table is not saved; the page says why."""
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.text_area(key="paste_text").input("no tables here")
+    at.button(key="paste_add").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert sorted(p.name for p in examples_dir.glob("*.txt")) == [SEED_ID, GEN_ID]
+
+
+def test_add_by_path(examples_dir: Path, tmp_path: Path):
+    """A report outside the folder is linked in by its path."""
+    outside = copy_report(GENERATED, tmp_path / "big", "huge-run.txt")
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.text_input(key="add_path").input(str(outside))
+    at.button(key="add_path_button").click().run()
+    _no_errors(at)
+    assert (examples_dir / "huge-run.txt").resolve() == outside.resolve()
+    assert "3 readable runs of 3" in _sidebar_text(at)
+
+
+def test_single_run_page(examples_dir: Path):
+    """The single-run page shows the chosen run's summaries with exact values."""
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/run.py").run()
+    at.selectbox(key="single_run").select(GEN_ID).run()
+    _no_errors(at)
+    assert [m.value for m in at.metric][:2] == ["19.4 s", "23.3 s"]
+    exact = at.tabs[1].expander[0].dataframe[0].value
+    assert list(exact["total_ns"][:2]) == [17_803_903_556, 416_796_498]
+    shown = at.tabs[1].dataframe[0].value
+    assert list(shown["Total"][:2]) == ["17.8 s", "417 ms"]
+    # The seed's text has no size table, and nsys did not say it skipped one.
+    assert [i.value for i in at.tabs[3].info] == [
+        "This report holds no CUDA GPU MemOps Summary (by Size) table."
+    ]
+
+
+def test_capture_record_gives_label_and_config(examples_dir: Path):
+    """A capture record beside a report names the run and shows its llama-server arguments."""
+    record = {"label": "gemma f16, flash attention on", "config": {"args": ["-ngl", "81", "-fa"]}}
+    (examples_dir / "gemma3-4b-f16-fa-seed.llamaprof.json").write_text(json.dumps(record))
+    at = make_app(examples_dir).run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").options == [
+        "gemma f16, flash attention on", GEN_LABEL,
+    ]  # fmt: skip
+    first = at.sidebar.markdown[0]
+    assert (first.value, first.help) == ("**gemma f16, flash attention on**", "-ngl 81 -fa")
+    assert at.sidebar.caption[1].value.endswith(" · 10.6 kB  \n`-ngl 81 -fa`")
+    kern = at.tabs[1].expander[0].dataframe[0].value
+    assert list(kern.columns)[1] == "gemma f16, flash attention on"
+
+
+def test_choices_survive_a_page_switch(examples_dir: Path):
+    """The compare selection and baseline are kept while the user visits another page."""
+    at = make_app(examples_dir).run()
+    at.selectbox(key="compare_baseline").select(GEN_ID).run()
+    at.switch_page("app_pages/run.py").run()
+    at.switch_page("app_pages/compare.py").run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
+    assert at.selectbox(key="compare_baseline").value == GEN_ID
+
+
+def test_changed_report_is_read_again(examples_dir: Path):
+    """A report replaced in place is re-read: its numbers change on the next run."""
+    at = make_app(examples_dir).run()
+    assert at.metric[2].value == "19.4 s"  # the generated run's kernel time
+    gen = examples_dir / GEN_ID
+    gen.write_bytes(SEED.read_bytes())
+    os.utime(gen, (OLD + 60, OLD + 60))
+    at.run()
+    _no_errors(at)
+    assert at.metric[2].value == "19.3 s"
+
+
+def test_sidebar_folder_setting_switches_folders(examples_dir: Path, tmp_path: Path):
+    """Typing another folder in the sidebar shows that folder's runs."""
+    other = tmp_path / "other"
+    copy_report(SEED, other, "only-one.txt")
+    at = make_app(examples_dir).run()
+    at.sidebar.text_input(key="reports_dir").input(str(other)).run()
+    _no_errors(at)
+    assert "1 readable run of 1" in _sidebar_text(at)
+    assert at.info[0].value.startswith("Comparing needs at least two readable reports")
+
+
+def test_real_sqlite_exports_compare(tmp_path: Path):
+    """Two real SQLite exports: the run list shows nsys version, GPU and date; headers the bytes."""
+    folder = tmp_path / "sqlite-runs"
+    for n in (1, 2):
+        src = shared_file(f"sqlite/0x822a5b87__test-cuda__report{n}.sqlite")
+        copy_report(src, folder, f"report{n}.sqlite")
+    at = make_app(folder).run()
+    _no_errors(at)
+    assert [c.value for c in at.sidebar.caption][1:] == [
+        "sqlite · nsys 2026.1.1.204 · NVIDIA GeForce RTX 4060 Ti · 2026-01-25 02:26 UTC · 578 kB",
+        "sqlite · nsys 2026.1.1.204 · NVIDIA GeForce RTX 4060 Ti · 2026-01-25 05:56 UTC · 610 kB",
+    ]
+    assert [m.value for m in at.metric] == ["537 µs", "975 ms", "4.84 ms", "1.12 s"]
+    assert [c.value for c in at.main.caption][:2] == [
+        "H→D 800 MB · D→H 400 MB · D→D 0 B · span 1.10 s · GPU busy 8.4%",
+        "H→D 800 MB · D→H 400 MB · D→D 0 B · span 1.35 s · GPU busy 7.1%",
+    ]
+
+
+def test_comparability_warning_for_different_nsys(tmp_path: Path):
+    """Runs recorded by different nsys versions compare with a warning saying so."""
+    folder = tmp_path / "mixed"
+    copy_report(
+        shared_file("sqlite/0x822a5b87__test-cuda__report1.sqlite"), folder, "report1.sqlite"
+    )
+    copy_report(SEED, folder)
+    at = make_app(folder).run()
+    _no_errors(at)
+    assert [w.value for w in at.warning] == [
+        f"Different nsys versions: {SEED_LABEL}: 2025.1.3; report1: 2026.1.1.204."
+    ]
+
+
+def test_upload_several_files_at_once(empty_folder: Path):
+    """Several files dropped together are all saved, each under its own name."""
+    at = make_app(empty_folder).run()
+    at.switch_page("app_pages/add.py").run()
+    at.file_uploader(key="uploader").set_value(
+        [
+            ("fa on.txt", SEED.read_bytes(), "text/plain"),
+            ("fa off.txt", GENERATED.read_bytes(), "text/plain"),
+        ]
+    ).run()
+    _no_errors(at)
+    assert [s.value for s in at.success] == [
+        "Added `fa on.txt` as `fa_on.txt`.",
+        "Added `fa off.txt` as `fa_off.txt`.",
+    ]
+    assert sorted(p.name for p in empty_folder.iterdir()) == ["fa_off.txt", "fa_on.txt"]
+
+
+def test_file_names_are_shown_literally(examples_dir: Path):
+    """Markdown characters in a file name are escaped in the run list, not interpreted."""
+    copy_report(SEED, examples_dir, "fa_on*[q8].txt")
+    at = make_app(examples_dir).run()
+    _no_errors(at)
+    assert at.sidebar.markdown[0].value == "**fa\\_on\\*\\[q8\\]**"
