@@ -620,6 +620,10 @@ class BackgroundCapture:
         """Ask the running capture to stop; it stops every process and keeps nothing."""
         self._cancel.set()
 
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the capture to end; True when no capture is running."""
         return self._finished.wait(timeout)

@@ -180,7 +180,7 @@ def capture(
         + ("" if cfg.profile else " (no profiler)"),
         err=True,
     )
-    previous = signal.signal(signal.SIGTERM, lambda *_: job.cancel())
+    previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(job))
     try:
         _wait(job)
     finally:
@@ -199,15 +199,17 @@ def capture(
         raise job.error
 
 
+def _cancel(job: BackgroundCapture) -> None:
+    if not job.cancel_requested:
+        click.echo("cancelling: stopping llama-server and nsys...", err=True)
+    job.cancel()
+
+
 def _wait(job: BackgroundCapture) -> None:
     """Wait for the capture; Ctrl-C cancels it, and waits again until all has stopped."""
-    cancelling = False
     while True:
         try:
             if job.wait(0.2):
                 return
         except KeyboardInterrupt:
-            if not cancelling:
-                click.echo("cancelling: stopping llama-server and nsys...", err=True)
-            cancelling = True
-            job.cancel()
+            _cancel(job)

@@ -110,8 +110,9 @@ def test_cli_failure_shows_the_server_log_tail(llama_server, tiny_model, reports
     assert list(reports.iterdir()) == []
 
 
-def test_ctrl_c_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports, nsys_log):
-    """SIGINT to llamaprof (Ctrl-C) stops llama-server and nsys, keeps nothing, exits 130."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports, nsys_log, sig):
+    """Ctrl-C or SIGTERM to llamaprof stops llama-server and nsys, keeps nothing, exits 130."""
     proc = subprocess.Popen(
         [LLAMAPROF, "capture", "--server", llama_server, "--model", str(tiny_model),
          "--nsys", fake_nsys, "--reports", str(reports), "--requests", "40",
@@ -123,7 +124,7 @@ def test_ctrl_c_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports, ns
             break
     else:
         raise AssertionError("the workload never started")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.splitlines()[-1] == (
