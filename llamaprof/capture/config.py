@@ -6,12 +6,12 @@ app build the same thing and get the same one-line errors. Kept streamlit-free.
 
 from __future__ import annotations
 
-import os
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from llamaprof.capture.errors import ConfigError
+from llamaprof.discover import default_reports_dir  # one rule for app and CLI
 
 #: The only address a capture ever gives llama-server or sends a request to.
 LOOPBACK = "127.0.0.1"
@@ -24,14 +24,6 @@ DEFAULT_PROMPT = (
 
 #: Environment variables that change how llama-server runs, recorded when set.
 ENV_KNOB_PREFIXES = ("GGML_", "LLAMA_ARG_", "CUDA_")
-
-
-def default_reports_dir() -> Path:
-    """The app's reports folder: ``$LLAMAPROF_REPORTS_DIR``, else ``./reports``.
-
-    The same rule as the app's (``llamaprof.discover.default_reports_dir``).
-    """
-    return Path(os.environ.get("LLAMAPROF_REPORTS_DIR") or "reports").expanduser()
 
 
 def parse_env(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -50,8 +42,10 @@ def parse_env(items: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def _is_env_name(text: str) -> bool:
-    return bool(text) and (text[0].isalpha() or text[0] == "_") and all(
-        c.isalnum() or c == "_" for c in text
+    return (
+        bool(text)
+        and (text[0].isalpha() or text[0] == "_")
+        and all(c.isalnum() or c == "_" for c in text)
     )
 
 
