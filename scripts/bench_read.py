@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Benchmark reading a seed-scale nsys SQLite export: bare scan, cold read, warm read.
+
+Writes a synthetic export shaped like the seed's llama-server capture (``llamaprof.synth``:
+real nsys 2026.1 schema, 1,055,205 kernels and 1,076,916 CUDA API calls at ``--scale 1``)
+into a temporary folder, deleted afterwards, then measures ``--runs`` times each:
+
+- bare scan: ``SELECT sum(end - start), count(*), sum(<name id>)`` over the runtime, kernel
+  and memcpy tables, on a fresh connection: the floor any reader of these columns pays;
+- cold read: ``load_report`` into the four summaries and the run's facts, in a fresh child
+  process each time (so its peak RSS is the read's own), no llamaprof cache;
+- warm read: ``load_run_cached`` once the on-disk cache holds the run;
+- a selection: ``--selection`` (8) cached runs loaded one after the other, as the app does
+  when that many runs are selected.
+
+Scan and cold read alternate, so both see the same load on a shared machine. It prints
+the medians and, last, ``ratio cold/scan = X.XX`` (median cold over median scan). The OS
+file cache is warm for all three (the file was just written), so the ratio compares CPU
+work, not disk speed.
+
+    .venv/bin/python scripts/bench_read.py               # seed scale, 5 runs
+    .venv/bin/python scripts/bench_read.py --scale 10    # growth check: ten times the seed
+    .venv/bin/python scripts/bench_read.py --profile     # + where a cold read spends its time
+
+Not a test: figures depend on the machine. The README's Performance section quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: Tables of the bare scan and the name-id column summed in each.
+SCAN_COLUMNS = {
+    "CUPTI_ACTIVITY_KIND_RUNTIME": "nameId",
+    "CUPTI_ACTIVITY_KIND_KERNEL": "demangledName",
+    "CUPTI_ACTIVITY_KIND_MEMCPY": "copyKind",
+}
+
+#: Run in a child process: one cold read, its time and the process's peak RSS. VmHWM (the
+#: high-water mark of this process image) rather than ru_maxrss, which on Linux carries the
+#: parent's peak across fork + exec.
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+
+def peak_kib():
+    try:
+        with open("/proc/self/status") as fh:
+            return int(next(l for l in fh if l.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+from llamaprof.sources import load_report
+before = peak_kib()
+start = time.perf_counter()
+run = load_report(Path(sys.argv[1]))
+seconds = time.perf_counter() - start
+peak = peak_kib()
+kernels = run.summaries["cuda_gpu_kern_sum"]
+print(json.dumps({"seconds": seconds, "imports_kib": before, "peak_kib": peak,
+                  "instances": int(kernels["count"].sum())}))
+"""
+
+
+def bare_scan(path: Path) -> float:
+    """Seconds for the three aggregate queries on a fresh read-only connection."""
+    start = time.perf_counter()
+    con = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
+    try:
+        for table, name_id in SCAN_COLUMNS.items():
+            con.execute(
+                f"SELECT sum(end - start), count(*), sum({name_id}) FROM {table}"
+            ).fetchone()
+    finally:
+        con.close()
+    return time.perf_counter() - start
+
+
+def cold_read(path: Path) -> dict:
+    """One ``load_report`` in a fresh interpreter: seconds, peak RSS, kernel instances."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"cold read failed:\n{out.stderr.strip()}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def warm_reads(path: Path, cache_dir: Path, runs: int) -> tuple[float, list[float]]:
+    """Seconds of the first (filling) cached read, then of ``runs`` cache hits."""
+    from llamaprof.cache import cached_run, load_run_cached
+
+    start = time.perf_counter()
+    load_run_cached(path, cache_dir=cache_dir)
+    fill = time.perf_counter() - start
+    if cached_run(path, cache_dir=cache_dir) is None:
+        raise SystemExit("the run was not cached; warm reads would measure cold reads")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        load_run_cached(path, cache_dir=cache_dir)
+        times.append(time.perf_counter() - start)
+    return fill, times
+
+
+def selection_reads(path: Path, folder: Path, count: int, runs: int) -> list[float]:
+    """Seconds to load ``count`` cached runs (hard links of one export), ``runs`` times."""
+    from llamaprof.cache import load_run_cached
+
+    links = []
+    for i in range(count):
+        link = folder / f"run{i + 1}.sqlite"
+        os.link(path, link)
+        links.append(link)
+        load_run_cached(link, cache_dir=folder / "cache")  # fill
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for link in links:
+            load_run_cached(link, cache_dir=folder / "cache")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def profile_cold_read(path: Path, top: int = 25) -> str:
+    """cProfile of one cold read in this process, top functions by cumulative time."""
+    from llamaprof.sources import load_report
+
+    profiler = cProfile.Profile()
+    profiler.runcall(load_report, path)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(top)
+    return text.getvalue()
+
+
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = the seed (default)")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions per measure (median)")
+    parser.add_argument(
+        "--selection", type=int, default=8, help="cached runs loaded together (0: skip)"
+    )
+    parser.add_argument("--profile", action="store_true", help="also profile one cold read")
+    parser.add_argument("--keep", type=Path, help="write the export here and keep it")
+    args = parser.parse_args(argv)
+
+    from llamaprof.synth import write_seed_scale_export
+
+    folder = Path(tempfile.mkdtemp(prefix="llamaprof-bench-"))
+    try:
+        path = (args.keep or folder) / f"seed-scale-x{args.scale:g}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        rows = write_seed_scale_export(path, scale=args.scale)
+        size = path.stat().st_size
+        print(
+            f"export (scale {args.scale:g}): {rows['kernel']:,} kernels, "
+            f"{rows['runtime']:,} API calls, {rows['memcpy']:,} memcpy, {rows['memset']:,} "
+            f"memset; {size / 2**20:.1f} MiB, written in {time.perf_counter() - start:.1f} s"
+        )
+        scans, colds = [], []
+        for _ in range(args.runs):  # interleaved, so both see the same machine load
+            scans.append(bare_scan(path))
+            colds.append(cold_read(path))
+        if colds[0]["instances"] != rows["kernel"]:
+            raise SystemExit(f"read {colds[0]['instances']} kernel instances, not {rows['kernel']}")
+        fill, warms = warm_reads(path, folder / "cache", args.runs)
+
+        scan = statistics.median(scans)
+        cold = statistics.median(c["seconds"] for c in colds)
+        warm = statistics.median(warms)
+        peak = max(c["peak_kib"] for c in colds)
+        imports = statistics.median(c["imports_kib"] for c in colds)
+        print(f"bare scan   median {scan:.3f} s   ({', '.join(f'{s:.3f}' for s in scans)})")
+        cold_runs = ", ".join(f"{c['seconds']:.3f}" for c in colds)
+        print(f"cold read   median {cold:.3f} s   ({cold_runs})")
+        print(
+            f"  peak RSS  {_mib(peak)} (process; {_mib(imports)} after imports, "
+            f"+{_mib(peak - imports)} for the read)"
+        )
+        print(f"first cached read (read + cache write) {fill:.3f} s")
+        print(f"warm read   median {warm * 1000:.1f} ms   ({len(warms)} cache hits)")
+        if args.selection:
+            selection = statistics.median(selection_reads(path, folder, args.selection, args.runs))
+            print(f"{args.selection} cached runs together: median {selection * 1000:.0f} ms")
+        if args.profile:
+            print(profile_cold_read(path))
+        pairs = statistics.median(c["seconds"] / s for c, s in zip(colds, scans, strict=True))
+        print(f"median of per-run ratios {pairs:.2f}")
+        print(f"ratio cold/scan = {cold / scan:.2f}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
