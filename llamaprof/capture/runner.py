@@ -223,6 +223,45 @@ class CaptureLock:
             self._file = None
 
 
+def capture_running(lock_path: Path | None = None) -> bool:
+    """True while a capture holds the lock, judged without touching the lock.
+
+    The holder writes ``pid N`` into the lock file and empties it on release; a holder
+    that was killed leaves its pid behind, which is then no running process.
+    """
+    try:
+        text = (lock_path or default_lock_path()).read_text().strip()
+    except OSError:
+        return False
+    if not text.startswith("pid "):
+        return False
+    try:
+        os.kill(int(text[4:]), 0)
+    except ValueError:
+        return False
+    except PermissionError:
+        return True  # a process of another user: alive
+    except OSError:
+        return False
+    return True
+
+
+def interrupted_captures(reports_dir: str | Path, lock_path: Path | None = None) -> list[Path]:
+    """The ``.<name>.capture-tmp`` folders in ``reports_dir`` left by a capture that was killed.
+
+    A capture writes only there until its run is complete, so a crash (the app or the CLI
+    killed, the machine rebooted) leaves the reports themselves consistent; this finds
+    what it left, to tell the user. Empty while a capture is running (its folder is live).
+    """
+    try:
+        found = sorted(p for p in Path(reports_dir).glob(".*" + rec.TMP_DIR_SUFFIX) if p.is_dir())
+    except OSError:
+        return []
+    if not found or capture_running(lock_path):
+        return []
+    return found
+
+
 # --- progress ----------------------------------------------------------------------------
 
 
@@ -511,11 +550,13 @@ def _capture_one(
         return record
     except BaseException as exc:
         if proc is not None:
+            # Stop first: llama-server may log the failure after answering the request,
+            # and its log is complete only once it has exited.
+            proc.kill()
             if isinstance(exc, CaptureFailed) and not exc.stderr_tail and not isinstance(
                 exc, CaptureCancelled
             ):
                 exc.stderr_tail = "\n".join(proc.log_tail(30))
-            proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
