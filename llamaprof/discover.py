@@ -274,9 +274,12 @@ def safe_name(name: str, *, default: str = "report") -> str:
     stem = _UNSAFE.sub("_", stem).strip("._ ") or default
     ext = _UNSAFE.sub("_", ext)
     ext = "" if ext in (".", "..") else ext
-    if is_temporary(stem + ext):  # e.g. "x.tmp": would be hidden from the run list
-        ext = ext.replace(".", "_")
-    return (stem[:150] + ext)[:200]
+    result = (stem[:150] + ext)[:200]
+    # "x.tmp", "x.PART." would be hidden from the run list as files being written.
+    while is_temporary(result) and "." in result:
+        head, _dot, tail = result.rpartition(".")
+        result = f"{head}_{tail}"
+    return result
 
 
 def unique_path(folder: Path, name: str) -> Path:
@@ -319,22 +322,25 @@ def save_upload(folder: str | Path, name: str, data: bytes | BinaryIO) -> Path:
     """
     folder = Path(folder)
     final_name = safe_name(name)
+    tmp = folder / f".{final_name}.{uuid.uuid4().hex[:8]}.part"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{final_name}.{uuid.uuid4().hex[:8]}.part"
-        with tmp.open("xb") as fh:
-            if isinstance(data, bytes | bytearray | memoryview):
-                fh.write(data)
-            else:
-                shutil.copyfileobj(data, fh, 1 << 20)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        raise LlamaprofError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tmp.open("xb") as fh:
+                if isinstance(data, bytes | bytearray | memoryview):
+                    fh.write(data)
+                else:
+                    shutil.copyfileobj(data, fh, 1 << 20)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise LlamaprofError(f"cannot write to {folder}: {exc.strerror or exc}") from None
         return _claim(tmp, folder, final_name)
     finally:
-        tmp.unlink(missing_ok=True)
+        # Whatever happened (disk full, the upload stream failing, an interrupt), the
+        # half-written temporary file must not stay behind and fill the disk.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def add_by_path(folder: str | Path, source: str | Path) -> Path:

@@ -11,7 +11,9 @@ process that owns the listening socket on the capture's port, looked up in ``/pr
 ``/proc`` is missing, the capture signals the process it started.
 
 Every child runs in its own session (process group), so a Ctrl-C in the terminal reaches
-only llamaprof, which then stops the children in the order above.
+only llamaprof, which then stops the children in the order above. If llamaprof itself is
+killed, the kernel sends the child SIGTERM (Linux ``PR_SET_PDEATHSIG``): no llama-server
+is left holding a GPU.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +38,43 @@ from llamaprof.capture.errors import CaptureCancelled
 from llamaprof.errors import CaptureFailed
 
 _POLL_S = 0.05
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = _load_prctl()  # resolved now: the child between fork and exec only calls it
+
+
+def _stop_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when llamaprof dies (Linux).
+
+    The child runs in its own session, so nothing else stops it when llamaprof is killed
+    (SIGKILL, the OOM killer): without this, llama-server would keep its GPU memory on a
+    shared machine. SIGTERM stops llama-server at once and makes nsys end its session.
+    The signal comes when the *thread* that started the child ends; the capture thread
+    lives until its server has stopped.
+    """
+    if _prctl is None:
+        return None
+    parent = os.getpid()
+    prctl = _prctl
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # llamaprof died before the call: act on it now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_death_signal
 
 
 def free_port() -> int:
@@ -242,7 +282,7 @@ class ServerProcess:
         try:
             self.root = subprocess.Popen(
                 command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
+                env=env, start_new_session=True, preexec_fn=_stop_with_parent(),
             )
         except OSError as exc:
             self._log.close()

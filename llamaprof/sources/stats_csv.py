@@ -31,6 +31,7 @@ from llamaprof.sources.stats_markers import (
     decode_text,
     is_nsys_marker,
     parse_marker,
+    read_text_bytes,
     report_for_skip,
 )
 from llamaprof.sources.stats_tables import (
@@ -65,13 +66,7 @@ def read_stats_csv(path: str | Path) -> Run:
     no CSV table and no SKIPPED line.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise ReportParseError(path, "is a folder, not a report file") from None
-    except OSError as exc:
-        raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
-    text = decode_text(data)
+    text = decode_text(read_text_bytes(path))
     if text is None:
         raise ReportParseError(path, "is not text (binary data)")
     return parse_stats_csv(text, path)

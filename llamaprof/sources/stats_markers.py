@@ -1,5 +1,7 @@
 """The lines `nsys stats` prints around its tables, and the bytes its outputs come in.
 
+- ``read_text_bytes``: a text report's bytes, refusing folders, unreadable files and
+  files over ``MAX_TEXT_BYTES`` without reading them;
 - ``decode_text``: UTF-8 or UTF-16 text, or None for binary data;
 - ``parse_marker``: ``Processing [...] with [.../cuda_api_sum.py]...``, the 2021
   ``Running [.../cudaapisum.py x.sqlite]...``, ``[3/8] Executing 'cuda_api_sum' stats
@@ -12,11 +14,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from llamaprof import reports
+from llamaprof.errors import ReportParseError
 
 #: Context of a table that belongs to none of the four CUDA summaries (osrt_sum, nvtx_sum …).
 OTHER = "other"
@@ -27,6 +32,33 @@ KERNEL_GB = "cuda_gpu_kern_gb_sum"
 
 
 # ---------------------------------------------------------------------------- text
+
+#: Largest text or CSV report read (bytes). ``nsys stats`` output is kilobytes, a
+#: transcript with program output a few MB; more is not a stats report, and reading it
+#: whole would take gigabytes of memory (a multi-GB file dropped in the folder).
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+
+
+def read_text_bytes(path: Path) -> bytes:
+    """The bytes of the text report ``path``; ReportParseError if unreadable or too big.
+
+    Reads at most ``MAX_TEXT_BYTES + 1`` bytes, so a file that grows or lies about its
+    size is refused too, never read whole.
+    """
+    try:
+        with path.open("rb") as fh:
+            # The size first: a multi-GB file is refused without reading any of it.
+            too_big = os.fstat(fh.fileno()).st_size > MAX_TEXT_BYTES
+            data = b"" if too_big else fh.read(MAX_TEXT_BYTES + 1)
+    except IsADirectoryError:
+        raise ReportParseError(path, "is a folder, not a report file") from None
+    except OSError as exc:
+        raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if too_big or len(data) > MAX_TEXT_BYTES:
+        raise ReportParseError(
+            path, f"is too big for a text report (over {MAX_TEXT_BYTES // 2**20} MB)"
+        )
+    return data
 
 
 def decode_text(data: bytes) -> str | None:

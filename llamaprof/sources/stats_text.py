@@ -40,6 +40,7 @@ from llamaprof.sources.stats_markers import (
     decode_text,
     is_nsys_marker,
     parse_marker,
+    read_text_bytes,
     report_for_skip,
 )
 from llamaprof.sources.stats_tables import (
@@ -67,19 +68,10 @@ def read_stats_text(path: str | Path) -> Run:
     no nsys stats table and no SKIPPED line.
     """
     path = Path(path)
-    text = decode_text(_read_bytes(path))
+    text = decode_text(read_text_bytes(path))
     if text is None:
         raise ReportParseError(path, "is not text (binary data)")
     return parse_stats_text(text, path)
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise ReportParseError(path, "is a folder, not a report file") from None
-    except OSError as exc:
-        raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def sniff_text_format(head: bytes) -> ReportFormat | None:

@@ -44,6 +44,17 @@ def _date(item: RunItem) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M")
 
 
+def interrupted_captures(folder: Path) -> list[Path]:
+    """Temporary folders of captures that were killed (``llamaprof.capture``), if any."""
+    try:
+        from llamaprof.capture.runner import interrupted_captures as find
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("llamaprof.capture"):
+            raise
+        return []
+    return find(folder)
+
+
 def _render_item(item: RunItem) -> None:
     label = md_escape(item.label)
     if item.status == "ok":
@@ -86,6 +97,12 @@ def reports_sidebar() -> tuple[Path, list[RunItem]]:
         with st.container(key="run_list"):
             for item in items:
                 _render_item(item)
+            for leftover in interrupted_captures(folder):
+                st.caption(
+                    f":orange[:material/warning:] {md_escape(leftover.name)}: a capture "
+                    "was interrupted (the app or the CLI was killed); its run is incomplete "
+                    "and not listed. Its server.log may say why; delete the folder after."
+                )
         # A new token per full run tells the fragment's first call (part of this run)
         # from its timed reruns, which are the only ones that may trigger a rerun.
         st.session_state["_full_run"] = st.session_state.get("_full_run", 0) + 1

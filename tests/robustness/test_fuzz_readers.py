@@ -109,7 +109,9 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
         lines.insert(i, lines[i])
         return b"\n".join(lines)
     if kind == 4:  # digits become letters or separators
-        table = bytes.maketrans(b"0123456789", rng.choice([b"abcdefghij", b",,,,,.....", b"9876543210"]))
+        table = bytes.maketrans(
+            b"0123456789", rng.choice([b"abcdefghij", b",,,,,.....", b"9876543210"])
+        )
         start = rng.randrange(max(1, len(buf)))
         end = min(len(buf), start + rng.randint(1, 400))
         return bytes(buf[:start]) + bytes(buf[start:end]).translate(table) + bytes(buf[end:])
