@@ -3,11 +3,19 @@
 import streamlit as st
 
 from llamaprof.analyze.compare import VIEWS
-from llamaprof.analyze.markdown import comparison_markdown
 from llamaprof.charts import run_colors
 from llamaprof.ui.common import MAX_COMPARE, keep_valid_selection, readable_runs
+from llamaprof.ui.compare_setup import compare_setup
+from llamaprof.ui.llama_views import config_section, findings_section, kernels_by_control
 from llamaprof.ui.sidebar import reports_sidebar
-from llamaprof.ui.views import COMPARE_TABS, comparability, comparison_view, run_headers, slug
+from llamaprof.ui.views import (
+    COMPARE_TABS,
+    comparability,
+    comparison_markdown_cached,
+    comparison_view,
+    run_headers,
+    slug,
+)
 
 folder, items = reports_sidebar()
 runs = readable_runs(items)
@@ -48,23 +56,33 @@ baseline_id = right.selectbox(
 top = far.number_input("Top N", 3, 50, step=1, key="compare_top_n", persist_state="session")
 
 labelled = {runs[i].label: runs[i].run for i in selected}
-baseline = runs[baseline_id].label
-colors = run_colors(list(labelled))
+setup = compare_setup(labelled, runs[baseline_id].label)
+baseline = setup.baseline
+colors = run_colors(list(setup.runs))
 
-run_headers(labelled, colors, baseline)
-for warning in comparability(labelled):
+for warning in comparability(setup.runs, setup.records):
     st.warning(warning, icon=":material/warning:")
+st.caption(setup.caption)
+run_headers(
+    setup.runs, colors, baseline, factors=setup.factors, per=setup.per, sources=setup.sources
+)
+config_section(setup)
+by = "name"
 tabs = st.tabs(list(COMPARE_TABS))
 for tab, views in zip(tabs, COMPARE_TABS.values(), strict=True):
     with tab:
         for view in views:
             if len(views) > 1:
                 st.subheader(VIEWS[view].title)
-            comparison_view(labelled, baseline, view, colors=colors, top=int(top))
+            if view == "kernels":
+                by = kernels_by_control()
+            by_view = by if view == "kernels" else "name"
+            comparison_view(setup, view, colors=colors, top=int(top), by=by_view)
+findings_section(setup, by)
 
 st.download_button(
     "Download the whole comparison (Markdown)",
-    comparison_markdown(labelled, baseline, top=int(top)).encode("utf-8"),
+    comparison_markdown_cached(setup, int(top)),
     file_name=f"llamaprof-comparison-vs-{slug(baseline)}.md",
     mime="text/markdown",
     key="compare_markdown",

@@ -9,6 +9,7 @@ tooltip gives the exact value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import altair as alt
@@ -19,6 +20,7 @@ from llamaprof.analyze.kernel_names import OTHER, short_names
 from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
+    "LABEL_LIMIT",
     "PALETTE",
     "axis_unit",
     "delta_bars",
@@ -47,8 +49,13 @@ _SCALES: dict[str, tuple[tuple[str, float], ...]] = {
     "bytes": tuple((format_bytes(size).split()[-1], size) for size in (1.0, 1e3, 1e6, 1e9, 1e12)),
 }
 _EXACT_SUFFIX = {"ns": "ns", "bytes": "B"}
-_LABEL_LIMIT = 320  # px of a y-axis label before Vega cuts it with "…"
+#: px of a y-axis label before Vega cuts it with "…".
+LABEL_LIMIT = 320
+_LABEL_LIMIT = LABEL_LIMIT
+_LEGEND_LIMIT = 260  # px of a run label in the legend (Vega's default 160 cut run names)
 _BAR = 12  # px per bar (Vega-Lite steps the run offset): 8 runs x 12 px per key
+# px per key at least: with one bar per key, 12 px made Vega hide every other label.
+_KEY_PX = 24
 
 
 def run_colors(labels: Sequence[str]) -> dict[str, str]:
@@ -81,15 +88,39 @@ def axis_unit(values: pd.Series | Sequence[float], unit: str) -> tuple[str, floa
     return symbol, size
 
 
+def _base_unit(unit: str) -> tuple[str, str]:
+    """``("ns", "/token")`` from ``"ns/token"`` (normalised values); ValueError if unknown."""
+    base, _, per = unit.partition("/")
+    if base not in _SCALES:
+        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes' (or ns/token...)")
+    return base, f"/{per}" if per else ""
+
+
 def _exact(value: float, unit: str) -> str:
-    """The exact value with thousands separators: ``1,234,567 ns``."""
+    """The exact value with thousands separators: ``1,234,567 ns`` (``12.500 ns/token``)."""
+    base, per = _base_unit(unit)
     number = float(value)
     text = f"{number:,.0f}" if number == int(number) else f"{number:,.3f}"
-    return f"{text} {_EXACT_SUFFIX[unit]}"
+    return f"{text} {_EXACT_SUFFIX[base]}{per}"
 
 
 def _human(value: float, unit: str) -> str:
-    return format_ns(value) if unit == "ns" else format_bytes(value)
+    base, per = _base_unit(unit)
+    return (format_ns(value) if base == "ns" else format_bytes(value)) + per
+
+
+def _step(runs: int) -> int:
+    """px per bar: 12, more when few runs share a key so each key's label has room."""
+    return max(_BAR, math.ceil(_KEY_PX / max(runs, 1)))
+
+
+def _legend() -> alt.Legend:
+    return alt.Legend(labelLimit=_LEGEND_LIMIT)
+
+
+def _y_axis() -> alt.Axis:
+    # labelOverlap off: Vega would otherwise drop labels it thinks collide.
+    return alt.Axis(labelLimit=_LABEL_LIMIT, labelOverlap=False)
 
 
 def _color(colors: dict[str, str]) -> alt.Scale:
@@ -132,7 +163,8 @@ def grouped_bars(
     the change against the baseline. Colours follow ``colors`` (``run_colors``).
     """
     data = _with_labels(top_n_with_other(long, top, by="value"), long["name"])
-    symbol, size = axis_unit(data["value"], unit)
+    base, per = _base_unit(unit)
+    symbol, size = axis_unit(data["value"], base)
     data["scaled"] = data["value"].astype("float64") / size
     data["exact"] = [_exact(v, unit) for v in data["value"]]
     data["human"] = [_human(v, unit) for v in data["value"]]
@@ -145,10 +177,10 @@ def grouped_bars(
         alt.Chart(data[["name", "label", "run", "scaled", "exact", "human", "change", "count"]])
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=_LABEL_LIMIT)),
+            y=alt.Y("label:N", sort=order, title=None, axis=_y_axis()),
             yOffset=alt.YOffset("run:N", sort=runs),
-            x=alt.X("scaled:Q", title=f"{title} ({symbol})"),
-            color=alt.Color("run:N", scale=_color(colors), title="Run"),
+            x=alt.X("scaled:Q", title=f"{title} ({symbol}{per})"),
+            color=alt.Color("run:N", scale=_color(colors), title="Run", legend=_legend()),
             tooltip=[
                 alt.Tooltip("name:N", title="Name"),
                 alt.Tooltip("run:N", title="Run"),
@@ -158,7 +190,7 @@ def grouped_bars(
                 alt.Tooltip("change:N", title="Δ% vs baseline"),
             ],
         )
-        .properties(title=title, height=alt.Step(_BAR))
+        .properties(title=title, height=alt.Step(_step(len(runs))))
     )
 
 
@@ -175,17 +207,20 @@ def delta_bars(
 
     ``long`` is ``compare_runs``'s frame. The ``top`` keys with the largest ``impact`` are
     shown, the rest summed as "other"; bars left of zero are savings, right of zero costs.
-    The baseline's own (all-zero) bars are left out: ``baseline`` names it, or it is the
-    first run whose values all equal the baseline values (``compare_runs``'s frame does not
-    name it). Axis unit as ``grouped_bars``.
+    Keys no run changed are left out, and so are the baseline's own (all-zero) bars, in the
+    bars and in the legend: ``baseline`` names it, or it is the first run whose values all
+    equal the baseline values (``compare_runs``'s frame does not name it). Each key gets at
+    least 24 px and every label is drawn. Axis unit as ``grouped_bars``.
     """
     runs_all = list(dict.fromkeys(long["run"]))
     if baseline is None:
         same = (long["value"] == long["baseline_value"]).groupby(long["run"], sort=False).all()
         baseline = next((run for run in runs_all if same.get(run, False)), "baseline")
-    data = _with_labels(top_n_with_other(long, top, by="impact"), long["name"])
+    changed = long[long["impact"] != 0]
+    data = _with_labels(top_n_with_other(changed, top, by="impact"), long["name"])
     data = data[data["run"] != baseline]
-    symbol, size = axis_unit(data["delta"], unit)
+    base, per = _base_unit(unit)
+    symbol, size = axis_unit(data["delta"], base)
     data = data.assign(
         scaled=data["delta"].astype("float64") / size,
         exact=[_signed_exact(v, unit) for v in data["delta"]],
@@ -194,14 +229,15 @@ def delta_bars(
     )
     order = list(dict.fromkeys(data["label"]))
     runs = [run for run in colors if run in set(data["run"])]
+    shown = {run: colors[run] for run in runs}  # the legend names only the runs drawn
     return (
         alt.Chart(data[["name", "label", "run", "scaled", "exact", "human", "change"]])
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=_LABEL_LIMIT)),
+            y=alt.Y("label:N", sort=order, title=None, axis=_y_axis()),
             yOffset=alt.YOffset("run:N", sort=runs),
-            x=alt.X("scaled:Q", title=f"Δ {title} vs {baseline} ({symbol})"),
-            color=alt.Color("run:N", scale=_color(colors), title="Run"),
+            x=alt.X("scaled:Q", title=f"Δ {title} vs {baseline} ({symbol}{per})"),
+            color=alt.Color("run:N", scale=_color(shown), title="Run", legend=_legend()),
             tooltip=[
                 alt.Tooltip("name:N", title="Name"),
                 alt.Tooltip("run:N", title="Run"),
@@ -210,7 +246,7 @@ def delta_bars(
                 alt.Tooltip("change:N", title="Δ%"),
             ],
         )
-        .properties(title=f"Δ {title} vs {baseline}", height=alt.Step(_BAR))
+        .properties(title=f"Δ {title} vs {baseline}", height=alt.Step(_step(len(runs))))
     )
 
 

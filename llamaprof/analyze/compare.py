@@ -34,6 +34,7 @@ __all__ = [
     "diff_table",
     "humanize_diff_table",
     "top_n_with_other",
+    "unit_formatter",
     "view_frames",
 ]
 
@@ -235,13 +236,13 @@ def diff_table(long: pd.DataFrame, runs: list[str], baseline: str) -> pd.DataFra
     """
     if baseline not in runs:
         raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(runs)}")
-    compared = set(long["run"])
-    if long.empty:
+    if long.empty:  # also a bare ``pd.DataFrame()``: no run had the report
         columns = ["name", *runs]
         for run in runs:
             if run != baseline:
                 columns += [f"Δ {run}", f"Δ% {run}", f"status {run}"]
         return pd.DataFrame(columns=columns)
+    compared = set(long["run"])
     unknown = [run for run in runs if run not in compared]
     if unknown:
         raise ValueError(f"runs not in the comparison: {', '.join(unknown)}")
@@ -263,16 +264,48 @@ def _signed(text: str, value: float) -> str:
     return f"+{text}" if value > 0 else text
 
 
+def _split_unit(unit: str):
+    """``("ns", "/token")`` from ``"ns/token"``: the formatter of the base unit and the suffix."""
+    base, _, per = unit.partition("/")
+    fmt = {"ns": format_ns, "bytes": format_bytes}.get(base)
+    if fmt is None:
+        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes' (or ns/token...)")
+    return fmt, f"/{per}" if per else ""
+
+
+def unit_formatter(unit: str):
+    """A function writing a value of ``unit`` for people: ``unit_formatter("ns/token")(2500)``.
+
+    >>> unit_formatter("ns/token")(2500), unit_formatter("bytes")(4_190_000)
+    ('2.50 µs/token', '4.19 MB')
+    """
+    fmt, per = _split_unit(unit)
+    return lambda value: fmt(value) + per
+
+
+#: What a table shows where a run lacks the key (rather than a misleading "0 ns").
+LACKING = "—"
+
+
 def humanize_diff_table(wide: pd.DataFrame, unit: str) -> pd.DataFrame:
     """A copy of ``diff_table``'s frame with values as text for people (``1.23 ms``, ``+4.5%``).
 
-    ``unit`` is "ns" or "bytes", the unit of the values. Δ columns get a sign; Δ% of a key
-    the baseline lacks reads "new" (or "" where the run lacks it too); status columns stay.
+    ``unit`` is "ns" or "bytes", the unit of the values, optionally per something
+    (``ns/token``: values read ``12.3 µs/token``). Δ columns get a sign; Δ% of a key the
+    baseline lacks reads "new" (or "" where the run lacks it too); status columns stay. A
+    run's value (and its Δ where neither it nor the baseline has the key) reads "—" where
+    the run lacks the key, not "0 ns".
     """
-    fmt = {"ns": format_ns, "bytes": format_bytes}.get(unit)
-    if fmt is None:
-        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes'")
+    fmt, per = _split_unit(unit)
     out = wide.copy()
+    statuses = [c for c in wide.columns if c.startswith("status ")]
+    # The baseline lacks a key exactly where another run's status is "new" or "absent".
+    base_lacks = (
+        wide[statuses[0]].isin(("new", "absent")).to_numpy() if statuses else [False] * len(wide)
+    )
+    value_columns = [
+        c for c in wide.columns if c != "name" and not c.startswith(("status ", "Δ% ", "Δ "))
+    ]
     for column in wide.columns:
         if column == "name" or column.startswith("status "):
             continue
@@ -282,9 +315,21 @@ def humanize_diff_table(wide: pd.DataFrame, unit: str) -> pd.DataFrame:
                 change_text(pct, st) for pct, st in zip(wide[column], status, strict=True)
             ]
         elif column.startswith("Δ "):
-            out[column] = [_signed(fmt(v), v) for v in wide[column]]
-        else:
-            out[column] = [fmt(v) for v in wide[column]]
+            status = wide[f"status {column[2:]}"]
+            out[column] = [
+                LACKING if st == "absent" else _signed(fmt(v) + per, v)
+                for v, st in zip(wide[column], status, strict=True)
+            ]
+        elif column in value_columns:
+            status_column = f"status {column}"
+            if status_column in wide:
+                lacks = wide[status_column].isin(("missing", "absent")).to_numpy()
+            else:
+                lacks = base_lacks
+            out[column] = [
+                LACKING if lack else fmt(v) + per
+                for v, lack in zip(wide[column], lacks, strict=True)
+            ]
     return out
 
 

@@ -6,6 +6,7 @@ Thin on purpose: the folder rules live in ``llamaprof.discover`` and reading in
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from llamaprof.discover import (
 )
 from llamaprof.errors import LlamaprofError, ReportParseError
 from llamaprof.model import Run
+
+log = logging.getLogger(__name__)
 
 #: Set to 1 to run without the watchdog thread (tests); the run list then polls the folder.
 NO_WATCH_ENV = "LLAMAPROF_NO_WATCH"
@@ -99,6 +102,10 @@ def _load_or_reason(path: str, mtime_ns: int, size: int) -> Run | str:
         return _read(path)
     except LlamaprofError as exc:
         return getattr(exc, "reason", None) or str(exc)
+    except Exception as exc:  # a reader bug must show as one line in the run list, not a trace
+        log.exception("reading %s failed unexpectedly", path)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"could not be read ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 def load_run_cached(path: str, mtime_ns: int, size: int) -> Run:
@@ -139,21 +146,44 @@ def _config_text(record: dict | None) -> str | None:
     return None
 
 
+@st.cache_resource(show_spinner=False)
+def _read_before() -> set[tuple[str, int, int]]:
+    """Cache keys of the reports this server process has read (their runs are cached)."""
+    return set()
+
+
 def list_runs(folder: Path) -> list[RunItem]:
-    """Every report in ``folder`` with a unique label; readable ones are loaded (cached)."""
+    """Every report in ``folder`` with a unique label; readable ones are loaded (cached).
+
+    Reports not read before show a progress bar naming the one being read (issue 6: the
+    first read shows progress); cached ones load without it.
+    """
+    entries = scan_reports(folder)
+    read_before = _read_before()
+    pending = [e for e in entries if e.readable and not e.error and e.cache_key not in read_before]
+    progress = st.progress(0.0, text="Reading reports…") if pending else None
     items: list[RunItem] = []
-    for entry in scan_reports(folder):
+    for entry in entries:
         record = _record(entry.path)
         label = str(record["label"]) if record and record.get("label") else _file_label(entry)
         item = RunItem(entry=entry, label=label, config=_config_text(record))
         if entry.error:
             item.error = entry.error
         elif entry.readable:
+            if progress is not None and entry in pending:
+                done = pending.index(entry)
+                progress.progress(
+                    done / len(pending),
+                    text=f"Reading {md_escape(label)} ({done + 1} of {len(pending)})…",
+                )
             try:
                 item.run = load_run_cached(*entry.cache_key)
             except ReportParseError as exc:
                 item.error = exc.reason
+            read_before.add(entry.cache_key)
         items.append(item)
+    if progress is not None:
+        progress.empty()
     _make_labels_unique(items)
     return items
 

@@ -7,7 +7,9 @@ or ``llamaprof.charts``, and displays the result; no analysis happens here.
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 import re
 from collections.abc import Mapping
 
@@ -17,19 +19,19 @@ import streamlit as st
 from llamaprof import reports
 from llamaprof.analyze.compare import (
     VIEWS,
-    compare_runs,
     diff_table,
     humanize_diff_table,
-    view_frames,
 )
-from llamaprof.analyze.fairness import comparability_warnings, load_records
+from llamaprof.analyze.fairness import comparability_warnings
 from llamaprof.analyze.kernel_names import short_names
+from llamaprof.analyze.markdown import comparison_markdown
 from llamaprof.analyze.overview import run_overview
 from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
-from llamaprof.errors import LlamaprofError
+from llamaprof.cli.compare import build_comparison
 from llamaprof.model import Run
 from llamaprof.render.nsys_format import render_column
 from llamaprof.ui.common import md_escape
+from llamaprof.ui.compare_setup import CompareSetup
 from llamaprof.units import format_bytes, format_ns
 
 #: The comparison tabs: title and the views (of ``VIEWS``) each shows.
@@ -83,10 +85,35 @@ def _known_facts(f: Mapping[str, object]) -> str:
     return " · ".join(parts) or "bytes, span and busy share: not in this report's format"
 
 
-def run_headers(runs: Mapping[str, Run], colors: Mapping[str, str], baseline: str) -> None:
-    """One card per run: kernel and API time (change against the baseline), bytes, span."""
+def run_headers(
+    runs: Mapping[str, Run],
+    colors: Mapping[str, str],
+    baseline: str,
+    *,
+    factors: Mapping[str, float] | None = None,
+    per: str = "",
+    sources: Mapping[str, str] | None = None,
+) -> None:
+    """One card per run: kernel and API time (change against the baseline), bytes, span.
+
+    ``factors`` (label -> divisor) and ``per`` ("/token") show the times normalised like
+    the rest of the page; ``sources`` (label -> run-list label) names the file of a run
+    the page labels by its config.
+    """
     facts = {label: run_overview(run) for label, run in runs.items()}
-    base = facts[baseline]
+    factors = factors or {}
+    sources = sources or {}
+
+    def timed(label: str, key: str) -> float | None:
+        value = facts[label][key]
+        if value is None:  # the source lacks the summary
+            return None
+        return float(value) / factors.get(label, 1.0)  # type: ignore[arg-type]
+
+    def fmt(value: float | None) -> str:
+        # The card says "per token" once: "19.3 ms/token" no longer fits four cards a row.
+        return format_ns(value)  # type: ignore[arg-type]
+
     labels = list(runs)
     per_row = min(len(labels), 4)
     for start in range(0, len(labels), per_row):
@@ -95,23 +122,27 @@ def run_headers(runs: Mapping[str, Run], colors: Mapping[str, str], baseline: st
             f = facts[label]
             with column.container(border=True, key=f"header_{slug(label)}"):
                 star = " (baseline)" if label == baseline else ""
-                st.markdown(_swatch(label, colors[label]) + star, unsafe_allow_html=True)
-                metrics = st.columns(len(_HEADER_METRICS))
+                source = f" · {md_escape(sources[label])}" if label in sources else ""
+                st.markdown(_swatch(label, colors[label]) + star + source, unsafe_allow_html=True)
+                # Side by side only while the cards are wide (two a row); else one under other.
+                metrics = (
+                    st.columns(len(_HEADER_METRICS))
+                    if per_row <= 2
+                    else [st.container() for _ in _HEADER_METRICS]
+                )
                 for metric, (title, key) in zip(metrics, _HEADER_METRICS, strict=True):
-                    delta = None if label == baseline else _delta(f[key], base[key], format_ns)
-                    metric.metric(title, format_ns(f[key]), delta, delta_color="inverse")  # type: ignore[arg-type]
+                    value, base = timed(label, key), timed(baseline, key)
+                    delta = None if label == baseline else _delta(value, base, fmt)
+                    metric.metric(title + per, fmt(value), delta, delta_color="inverse")
                 st.caption(_known_facts(f))
 
 
-def comparability(runs: Mapping[str, Run]) -> list[str]:
+def comparability(runs: Mapping[str, Run], records: Mapping[str, dict | None]) -> list[str]:
     """Why the runs may not compare fairly (other GPU, nsys, model, CUDA graphs...), one line each.
 
-    A broken capture record only costs the record-based checks, never the page.
+    ``records``: the capture records by label (``compare_setup.safe_records``), None where
+    a run has none.
     """
-    try:
-        records = load_records(runs)
-    except LlamaprofError:
-        records = dict.fromkeys(runs)
     return [w.message for w in comparability_warnings(runs, records)]
 
 
@@ -126,59 +157,133 @@ def _display_table(wide: pd.DataFrame, unit: str, kernels: bool) -> pd.DataFrame
     return table
 
 
+def view_comparison(setup: CompareSetup, view: str, *, by: str = "name", repeats: bool = False):
+    """``llamaprof compare``'s comparison of one view under the page's setup (cached).
+
+    ``by`` "name" or "family" (kernels); ``repeats``: compare repeat groups when records
+    group runs. Returns ``llamaprof.cli.compare.Comparison`` (long frame, unit, caption...).
+    """
+    return _cached_comparison(setup_identity(setup), setup, view, by, repeats)
+
+
+def setup_identity(setup: CompareSetup) -> tuple:
+    """What makes two setups compare alike: each file's identity, the options, the records."""
+    files = []
+    for label, run in setup.runs.items():
+        try:
+            stat = os.stat(run.path)
+            files.append((label, str(run.path), stat.st_mtime_ns, stat.st_size))
+        except OSError:  # gone meanwhile: the object itself then identifies it
+            files.append((label, str(run.path), id(run), 0))
+    records = json.dumps(setup.records, sort_keys=True, default=str)
+    return (tuple(files), setup.baseline, setup.normalize.value, records)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_comparison(identity: tuple, _setup: CompareSetup, view: str, by: str, repeats: bool):
+    # Keyed by ``identity`` and the options; the leading underscore keeps Streamlit from
+    # hashing every run's frames on each rerun, which would cost more than comparing them.
+    return build_comparison(
+        _setup.runs,
+        _setup.baseline,
+        VIEWS[view],
+        by=by,
+        normalize=_setup.normalize,
+        records=_setup.records,
+        repeats=repeats,
+    )
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_tables(
+    identity: tuple, _setup: CompareSetup, view: str, by: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The exact diff table and the one for people, of one view (cached like the comparison)."""
+    result = view_comparison(_setup, view, by=by)
+    wide = diff_table(result.long, list(_setup.runs), _setup.baseline)
+    kernels = VIEWS[view].report == reports.KERNELS and by == "name"
+    return wide, _display_table(wide, result.unit, kernels)
+
+
+def comparison_markdown_cached(setup: CompareSetup, top: int) -> bytes:
+    """``comparison_markdown`` of the page's runs, cached: it compares every view again."""
+    return _cached_markdown(setup_identity(setup), setup, top)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_markdown(identity: tuple, _setup: CompareSetup, top: int) -> bytes:
+    return comparison_markdown(_setup.runs, _setup.baseline, top=top).encode("utf-8")
+
+
 def comparison_view(
-    runs: Mapping[str, Run],
-    baseline: str,
+    setup: CompareSetup,
     view: str,
     *,
     colors: dict[str, str],
     top: int,
+    by: str = "name",
 ) -> pd.DataFrame | None:
     """Charts, then the diff table, then its CSV download, for one view; returns the table.
 
+    ``by="family"`` (kernels only) diffs llama.cpp kernel families: a stacked bar of each
+    run's time by family replaces the grouped bars, and a drill-down into one family's
+    kernels follows the table. With repeat groups, their mean ± spread table comes first.
     None when no run has data for the view (e.g. text output without the size summary).
     """
+    from llamaprof.ui.llama_views import family_drilldown_view, family_mix_chart, repeats_view
+
     spec = VIEWS[view]
-    long = compare_runs(view_frames(runs, view), baseline, key=spec.key, value=spec.value)
+    runs, baseline = setup.runs, setup.baseline
+    result = view_comparison(setup, view, by=by)
+    long = result.long
     if long.empty or not (long["value"] != 0).any():
         missing = {label: run.skipped.get(spec.report) for label, run in runs.items()}
         reasons = "; ".join(f"{k}: {v}" for k, v in missing.items() if v)
         st.info(f"No run has {spec.title.lower()} data. {reasons}".strip())
         return None
-    wide = diff_table(long, list(runs), baseline)
-    # Full width, one under the other: side by side, long kernel names and the legend
-    # leave the bars almost no room (seen in the browser screenshots).
-    st.altair_chart(
-        grouped_bars(long, unit=spec.unit, title=spec.title, colors=colors, top=top),
-        key=f"chart_{view}",
-    )
+    suffix = "" if by == "name" else f"_{by}"
+    title = spec.title + (" by family" if by == "family" else "")
+    wide, display = _cached_tables(setup_identity(setup), setup, view, by)
+    if by == "family":
+        family_mix_chart(setup, key=f"chart_{view}{suffix}")
+    else:
+        # Full width, one under the other: side by side, long kernel names and the legend
+        # leave the bars almost no room (seen in the browser screenshots).
+        st.altair_chart(
+            grouped_bars(long, unit=result.unit, title=title, colors=colors, top=top),
+            key=f"chart_{view}{suffix}",
+        )
     if len(runs) > 1 and (long["delta"] != 0).any():
         st.altair_chart(
             delta_bars(
-                long, unit=spec.unit, title=spec.title, colors=colors, baseline=baseline, top=top
+                long, unit=result.unit, title=title, colors=colors, baseline=baseline, top=top
             ),
-            key=f"delta_{view}",
+            key=f"delta_{view}{suffix}",
         )
     else:
         st.caption("No differences against the baseline.")
-    kernels = spec.report == reports.KERNELS
+    if setup.repeats:
+        repeats_view(setup, view, by=by, key=f"repeats_{view}{suffix}")
+        st.markdown("**Run by run**")
     st.dataframe(
-        _display_table(wide, spec.unit, kernels),
+        display,
         hide_index=True,
-        key=f"table_{view}",
+        key=f"table_{view}{suffix}",
         column_config={"full name": st.column_config.TextColumn(width="large")},
     )
-    with st.expander(f"Exact values ({'ns' if spec.unit == 'ns' else 'bytes'})"):
-        st.dataframe(wide, hide_index=True, key=f"exact_{view}")
+    with st.expander(f"Exact values ({result.unit})"):
+        st.dataframe(wide, hide_index=True, key=f"exact_{view}{suffix}")
     st.download_button(
         "Download this table (CSV)",
         wide.to_csv(index=False).encode("utf-8"),
-        file_name=f"llamaprof-{view}-vs-{slug(baseline)}.csv",
+        file_name=f"llamaprof-{view}{suffix}-vs-{slug(baseline)}.csv",
         mime="text/csv",
-        key=f"csv_{view}",
+        key=f"csv_{view}{suffix}",
         icon=":material/download:",
         on_click="ignore",
     )
+    if by == "family":
+        family_drilldown_view(setup, colors=colors, top=top)
     return wide
 
 
@@ -266,3 +371,7 @@ def single_run_report(run: Run, report: str, *, top: int) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+    if report == reports.KERNELS:
+        from llamaprof.ui.llama_views import run_families
+
+        run_families(run, frame)

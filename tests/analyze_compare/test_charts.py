@@ -108,15 +108,52 @@ def test_grouped_bars_spec(long):
 
 
 def test_the_same_run_has_the_same_colour_in_every_chart(long):
-    """Grouped and delta charts of a page share one colour scale: same domain, same range."""
+    """Grouped and delta charts give a run one colour; the Δ legend names only the runs drawn."""
     colors = run_colors(["base", "fa", "other-run"])
     grouped = grouped_bars(long, unit="ns", title="Kernels", colors=colors).to_dict()
     delta = delta_bars(long, unit="ns", title="Kernels", colors=colors, baseline="base").to_dict()
-    assert grouped["encoding"]["color"]["scale"] == delta["encoding"]["color"]["scale"]
     assert grouped["encoding"]["color"]["scale"] == {
         "domain": ["base", "fa", "other-run"],
         "range": PALETTE[:3],
     }
+    assert delta["encoding"]["color"]["scale"] == {"domain": ["fa"], "range": [PALETTE[1]]}
+
+
+def test_delta_bars_with_one_other_run_label_every_key():
+    """One bar per key gets 24 px (12 px made Vega hide every other label); unchanged keys are left out."""
+    frames = {
+        "base": frame([("cudaLaunchKernel", 900, 9), ("cudaFree", 50, 1), ("cudaMalloc", 70, 2)]),
+        "fa": frame([("cudaLaunchKernel", 1_200, 12), ("cudaFree", 50, 1), ("cudaMalloc", 10, 2)]),
+    }
+    long = compare_runs(frames, "base")
+    spec = delta_bars(
+        long, unit="ns", title="API", colors=run_colors(["base", "fa"]), baseline="base"
+    ).to_dict()
+    assert spec["height"] == {"step": 24}
+    assert spec["encoding"]["y"]["axis"] == {"labelLimit": 320, "labelOverlap": False}
+    assert spec["encoding"]["y"]["sort"] == ["cudaLaunchKernel", "cudaMalloc"]
+    assert [(r["label"], r["exact"]) for r in data_of(spec)] == [
+        ("cudaLaunchKernel", "+300 ns"),
+        ("cudaMalloc", "-60 ns"),
+    ]
+
+
+def test_charts_of_normalised_values_name_the_per_unit():
+    """Values per token read "µs/token" on the axis and "ns/token" in the tooltip."""
+    frames = {
+        "a": pd.DataFrame({"name": ["k"], "total_ns": [2_500.0], "count": [4]}),
+        "b": pd.DataFrame({"name": ["k"], "total_ns": [1_250.5], "count": [4]}),
+    }
+    long = compare_runs(frames, "a")
+    colors = run_colors(["a", "b"])
+    grouped = grouped_bars(long, unit="ns/token", title="Kernels", colors=colors).to_dict()
+    assert grouped["encoding"]["x"]["title"] == "Kernels (µs/token)"
+    assert [(r["exact"], r["human"]) for r in data_of(grouped)] == [
+        ("2,500 ns/token", "2.50 µs/token"),
+        ("1,250.500 ns/token", "1.25 µs/token"),
+    ]
+    delta = delta_bars(long, unit="ns/token", title="Kernels", colors=colors, baseline="a")
+    assert delta.to_dict()["encoding"]["x"]["title"] == "Δ Kernels vs a (µs/token)"
 
 
 def test_delta_bars_spec_leaves_out_the_baseline(long):
@@ -176,7 +213,7 @@ def test_grouped_bars_stay_readable_with_eight_runs():
     long = compare_runs(frames, labels[0])
     spec = grouped_bars(long, unit="ns", title="Kernels", colors=run_colors(labels)).to_dict()
     assert spec["height"] == {"step": 12}
-    assert spec["encoding"]["y"]["axis"] == {"labelLimit": 320}
+    assert spec["encoding"]["y"]["axis"] == {"labelLimit": 320, "labelOverlap": False}
     assert len(spec["encoding"]["y"]["sort"]) == 11  # top 10 + other
     assert spec["encoding"]["y"]["sort"][-1] == "other (2 more)"
     assert spec["encoding"]["yOffset"]["sort"] == labels

@@ -165,7 +165,7 @@ def test_diff_table_rejects_a_baseline_outside_the_runs(three_runs):
 
 
 def test_humanize_diff_table_formats_for_people():
-    """Values in human units, signed deltas, Δ% with new/missing marks, statuses kept."""
+    """Values in human units, signed deltas, Δ% with new/missing marks, "—" where a run lacks a key."""
     frames = {
         "base": kernels([("gemm", 2_500_000, 10), ("copy", 1_200, 4)]),
         "fa": kernels([("gemm", 2_000_000, 10), ("norm", 45_000, 2)]),
@@ -174,14 +174,59 @@ def test_humanize_diff_table_formats_for_people():
     expected = pd.DataFrame(
         {
             "name": ["gemm", "norm", "copy"],
-            "base": ["2.50 ms", "0 ns", "1.20 µs"],
-            "fa": ["2.00 ms", "45.0 µs", "0 ns"],
+            "base": ["2.50 ms", "—", "1.20 µs"],
+            "fa": ["2.00 ms", "45.0 µs", "—"],
             "Δ fa": ["-500 µs", "+45.0 µs", "-1.20 µs"],
             "Δ% fa": ["-20.0%", "new", "missing"],
             "status fa": ["changed", "new", "missing"],
         }
     )
     pd.testing.assert_frame_equal(humanize_diff_table(wide, "ns"), expected)
+
+
+def test_humanize_diff_table_marks_keys_neither_run_has_and_per_token_units():
+    """A key only a third run has reads "—" in the baseline and the other run; units may be per token."""
+    frames = {
+        "base": kernels([("gemm", 2_500, 10)]),
+        "b": kernels([("gemm", 2_000, 10)]),
+        "c": kernels([("gemm", 2_500, 10), ("norm", 45_000, 2)]),
+    }
+    wide = diff_table(compare_runs(frames, "base"), ["base", "b", "c"], "base")
+    actual = humanize_diff_table(wide, "ns/token")
+    assert actual.to_dict("records") == [
+        {
+            "name": "norm",
+            "base": "—",
+            "b": "—",
+            "c": "45.0 µs/token",
+            "Δ b": "—",
+            "Δ% b": "",
+            "status b": "absent",
+            "Δ c": "+45.0 µs/token",
+            "Δ% c": "new",
+            "status c": "new",
+        },
+        {
+            "name": "gemm",
+            "base": "2.50 µs/token",
+            "b": "2.00 µs/token",
+            "c": "2.50 µs/token",
+            "Δ b": "-500 ns/token",
+            "Δ% b": "-20.0%",
+            "status b": "changed",
+            "Δ c": "0 ns/token",
+            "Δ% c": "0.0%",
+            "status c": "same",
+        },
+    ]
+
+
+def test_diff_table_of_no_comparison_at_all_is_empty_with_columns():
+    """A bare empty frame (no run had the report) gives the table's columns, not a KeyError."""
+    wide = diff_table(pd.DataFrame(), ["a", "b"], "a")
+    assert wide.empty
+    assert list(wide.columns) == ["name", "a", "b", "Δ b", "Δ% b", "status b"]
+    assert humanize_diff_table(wide, "ns").empty
 
 
 def test_humanize_diff_table_bytes_and_unknown_unit():

@@ -37,7 +37,7 @@ Baseline: `fa-on`. Totals over each capture; Δ = run − baseline.
 | Name | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |
 |---|---:|---:|---:|---:|
 | `cudaStreamSynchronize` | 18.8 s | 20.0 s | +1.22 s | +6.5% |
-| `cudaMemGetInfo` | 0 ns | 140 ms | +140 ms | new |
+| `cudaMemGetInfo` | — | 140 ms | +140 ms | new |
 | other (1 more) | 1.78 s | 1.78 s | 0 ns | 0.0% |
 
 Top 2 of 3 by largest change; the rest summed as other.
@@ -47,7 +47,7 @@ Top 2 of 3 by largest change; the rest summed as other.
 | Name | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |
 |---|---:|---:|---:|---:|
 | `mul_mat_vec<half,half,1,256>` | 16.7 s | 16.0 s | -651 ms | -3.9% |
-| `soft_max_f32` | 0 ns | 300 ms | +300 ms | new |
+| `soft_max_f32` | — | 300 ms | +300 ms | new |
 | other (2 more) | 55.4 ms | 0 ns | -55.4 ms | -100.0% |
 
 Top 2 of 4 by largest change; the rest summed as other.
@@ -57,7 +57,7 @@ Top 2 of 4 by largest change; the rest summed as other.
 | Name | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |
 |---|---:|---:|---:|---:|
 | `HtoD` | 2.53 s | 2.40 s | -127 ms | -5.0% |
-| `memset` | 18.8 ms | 0 ns | -18.8 ms | missing |
+| `memset` | 18.8 ms | — | -18.8 ms | missing |
 
 ## Memory operations (bytes)
 
@@ -65,8 +65,8 @@ _Not in the source of `fa-off`: counted as missing._
 
 | Name | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |
 |---|---:|---:|---:|---:|
-| `HtoD` | 8.05 GB | 0 B | -8.05 GB | missing |
-| `memset` | 1.08 kB | 0 B | -1.08 kB | missing |
+| `HtoD` | 8.05 GB | — | -8.05 GB | missing |
+| `memset` | 1.08 kB | — | -1.08 kB | missing |
 """
 
 
@@ -128,7 +128,7 @@ def test_comparison_markdown_without_a_report_in_any_run(make_run):
     text = comparison_markdown(runs, "a")
     section = text.split("## GPU kernel time\n\n")[1].split("\n\n")[0]
     assert section == "_No run has this report._"
-    assert "| `cudaFree` | 10.0 ns | 0 ns | -10.0 ns | missing |" in text
+    assert "| `cudaFree` | 10.0 ns | — | -10.0 ns | missing |" in text
 
 
 def test_comparison_markdown_rejects_an_unknown_baseline(pair):

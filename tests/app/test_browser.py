@@ -146,6 +146,22 @@ def test_compare_page_draws_charts_without_errors(page, server: str):
     _screenshot(page, "compare-kernels")
 
 
+def test_kernels_by_family_draws_its_charts(page, server: str):
+    """By family: the stacked family bars, the Δ by family and the drill-down draw, no error."""
+    page.goto(server + "/")
+    _wait_for_charts(page, 2)
+    page.get_by_role("tab", name="Kernels").click()
+    _wait_for_charts(page, 4)
+    page.get_by_text("By family", exact=True).click()
+    page.get_by_text("Drill down into a family").wait_for()
+    _wait_for_charts(page, 5)
+    time.sleep(0.5)  # let the bars finish their first paint for the screenshot
+    assert page.locator(ERROR_SELECTORS).count() == 0
+    _screenshot(page, "compare-families")
+    page.get_by_text("Drill down into a family").scroll_into_view_if_needed()
+    _screenshot(page, "compare-family-drill")
+
+
 def test_single_run_page_draws_its_chart(page, server: str):
     """The single-run page draws the API chart of the first run."""
     page.goto(server + "/run")
