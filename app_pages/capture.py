@@ -31,6 +31,10 @@ def capture_job() -> BackgroundCapture:
 def capture_allowed() -> tuple[bool, str]:
     """Whether this app may start programs: bound to loopback only, or explicitly allowed."""
     address = st.get_option("server.address")
+    if os.environ.get(ALLOW_ENV) == "0":
+        # Behind an authenticating proxy the app still listens on loopback: let the
+        # operator switch captures off for everyone the proxy lets in.
+        return False, f"Capturing is off on this server ({ALLOW_ENV}=0)."
     if os.environ.get(ALLOW_ENV) == "1":
         return True, f"{ALLOW_ENV}=1 allows captures from any address the app listens on."
     if address in LOOPBACK_ADDRESSES:

@@ -180,3 +180,13 @@ def test_capture_is_allowed_on_loopback(capture_page, address):
     )
     _forge_start_click(at)
     assert [e.value for e in at.error] == ["llama-server not found: 'llama-server' is not on PATH"]
+
+
+def test_operator_can_switch_captures_off_on_loopback(capture_page, monkeypatch):
+    """LLAMAPROF_ALLOW_CAPTURE=0 disables Start even on loopback (an app behind a proxy)."""
+    monkeypatch.setenv("LLAMAPROF_ALLOW_CAPTURE", "0")
+    at = capture_page("127.0.0.1")
+    assert at.warning[0].value == "Capturing is off on this server (LLAMAPROF_ALLOW_CAPTURE=0)."
+    assert at.button(key="capture_start").disabled is True
+    _forge_start_click(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
