@@ -4,7 +4,7 @@ import streamlit as st
 
 from llamaprof import reports
 from llamaprof.analyze.findings import run_findings
-from llamaprof.ui.common import keep_valid_selection, readable_runs
+from llamaprof.ui.common import keep_valid_selection, md_escape, readable_runs
 from llamaprof.ui.sidebar import reports_sidebar
 from llamaprof.ui.views import single_run_header, single_run_report
 
@@ -32,7 +32,13 @@ assert run is not None  # readable_runs keeps loaded runs only
 if item.config:
     st.caption(f"llama-server {item.config}")
 
+for warning in run.info.warnings:  # data the reader had to leave out
+    st.warning(f"Incomplete report: {md_escape(warning)}", icon=":material/warning:")
 single_run_header(run)
+if run.info.notes:
+    with st.expander("Notes from the reader"):
+        for note in run.info.notes:
+            st.markdown(f"- {md_escape(note)}")
 findings = run_findings(run)
 if findings:
     with st.expander("Key findings", expanded=True):

@@ -46,6 +46,9 @@ class RunInfo:
     command_line: str | None = None  # its command line, when recorded
     gpu_busy_ns: int | None = None  # union of kernel/memcpy/memset intervals over all GPUs
     notes: list[str] = field(default_factory=list)  # anything a user should know (quirks seen)
+    # Data the reader had to leave out (a table cut off, rows with impossible values): the
+    # numbers are incomplete, so the CLI and the app say so wherever they show the run.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def gpu_busy_share(self) -> float | None:

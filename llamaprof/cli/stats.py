@@ -125,6 +125,9 @@ def stats(
     timeunit = timeunit.lower()
     run = _load(path)
 
+    # Data the reader had to leave out makes the numbers incomplete: say so, on stderr only.
+    for warning in run.info.warnings:
+        click.echo(f"llamaprof: warning: {path}: {warning}", err=True)
     present: list[str] = []
     for name in report_names:
         if run.summary(name) is None:

@@ -42,6 +42,7 @@ from llamaprof.sources.stats_tables import (
     build_frame,
     classify,
     column_of,
+    rows_above,
 )
 
 __all__ = ["csv_header_columns", "parse_stats_csv", "read_stats_csv"]
@@ -115,6 +116,7 @@ def parse_stats_csv(text: str, path: str | Path) -> Run:
     tables: dict[str, Table] = {}
     skipped: dict[str, str] = {}
     notes: list[str] = []
+    warnings: list[str] = []  # data left out: tables cut off or unread
     versions: list[str] = []
     new_names: bool | None = None
     other = 0
@@ -155,13 +157,13 @@ def parse_stats_csv(text: str, path: str | Path) -> Run:
             try:
                 table = _read_table(lines[i + 1 : end], delimiter, columns, expected or report)
             except TableError as exc:
-                notes.append(f"A table at line {i + 1} was not read: {exc}.")
+                warnings.append(f"A table at line {i + 1} was not read: {exc}.")
             else:
                 tables[report] = table
                 if table.cut_at is not None:
-                    notes.append(
+                    warnings.append(
                         f"{report}: the table is cut off at its row {table.cut_at + 1}; "
-                        f"the {table.rows_read} rows above it were read."
+                        f"{rows_above(table.rows_read)}"
                     )
         ctx = None
         i = end
@@ -172,6 +174,7 @@ def parse_stats_csv(text: str, path: str | Path) -> Run:
         skipped,
         notes,
         versions,
+        warnings=warnings,
         other_tables=other,
         new_names=new_names,
     )

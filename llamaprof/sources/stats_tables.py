@@ -382,13 +382,19 @@ def assemble_run(
     notes: list[str],
     versions: list[str],
     *,
+    warnings: list[str] | None = None,
     other_tables: int = 0,
     cut_headers: list[int] | None = None,
     new_names: bool | None = None,
 ) -> Run:
-    """Turn what a reader found into a Run (shared by the text and CSV readers)."""
+    """Turn what a reader found into a Run (shared by the text and CSV readers).
+
+    ``warnings`` say what data was left out (tables cut off or unread); they end up in
+    ``run.info.warnings``, which the CLI and the app always show.
+    """
     tables = dict(tables)
     notes = list(notes)
+    warnings = list(warnings or [])
     if KERNEL_GB in tables:
         gb = tables.pop(KERNEL_GB)
         if reports.KERNELS not in tables:
@@ -404,7 +410,7 @@ def assemble_run(
             reason += " (only reports other than the four CUDA summaries)"
         raise ReportParseError(path, reason)
     for line in cut_headers or []:
-        notes.append(f"The table header at line {line} has no rows (cut off).")
+        warnings.append(f"The table header at line {line} has no rows (cut off).")
     info = RunInfo(nsys_version=versions[0] if versions else None)
     if len(versions) > 1:
         notes.append(f"Several nsys versions are named: {', '.join(versions)}.")
@@ -415,6 +421,7 @@ def assemble_run(
         if era:
             notes.append(f"The nsys version is not printed; the layout is that of nsys {era}.")
     info.notes = notes
+    info.warnings = warnings
     return Run(
         path=path,
         format=fmt,
@@ -488,3 +495,8 @@ def _era(tables: dict[str, Table], new_names: bool | None) -> str | None:
     if units == {None}:  # "Total Time" without "(ns)"
         return "2019.5 to 2020.3"
     return "2020.4 to 2020.5"
+
+
+def rows_above(n: int) -> str:
+    """How a cut table's warning counts the rows read before the cut."""
+    return "the row above it was read." if n == 1 else f"the {n} rows above it were read."

@@ -20,7 +20,7 @@ in a text that has them, an untitled table is ignored (it may be the OS-runtime
 summary, whose columns are the CUDA API summary's).
 
 A table cut off (a row that is not a row, a header with no rows) keeps the rows
-read before the cut and gets a note in ``run.info.notes``; a text with no table
+read before the cut and gets a warning in ``run.info.warnings``; a text with no table
 and no SKIPPED line raises ``ReportParseError``.
 """
 
@@ -52,6 +52,7 @@ from llamaprof.sources.stats_tables import (
     build_frame,
     classify,
     column_of,
+    rows_above,
 )
 
 __all__ = ["parse_stats_text", "read_stats_text", "sniff_text_format"]
@@ -231,6 +232,7 @@ class _Parse:
     tables: dict[str, _Found] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # data left out: tables cut or unread
     versions: list[str] = field(default_factory=list)
     ctx: str | None = None
     ctx_size_unit: str | None = None
@@ -318,14 +320,13 @@ class _Parse:
                 naming=naming,
             )
         except TableError as exc:
-            self.notes.append(f"A table at line {header_line} was not read: {exc}.")
+            self.warnings.append(f"A table at line {header_line} was not read: {exc}.")
             return j
         if table.cut_at is not None:
             cut_line = i + 3 + table.cut_at
         if cut_line is not None:
-            self.notes.append(
-                f"{report}: the table is cut off at line {cut_line}; "
-                f"the {table.rows_read} rows above it were read."
+            self.warnings.append(
+                f"{report}: the table is cut off at line {cut_line}; {rows_above(table.rows_read)}"
             )
         if report in self.tables:
             self.notes.append(
@@ -369,6 +370,7 @@ class _Parse:
             self.skipped,
             self.notes,
             self.versions,
+            warnings=self.warnings,
             other_tables=self.other_tables,
             cut_headers=self.cut_headers,
             new_names=self.new_names,

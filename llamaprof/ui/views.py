@@ -135,6 +135,8 @@ def run_headers(
                     delta = None if label == baseline else _delta(value, base, fmt)
                     metric.metric(title + per, fmt(value), delta, delta_color="inverse")
                 st.caption(_known_facts(f))
+                for warning in runs[label].info.warnings:
+                    st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
 def comparability(runs: Mapping[str, Run], records: Mapping[str, dict | None]) -> list[str]:

@@ -176,7 +176,9 @@ def test_csv_errors_and_cuts() -> None:
     text = API_HEADER + "\n90.0,900,3,300.0,290.0,10,600,295.1,cudaMemcpy\n10.0,100,1,100.0\n"
     run = parse_stats_csv(text, Path("x.csv"))
     assert len(run.summaries[reports.API]) == 1
-    assert any("cut off at its row 2" in note for note in run.info.notes)
+    assert run.info.warnings == [
+        "cuda_api_sum: the table is cut off at its row 2; the row above it was read."
+    ]
 
 
 def test_csv_pasted_into_the_text_box_is_read_as_csv() -> None:
