@@ -6,6 +6,9 @@ One reader per format (``sqlite_export``, ``nsys_rep``, ``stats_text``,
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from pathlib import Path
 
 from llamaprof.errors import ReportParseError, UnknownReportFormat
@@ -57,6 +60,8 @@ def load_report(path: str | Path) -> Run:
     reason for anything it cannot read.
     """
     path = Path(path)
+    if _is_stream(path):
+        return _load_stream(path)
     fmt = sniff(path)
     if fmt is ReportFormat.SQLITE:
         from llamaprof.sources.sqlite_export import read_sqlite
@@ -73,3 +78,33 @@ def load_report(path: str | Path) -> Run:
     from llamaprof.sources.stats_text import read_stats_text
 
     return read_stats_text(path)
+
+
+def _is_stream(path: Path) -> bool:
+    """True for a pipe or device (``<(nsys stats ...)``, ``/dev/stdin``): readable only once."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _load_stream(path: Path) -> Run:
+    """Read a pipe once into a temporary file (up to the text size limit), then read that."""
+    from llamaprof.sources.stats_markers import MAX_TEXT_BYTES
+
+    try:
+        with path.open("rb") as src, tempfile.TemporaryDirectory(prefix="llamaprof-") as tmp:
+            spool = Path(tmp) / "stream"
+            data = src.read(MAX_TEXT_BYTES + 1)
+            if len(data) > MAX_TEXT_BYTES:
+                limit = MAX_TEXT_BYTES // 2**20
+                raise ReportParseError(path, f"is over {limit} MB read as a stream")
+            spool.write_bytes(data)
+            run = load_report(spool)
+    except ReportParseError as exc:
+        raise ReportParseError(path, exc.reason) from None
+    except OSError as exc:
+        raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
+    run.path = path
+    return run
