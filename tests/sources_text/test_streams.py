@@ -14,9 +14,9 @@ from llamaprof import reports
 from llamaprof.errors import ReportParseError
 from llamaprof.sources import load_report
 
-SEED = "stats-text/seed__llama-server-gemma3-4b-f16__nsys2025.1.3.txt"
-
 from shared_data import shared_file
+
+SEED = "stats-text/seed__llama-server-gemma3-4b-f16__nsys2025.1.3.txt"
 
 
 def _fifo_with(tmp_path: Path, data: bytes) -> Path:
