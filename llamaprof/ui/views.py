@@ -22,12 +22,12 @@ from llamaprof.analyze.compare import (
     diff_table,
     humanize_diff_table,
 )
+from llamaprof.analyze.comparison import build_comparison
 from llamaprof.analyze.fairness import comparability_warnings
 from llamaprof.analyze.kernel_names import short_names
 from llamaprof.analyze.markdown import comparison_markdown
 from llamaprof.analyze.overview import run_overview
 from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
-from llamaprof.cli.compare import build_comparison
 from llamaprof.model import Run
 from llamaprof.render.nsys_format import render_column
 from llamaprof.ui.common import md_escape
@@ -163,7 +163,7 @@ def view_comparison(setup: CompareSetup, view: str, *, by: str = "name", repeats
     """``llamaprof compare``'s comparison of one view under the page's setup (cached).
 
     ``by`` "name" or "family" (kernels); ``repeats``: compare repeat groups when records
-    group runs. Returns ``llamaprof.cli.compare.Comparison`` (long frame, unit, caption...).
+    group runs. Returns ``llamaprof.analyze.comparison.Comparison`` (long frame, unit, caption...).
     """
     return _cached_comparison(setup_identity(setup), setup, view, by, repeats)
 

@@ -1,0 +1,192 @@
+"""A comparison as JSON, CSV or a Markdown table (``llamaprof compare --format``).
+
+The JSON document: ``{"report", "unit", "baseline", "runs", "rows": [{"name", "values",
+"delta", "delta_pct", "status"}]}`` in raw units; the CSV: ``compare_runs``' long table;
+the Markdown: human units, a Total row, ready for a pull request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from llamaprof.analyze.comparison import run_totals
+from llamaprof.analyze.kernel_names import OTHER, short_names
+from llamaprof.analyze.llama_kernels import (
+    annotate_ggml_types,
+    decode_ggml_types,
+    kernel_family,
+)
+from llamaprof.units import format_bytes, format_ns
+
+
+def _number(value) -> float | int | None:
+    """A JSON number from a pandas/numpy scalar: ints stay ints, NaN becomes null."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _flag(value) -> bool:
+    """A noise mark: True only for a true value (the summed "other" row has none)."""
+    return bool(pd.notna(value) and value)
+
+
+def to_json(long: pd.DataFrame, report: str, unit: str, baseline: str, labels: list[str]) -> str:
+    """The ``--format json`` document (see the module docstring)."""
+    rows = []
+    for name, part in long.groupby("name", sort=False):
+        by_run = part.set_index("run")
+        rows.append(
+            {
+                "name": name,
+                "values": {lb: _number(by_run.at[lb, "value"]) for lb in labels},
+                "delta": {lb: _number(by_run.at[lb, "delta"]) for lb in labels},
+                "delta_pct": {lb: _number(by_run.at[lb, "delta_pct"]) for lb in labels},
+                # "absent": neither this run nor the baseline has the key; both are 0.
+                "status": {
+                    lb: (
+                        "same"
+                        if by_run.at[lb, "status"] == "absent"
+                        else str(by_run.at[lb, "status"])
+                    )
+                    for lb in labels
+                },
+            }
+        )
+        if "noise" in part.columns:  # repeat groups: each group's spread and the noise mark
+            rows[-1]["std"] = {lb: _number(by_run.at[lb, "std"]) for lb in labels}
+            rows[-1]["noise"] = {lb: _flag(by_run.at[lb, "noise"]) for lb in labels}
+    document = {"report": report, "unit": unit, "baseline": baseline, "runs": labels, "rows": rows}
+    return json.dumps(document, indent=2, ensure_ascii=False, default=_number)
+
+
+def to_csv(long: pd.DataFrame) -> str:
+    """The ``--format csv`` table: ``compare_runs``' columns that carry numbers and status."""
+    columns = ["name", "run", "value", "baseline_value", "delta", "delta_pct", "status"]
+    columns += [c for c in ("n", "std", "spread", "noise") if c in long.columns]
+    table = long[columns].copy()
+    table["status"] = table["status"].replace("absent", "same")  # as in json: both are 0
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def _formatter(unit: str):
+    base = format_bytes if unit.startswith("bytes") else format_ns
+    suffix = unit[unit.index("/") :] if "/" in unit else ""
+    return lambda value: f"{base(value)}{suffix}"
+
+
+def _pct_cell(pct: float, status: str) -> str:
+    if status == "new":
+        return "new"
+    if status == "missing":
+        return "missing"
+    if status == "absent" or pd.isna(pct):
+        return ""
+    return "0.0%" if pct == 0 else f"{pct:+.1f}%"
+
+
+def _value_cell(fmt, value: float, stds: pd.Series | None, label: str) -> str:
+    """A value, with `` ± std`` for a repeat group whose runs differ."""
+    text = fmt(value)
+    if stds is not None and not pd.isna(stds[label]) and stds[label] > 0:
+        text += f" ± {fmt(stds[label])}"
+    return text
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _display_names(names: list[str]) -> dict[str, str]:
+    """Short, unique kernel names with their decoded ggml types: ``mul_mat_q [Q4_K]``."""
+    annotated = {name: annotate_ggml_types(name) for name in names if name != OTHER}
+    short = short_names(annotated.values())
+    out = {}
+    for name, text in annotated.items():
+        types = list(dict.fromkeys(decode_ggml_types(name)))
+        display = short[text]
+        if types and not all(t in display for t in types):
+            display += f" [{'/'.join(types)}]"
+        out[name] = display
+    return out
+
+
+def to_markdown(
+    long: pd.DataFrame,
+    *,
+    title: str,
+    unit: str,
+    baseline: str,
+    labels: list[str],
+    by: str,
+    caption: str,
+    warnings: Sequence[str] = (),
+    kernels: bool = False,
+    totals: Mapping[str, tuple[float, float]] | None = None,
+) -> str:
+    """The ``--format md`` table, ready to paste into a pull request.
+
+    A bold title line, the normalisation caption, each warning as a ``> ⚠`` quote, then a
+    table: Name (and Family for kernels by name), each run's value (baseline first marked),
+    Δ and Δ% of each other run, and a Total row. Values in human units (``1.23 ms``,
+    ``4.19 MB``, ``12.3 us/token``). For repeat groups (``std`` and ``noise`` columns) a
+    value reads ``mean ± std`` and a change within the spread gets `` (noise)``; ``totals``
+    (label -> (total, std)) gives the Total row, else it sums the values.
+    """
+    fmt = _formatter(unit)
+    others = [label for label in labels if label != baseline]
+    lines = [f"**{title}**, by {by}; baseline `{baseline}`", "", caption, ""]
+    if warnings:
+        lines += [f"> ⚠ {warning}" for warning in warnings] + [""]
+    show_family = kernels and by == "name"
+    header = ["Name", *(["Family"] if show_family else [])]
+    header += [f"{label} (baseline)" if label == baseline else label for label in labels]
+    for label in others:
+        header += [f"Δ {label}", f"Δ% {label}"]
+    align = ["---", *(["---"] if show_family else []), *["---:"] * (len(header) - 1 - show_family)]
+    names = list(dict.fromkeys(long["name"]))
+    short = _display_names(names) if kernels and by == "name" else {}
+    rows = []
+    for name in names:
+        part = long[long["name"] == name].set_index("run")
+        display = short.get(name, name)
+        cells = [f"`{display}`" if short and name != OTHER else display]
+        if show_family:
+            cells.append("" if name == OTHER else kernel_family(name))
+        stds = part["std"] if "std" in part.columns else None
+        cells += [_value_cell(fmt, part.at[lb, "value"], stds, lb) for lb in labels]
+        for label in others:
+            delta = part.at[label, "delta"]
+            pct = _pct_cell(part.at[label, "delta_pct"], part.at[label, "status"])
+            if "noise" in part.columns and _flag(part.at[label, "noise"]):
+                pct += " (noise)"
+            cells += [("+" if delta > 0 else "") + fmt(delta), pct]
+        rows.append(cells)
+    if totals is None:
+        totals = {label: (value, 0.0) for label, value in run_totals(long).items()}
+    base_total, base_std = totals[baseline]
+    total_row = ["**Total**", *([""] if show_family else [])]
+    total_row += [
+        fmt(totals[lb][0]) + (f" ± {fmt(totals[lb][1])}" if totals[lb][1] else "") for lb in labels
+    ]
+    for label in others:
+        delta = totals[label][0] - base_total
+        pct = delta * 100.0 / base_total if base_total else math.nan
+        text = "" if math.isnan(pct) else ("0.0%" if pct == 0 else f"{pct:+.1f}%")
+        spread = max(totals[label][1], base_std)
+        if text and spread and abs(delta) <= spread:
+            text += " (noise)"
+        total_row += [("+" if delta > 0 else "") + fmt(delta), text]
+    rows.append(total_row)
+    lines.append("| " + " | ".join(_cell(h) for h in header) + " |")
+    lines.append("|" + "|".join(align) + "|")
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
