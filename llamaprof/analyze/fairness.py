@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.analyze.compare import LONG_COLUMNS
 from llamaprof.errors import LlamaprofError
 from llamaprof.model import Run
 
@@ -599,21 +600,7 @@ def repeat_long(diff: pd.DataFrame, baseline: str, groups: list[str]) -> pd.Data
     ordered by impact (the largest ``|delta|`` of the name over groups), then name, then
     group in the order of ``groups``; ``status`` is "same" for the baseline's rows.
     """
-    columns = [
-        "name",
-        "run",
-        "value",
-        "baseline_value",
-        "delta",
-        "delta_pct",
-        "status",
-        "count",
-        "impact",
-        "std",
-        "n",
-        "spread",
-        "noise",
-    ]
+    columns = [*LONG_COLUMNS, "std", "n", "spread", "noise"]
     if diff.empty:
         return pd.DataFrame(columns=columns)
     base = diff.drop_duplicates("name")[["name", "baseline_mean", "baseline_std", "baseline_n"]]

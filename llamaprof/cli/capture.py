@@ -91,53 +91,134 @@ def _summary(record: dict, reports: Path) -> str:
 
 
 @click.command("capture", epilog=EPILOG)
-@click.option("--server", "server", required=True, metavar="PATH",
-              help="llama-server executable (a path, or a name on PATH).")
+@click.option(
+    "--server",
+    "server",
+    required=True,
+    metavar="PATH",
+    help="llama-server executable (a path, or a name on PATH).",
+)
 @click.option("--model", "model", required=True, metavar="PATH", help="GGUF model file.")
 @click.option("--nsys", "nsys", metavar="PATH", help="nsys executable [default: nsys on PATH].")
-@click.option("--no-profile", is_flag=True,
-              help="Run the same workload without a profiler (tokens/s only).")
-@click.option("--name", metavar="NAME",
-              help="Run name [default: the time and the differing server args].")
-@click.option("--reports", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Where reports go [default: the app's reports folder].")
-@click.option("--requests", "n_requests", type=click.IntRange(1), default=8, show_default=True,
-              help="Requests to send.")
-@click.option("--concurrency", type=click.IntRange(1), default=1, show_default=True,
-              help="Concurrent clients (1 = sequential).")
+@click.option(
+    "--no-profile", is_flag=True, help="Run the same workload without a profiler (tokens/s only)."
+)
+@click.option(
+    "--name", metavar="NAME", help="Run name [default: the time and the differing server args]."
+)
+@click.option(
+    "--reports",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where reports go [default: the app's reports folder].",
+)
+@click.option(
+    "--requests",
+    "n_requests",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Requests to send.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Concurrent clients (1 = sequential).",
+)
 @click.option("--prompt", metavar="TEXT", help="Prompt text.")
-@click.option("--prompt-tokens", type=click.IntRange(1), metavar="N",
-              help="Prompt length in tokens (sent as token ids).")
-@click.option("--n-predict", type=click.IntRange(1), default=128, show_default=True,
-              help="Tokens to generate per request.")
+@click.option(
+    "--prompt-tokens",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Prompt length in tokens (sent as token ids).",
+)
+@click.option(
+    "--n-predict",
+    type=click.IntRange(1),
+    default=128,
+    show_default=True,
+    help="Tokens to generate per request.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Sampling seed.")
 @click.option("--ignore-eos", is_flag=True, help="Always generate n_predict tokens.")
-@click.option("--nsys-args", default="", metavar='"..."',
-              help="Extra nsys profile options, split like a shell would "
-                   "[default adds --trace=cuda,nvtx,osrt unless -t/--trace is given].")
-@click.option("--cuda-graph-nodes", is_flag=True,
-              help="Trace CUDA graphs node by node (--cuda-graph-trace=node).")
-@click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
-              help="Environment for llama-server (repeatable), e.g. CUDA_VISIBLE_DEVICES=1.")
-@click.option("--config", "configs", multiple=True, metavar='"ARGS"',
-              help="One config of an A/B set (repeatable); see below.")
-@click.option("--repeat", type=click.IntRange(1), default=1, show_default=True,
-              help="Runs per config.")
-@click.option("--port", type=click.IntRange(1, 65535), metavar="N",
-              help="Port for llama-server [default: a free one].")
-@click.option("--health-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0,
-              show_default=True, metavar="S", help="Seconds to wait for /health to answer 200.")
-@click.option("--stop-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, metavar="S",
-              help="Seconds llama-server gets to exit after SIGINT before escalating.")
+@click.option(
+    "--nsys-args",
+    default="",
+    metavar='"..."',
+    help="Extra nsys profile options, split like a shell would "
+    "[default adds --trace=cuda,nvtx,osrt unless -t/--trace is given].",
+)
+@click.option(
+    "--cuda-graph-nodes",
+    is_flag=True,
+    help="Trace CUDA graphs node by node (--cuda-graph-trace=node).",
+)
+@click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Environment for llama-server (repeatable), e.g. CUDA_VISIBLE_DEVICES=1.",
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar='"ARGS"',
+    help="One config of an A/B set (repeatable); see below.",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1), default=1, show_default=True, help="Runs per config."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    metavar="N",
+    help="Port for llama-server [default: a free one].",
+)
+@click.option(
+    "--health-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds to wait for /health to answer 200.",
+)
+@click.option(
+    "--stop-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds llama-server gets to exit after SIGINT before escalating.",
+)
 @click.option("--show-log", is_flag=True, help="Print the server's log as it runs.")
 @click.argument("server_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- SERVER_ARGS...]")
 def capture(
-    server: str, model: str, nsys: str | None, no_profile: bool, name: str | None,
-    reports: Path | None, n_requests: int, concurrency: int, prompt: str | None,
-    prompt_tokens: int | None, n_predict: int, seed: int, ignore_eos: bool, nsys_args: str,
-    cuda_graph_nodes: bool, env: tuple[str, ...], configs: tuple[str, ...], repeat: int,
-    port: int | None, health_timeout: float, stop_timeout: float, show_log: bool,
+    server: str,
+    model: str,
+    nsys: str | None,
+    no_profile: bool,
+    name: str | None,
+    reports: Path | None,
+    n_requests: int,
+    concurrency: int,
+    prompt: str | None,
+    prompt_tokens: int | None,
+    n_predict: int,
+    seed: int,
+    ignore_eos: bool,
+    nsys_args: str,
+    cuda_graph_nodes: bool,
+    env: tuple[str, ...],
+    configs: tuple[str, ...],
+    repeat: int,
+    port: int | None,
+    health_timeout: float,
+    stop_timeout: float,
+    show_log: bool,
     server_args: tuple[str, ...],
 ) -> None:
     """Start llama-server under nsys, send it a workload, stop it cleanly, and record it.
@@ -165,8 +246,13 @@ def capture(
         name=name,
         port=port,
         workload=Workload(
-            requests=n_requests, concurrency=concurrency, prompt=prompt,
-            prompt_tokens=prompt_tokens, n_predict=n_predict, seed=seed, ignore_eos=ignore_eos,
+            requests=n_requests,
+            concurrency=concurrency,
+            prompt=prompt,
+            prompt_tokens=prompt_tokens,
+            n_predict=n_predict,
+            seed=seed,
+            ignore_eos=ignore_eos,
         ),
         variants=[Variant.parse(c) for c in configs],
         repeat=repeat,
@@ -188,8 +274,9 @@ def capture(
     for record in job.records:
         click.echo(_summary(record, cfg.reports_dir))
     if job.cancelled:
-        click.echo("llamaprof: capture cancelled; every process was stopped, nothing kept",
-                   err=True)
+        click.echo(
+            "llamaprof: capture cancelled; every process was stopped, nothing kept", err=True
+        )
         sys.exit(130)
     if job.error is not None:
         if job.error.stderr_tail:

@@ -55,10 +55,10 @@ from llamaprof.analyze.fairness import (
     diff_labels,
     load_records,
 )
-from llamaprof.errors import LlamaprofError, ReportParseError
+from llamaprof.cli.loading import load_run
+from llamaprof.errors import LlamaprofError
 from llamaprof.model import Run
 from llamaprof.render.comparison import to_csv, to_json, to_markdown
-from llamaprof.sources import load_report
 
 FORMATS = ("md", "csv", "json")
 #: Exit status when a run regresses by more than ``--fail-above``.
@@ -74,17 +74,6 @@ def _view_for(ctx: click.Context, param: click.Parameter, value: str):
         return _VIEW_BY_REPORT[reports.canonical_report_name(value)]
     except ValueError as exc:
         raise click.BadParameter(f"{exc}, or a view: {', '.join(VIEWS)}", ctx, param) from None
-
-
-def _load(path: Path) -> Run:
-    """``load_report``, with any reader failure turned into a one-line library error."""
-    try:
-        return load_report(path)
-    except LlamaprofError:
-        raise
-    except Exception as exc:  # a reader bug must still read as one line, not a traceback
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportParseError(path, f"could not be read ({detail})") from exc
 
 
 def label_runs(paths: Sequence[Path]) -> list[str]:
@@ -211,7 +200,7 @@ def compare(
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
     if by == "family" and view.report != reports.KERNELS:
         raise click.UsageError("--by family needs the kernel report (cuda_gpu_kern_sum)")
-    loaded = {label: _load(path) for label, path in zip(labels, paths, strict=True)}
+    loaded = {label: load_run(path) for label, path in zip(labels, paths, strict=True)}
     base_label = labels[index]
     lacking = [label for label, run in loaded.items() if run.summary(view.report) is None]
     if len(lacking) == len(loaded):

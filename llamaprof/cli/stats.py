@@ -35,8 +35,8 @@ from collections.abc import Sequence
 import click
 
 from llamaprof import reports
-from llamaprof.errors import LlamaprofError, ReportParseError
-from llamaprof.model import KernelNaming, Run
+from llamaprof.cli.loading import load_run
+from llamaprof.model import KernelNaming
 from llamaprof.render.nsys_format import (
     TIME_UNITS,
     render_column,
@@ -44,7 +44,6 @@ from llamaprof.render.nsys_format import (
     render_json,
     title_line,
 )
-from llamaprof.sources import load_report
 
 FORMATS = ("column", "csv", "json")
 
@@ -62,17 +61,6 @@ def _report_names(ctx: click.Context, param: click.Parameter, values: Sequence[s
             if name not in names:
                 names.append(name)
     return names or list(reports.REPORT_NAMES)
-
-
-def _load(path: str) -> Run:
-    """``load_report``, with any reader failure turned into a one-line library error."""
-    try:
-        return load_report(path)
-    except LlamaprofError:
-        raise
-    except Exception as exc:  # a reader bug must still read as one line, not a traceback
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReportParseError(path, f"could not be read ({detail})") from exc
 
 
 @click.command("stats")
@@ -123,7 +111,7 @@ def stats(
     )
     fmt = fmt.lower()
     timeunit = timeunit.lower()
-    run = _load(path)
+    run = load_run(path)
 
     # Data the reader had to leave out makes the numbers incomplete: say so, on stderr only.
     for warning in run.info.warnings:
