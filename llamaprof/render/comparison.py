@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from llamaprof.analyze.compare import change_text, unit_formatter
 from llamaprof.analyze.comparison import run_totals
 from llamaprof.analyze.kernel_names import OTHER, short_names
 from llamaprof.analyze.llama_kernels import (
@@ -20,7 +21,6 @@ from llamaprof.analyze.llama_kernels import (
     decode_ggml_types,
     kernel_family,
 )
-from llamaprof.units import format_bytes, format_ns
 
 
 def _number(value) -> float | int | None:
@@ -77,22 +77,6 @@ def to_csv(long: pd.DataFrame) -> str:
     return table.to_csv(index=False, lineterminator="\n")
 
 
-def _formatter(unit: str):
-    base = format_bytes if unit.startswith("bytes") else format_ns
-    suffix = unit[unit.index("/") :] if "/" in unit else ""
-    return lambda value: f"{base(value)}{suffix}"
-
-
-def _pct_cell(pct: float, status: str) -> str:
-    if status == "new":
-        return "new"
-    if status == "missing":
-        return "missing"
-    if status == "absent" or pd.isna(pct):
-        return ""
-    return "0.0%" if pct == 0 else f"{pct:+.1f}%"
-
-
 def _value_cell(fmt, value: float, stds: pd.Series | None, label: str) -> str:
     """A value, with `` ± std`` for a repeat group whose runs differ."""
     text = fmt(value)
@@ -141,7 +125,7 @@ def to_markdown(
     value reads ``mean ± std`` and a change within the spread gets `` (noise)``; ``totals``
     (label -> (total, std)) gives the Total row, else it sums the values.
     """
-    fmt = _formatter(unit)
+    fmt = unit_formatter(unit)
     others = [label for label in labels if label != baseline]
     lines = [f"**{title}**, by {by}; baseline `{baseline}`", "", caption, ""]
     if warnings:
@@ -165,7 +149,7 @@ def to_markdown(
         cells += [_value_cell(fmt, part.at[lb, "value"], stds, lb) for lb in labels]
         for label in others:
             delta = part.at[label, "delta"]
-            pct = _pct_cell(part.at[label, "delta_pct"], part.at[label, "status"])
+            pct = change_text(part.at[label, "delta_pct"], part.at[label, "status"])
             if "noise" in part.columns and _flag(part.at[label, "noise"]):
                 pct += " (noise)"
             cells += [("+" if delta > 0 else "") + fmt(delta), pct]
