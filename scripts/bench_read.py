@@ -8,7 +8,8 @@ into a temporary folder, deleted afterwards, then measures ``--runs`` times each
 - bare scan: ``SELECT sum(end - start), count(*), sum(<name id>)`` over the runtime, kernel
   and memcpy tables, on a fresh connection: the floor any reader of these columns pays;
 - cold read: ``load_report`` into the four summaries and the run's facts, in a fresh child
-  process each time (so its peak RSS is the read's own), no llamaprof cache;
+  process each time (so its peak RSS is the read's own), no llamaprof cache; also its CPU
+  time over all threads (what the read costs where no core is free);
 - warm read: ``load_run_cached`` once the on-disk cache holds the run;
 - a selection: ``--selection`` (8) cached runs loaded one after the other, as the app does
   when that many runs are selected.
@@ -66,11 +67,13 @@ def peak_kib():
 from llamaprof.sources import load_report
 before = peak_kib()
 start = time.perf_counter()
+cpu = time.process_time()
 run = load_report(Path(sys.argv[1]))
 seconds = time.perf_counter() - start
+cpu = time.process_time() - cpu
 peak = peak_kib()
 kernels = run.summaries["cuda_gpu_kern_sum"]
-print(json.dumps({"seconds": seconds, "imports_kib": before, "peak_kib": peak,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "imports_kib": before, "peak_kib": peak,
                   "instances": int(kernels["count"].sum())}))
 """
 
@@ -191,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare scan   median {scan:.3f} s   ({', '.join(f'{s:.3f}' for s in scans)})")
         cold_runs = ", ".join(f"{c['seconds']:.3f}" for c in colds)
         print(f"cold read   median {cold:.3f} s   ({cold_runs})")
+        cpu = statistics.median(c["cpu"] for c in colds)
+        print(f"  CPU time  median {cpu:.3f} s (all threads; {cpu / scan:.2f}x the scan)")
         print(
             f"  peak RSS  {_mib(peak)} (process; {_mib(imports)} after imports, "
             f"+{_mib(peak - imports)} for the read)"

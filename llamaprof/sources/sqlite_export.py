@@ -4,13 +4,14 @@ The four summaries are computed the way current nsys (2024+) ``nsys stats`` comp
 (see ``shared/docs/nsys-stats-semantics.md`` §1-3): same rows, order and rounding.
 
 Speed: a seed-scale export holds ~1M kernel and ~1M runtime rows. Each activity table is
-read in one SQLite pass that hands whole columns to numpy as ``group_concat`` text (parsed by
-``np.fromstring`` in C), the tables in parallel threads (sqlite3 releases the GIL while it
-steps); grouping, medians, standard deviations and the GPU busy-time union are vectorised
-numpy. No Python loop runs per row.
+read once, in rowid-range chunks that hand whole columns to numpy as ``group_concat`` text,
+several small integers packed into one where they fit (``sqlite_columns``); the chunks of all
+tables run in parallel threads. Grouping, medians, standard deviations and the GPU busy-time
+union are vectorised numpy (``sqlite_stats``). No Python loop runs per row; memory grows
+with the arrays kept, not with the text.
 
 Rows with a NULL or non-integer value where nsys writes an integer (start, end, name ids,
-copyKind, bytes) are left out, and ``run.info.notes`` says how many; nsys itself never writes
+copyKind, bytes) are left out, and ``run.info.warnings`` says how many; nsys itself never writes
 such rows, so they only appear in files edited after export.
 """
 
@@ -20,10 +21,8 @@ import os
 import shlex
 import sqlite3
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,21 @@ import pandas as pd
 from llamaprof import reports
 from llamaprof.errors import ReportParseError
 from llamaprof.model import KernelNaming, ReportFormat, Run, RunInfo
+from llamaprof.sources.sqlite_columns import (
+    ColumnReader,
+    Layout,
+    TableData,
+    TablePlan,
+    rowid_ranges,
+)
+from llamaprof.sources.sqlite_stats import (
+    factorize,
+    group_stats,
+    order_by_total,
+    size_frame,
+    time_frame,
+    union_length,
+)
 
 RUNTIME = "CUPTI_ACTIVITY_KIND_RUNTIME"
 KERNEL = "CUPTI_ACTIVITY_KIND_KERNEL"
@@ -55,7 +69,7 @@ _OLD_MEMCPY_LABELS = [f"[CUDA memcpy {kind}]" for kind in reports.MEMCPY_SHORT[:
 
 _GLOBAL_PID_MASK = ~0xFFFFFF  # globalTid -> globalPid: the low 24 bits are the thread id
 _PROCESS_SAMPLES = 101  # rows looked at to find the profiled process (rowid lookups, O(1))
-_ONE_DECIMAL = Decimal("0.1")
+_MAX_WORKERS = 4  # threads reading chunks; more only add memory in flight
 
 
 def read_sqlite(path: str | Path) -> Run:
@@ -113,74 +127,6 @@ def _check_header(path: Path) -> None:
         raise ReportParseError(path, "is not an SQLite database (no SQLite header)")
 
 
-@dataclass(frozen=True)
-class _Query:
-    """Integer expressions to read from every row of one table (see ``_fetch``).
-
-    ``raw``: the columns the expressions read, checked for type on the slow path.
-    ``aggregates``: SQL aggregates computed in the same pass, returned as 0-d arrays.
-    ``id_bound``: for kernels, the base that packs three name ids into one integer.
-    """
-
-    table: str
-    exprs: dict[str, str]
-    raw: tuple[str, ...]
-    aggregates: tuple[str, ...] = ()
-    id_bound: int = 0
-
-
-def _fetch(uri: str, query: _Query) -> tuple[dict[str, np.ndarray], int] | None:
-    """Arrays of ``query`` (int64, one per expression) and how many rows were left out.
-
-    Each expression comes back as one ``group_concat`` string that numpy parses in C,
-    several times faster than fetching rows as Python tuples. Opens its own connection so
-    tables can be read in parallel threads.
-
-    The fast pass has no filter. If a value is NULL or not an integer the arrays would not
-    line up (or not parse), so the table is read again keeping only rows whose ``raw``
-    columns and expressions are all integers. A negative duration also takes that second
-    pass, so a text ``end`` (which SQLite reads as 0) cannot pass unseen. None when even
-    that does not parse.
-    """
-    con = _connect(uri)
-    try:
-        fast = _fetch_pass(con, query, where="")
-        if fast is not None and not ("d" in fast and (fast["d"] < 0).any()):
-            return fast, 0
-        checks = [*(f'"{c}"' for c in query.raw), *query.exprs.values()]
-        where = "WHERE " + " AND ".join(f"typeof({c}) = 'integer'" for c in checks)
-        kept = _fetch_pass(con, query, where)
-        if kept is None:
-            return None
-        (total,) = con.execute(f"SELECT count(*) FROM {query.table}").fetchone()
-        return kept, total - len(kept[next(iter(query.exprs))])
-    finally:
-        con.close()
-
-
-def _fetch_pass(con: sqlite3.Connection, query: _Query, where: str) -> dict[str, np.ndarray] | None:
-    """One ``group_concat`` pass; None when the columns do not parse into aligned arrays."""
-    concat = ", ".join(f"group_concat({e})" for e in query.exprs.values())
-    extra = "".join(f", {a}" for a in query.aggregates)
-    count, *texts = con.execute(
-        f"SELECT count(*), {concat}{extra} FROM {query.table} {where}"
-    ).fetchone()
-    arrays = {}
-    for name, text in zip(query.exprs, texts, strict=False):
-        try:
-            values = np.fromstring(text or "", sep=",", dtype=np.int64)
-        except ValueError:  # a REAL or TEXT value in the list
-            return None
-        if len(values) != count:  # group_concat skips NULLs
-            return None
-        arrays[name] = values
-    for aggregate, value in zip(query.aggregates, texts[len(query.exprs) :], strict=True):
-        if value is not None and not isinstance(value, int):
-            return None
-        arrays[aggregate] = np.array(value)
-    return arrays
-
-
 class _Reader:
     """One pass over one export: schema first, then each activity table once."""
 
@@ -195,98 +141,141 @@ class _Reader:
             )
         }
         self.notes: list[str] = []
+        self.warnings: list[str] = []  # data left out: the numbers are incomplete
         self._strings: dict[int, str] = {}
-        # start/end arrays of GPU work, for the busy-time union and the span
-        self.gpu_starts: list[np.ndarray] = []
-        self.gpu_ends: list[np.ndarray] = []
+        self.gpu_busy_ns: int | None = None  # union of GPU work intervals (None: no such table)
+        self.id_bound = 0  # StringIds bound of the kernel name-id packing (see _kernel_plan)
         self.span_bounds: list[tuple[int, int]] = []
 
     # -- top level ---------------------------------------------------------------------------
 
     def read(self) -> Run:
         self._check_is_export()
-        queries = self._plan()
-        data = self._fetch_all(queries)
+        plans = self._plans()
+        ranges = {table: rowid_ranges(self.con, table) for table in plans}
+        workers = min(_MAX_WORKERS, os.cpu_count() or 1, sum(map(len, ranges.values())) or 1)
         run = Run(path=self.path, format=ReportFormat.SQLITE)
-        if RUNTIME in data:
-            run.summaries[reports.API] = self._api_summary(data[RUNTIME])
-        else:
-            run.skipped[reports.API] = reports.SKIP_REASONS[reports.API]
-        if KERNEL in data:
-            default, base, mangled = self._kernel_summaries(data[KERNEL], queries[KERNEL])
+        with ColumnReader(self.uri, workers) as reader:
+            # queued in this order: the API summary is computed while kernel chunks are read
+            pending = {table: reader.submit(plan, ranges[table]) for table, plan in plans.items()}
+            if RUNTIME in pending:
+                run.summaries[reports.API] = self._api_summary(self._collect(RUNTIME, pending))
+            else:
+                run.skipped[reports.API] = reports.SKIP_REASONS[reports.API]
+            kernel, memcpy, memset = (
+                self._collect(table, pending) if table in pending else None
+                for table in (KERNEL, MEMCPY, MEMSET)
+            )
+        if kernel is not None and not self._kernel_ids_fit(kernel):
+            # an edited export names ids the packing cannot hold: read the ids apart
+            plan = self._kernel_plan(self.id_bound, packed=False)
+            with ColumnReader(self.uri, workers) as reader:
+                kernel = self._collect(KERNEL, {KERNEL: reader.submit(plan, ranges[KERNEL])})
+        # busy time first: the kernels' start times are then let go before their statistics
+        if kernel is not None:
+            self._kernel_triples(kernel)  # and their name ids before the busy time
+        self._note_gpu_work([data for data in (kernel, memcpy, memset) if data is not None])
+        if kernel is not None:
+            default, base, mangled = self._kernel_summaries(kernel)
+            del kernel
             run.summaries[reports.KERNELS] = default
             run.kernel_variants[KernelNaming.BASE] = base
             run.kernel_variants[KernelNaming.MANGLED] = mangled
         else:
             run.skipped[reports.KERNELS] = reports.SKIP_REASONS[reports.KERNELS]
-        if MEMCPY in data or MEMSET in data:
-            time_frame, size_frame = self._mem_summaries(data.get(MEMCPY), data.get(MEMSET))
-            run.summaries[reports.MEM_TIME], run.summaries[reports.MEM_SIZE] = (
-                time_frame,
-                size_frame,
-            )
+        if memcpy is not None or memset is not None:
+            mem_time, mem_size = self._mem_summaries(memcpy, memset)
+            run.summaries[reports.MEM_TIME], run.summaries[reports.MEM_SIZE] = mem_time, mem_size
         else:
             for report in (reports.MEM_TIME, reports.MEM_SIZE):
                 run.skipped[report] = reports.SKIP_REASONS[report]
         run.info = self._run_info()
         return run
 
-    def _plan(self) -> dict[str, _Query]:
-        """What to read from each activity table present."""
-        queries = {}
+    def _plans(self) -> dict[str, TablePlan]:
+        """What to read from each activity table present (see ``sqlite_columns``)."""
+        plans = {}
+        bound = self._string_id_bound()  # ids < bound - 1; bound - 1 marks "no mangled name"
         if RUNTIME in self.tables:
-            queries[RUNTIME] = _Query(
+            plain = Layout({"nameId": "nameId", "d": "end - start"}, _durations_ok)
+            layouts: tuple[Layout, ...] = (plain,)
+            if bound < 2**31:
+                # one integer per call; an id out of range gives NULL (next layout), never a
+                # wrong split; a negative duration gives a negative value
+                packed = (
+                    f"CASE WHEN nameId BETWEEN 0 AND {bound - 2} "
+                    f"THEN (end - start) * {bound} + nameId END"
+                )
+                layouts = (Layout({"p": packed}, _unpacker(bound, "d", "nameId")), plain)
+            # the API calls' span, computed in the same pass, without fetching start
+            plans[RUNTIME] = TablePlan(
                 RUNTIME,
-                {"nameId": "nameId", "d": "end - start"},
+                ("nameId", "d"),
+                layouts,
                 _REQUIRED[RUNTIME],
-                ("min(start)", "max(end)"),  # the API calls' span, without fetching start
+                minimum=("start",),
+                maximum=("end",),
             )
         if KERNEL in self.tables:
-            queries[KERNEL] = self._kernel_query()
+            plans[KERNEL] = self._kernel_plan(bound)
         if MEMCPY in self.tables:
             exprs = {"kind": "copyKind", "start": "start", "d": "end - start", "bytes": "bytes"}
-            queries[MEMCPY] = _Query(MEMCPY, exprs, _REQUIRED[MEMCPY])
+            layout = Layout(exprs, _durations_ok)
+            plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), _REQUIRED[MEMCPY])
         if MEMSET in self.tables:
             exprs = {"start": "start", "d": "end - start", "bytes": "bytes"}
-            queries[MEMSET] = _Query(MEMSET, exprs, _REQUIRED[MEMSET])
-        return queries
+            layout = Layout(exprs, _durations_ok)
+            plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), _REQUIRED[MEMSET])
+        return plans
 
-    def _kernel_query(self) -> _Query:
+    def _kernel_plan(self, bound: int, *, packed: bool = True) -> TablePlan:
         """Kernel rows: start, duration and the (demangled, base, mangled) name ids.
 
         nsys names a kernel by ``coalesce(<naming column>, demangledName)``; a missing column
         falls back likewise. When ids are small enough, one integer per row carries all three
-        ids (``(dem * B + base) * B + mangled``): a third of the text to print and parse.
+        ids (``key = (dem * B + base) * B + mangled``) and, when the duration fits beside it,
+        the duration too (``(end - start) * B³ + key``): fewer values to print and parse.
+        ``B`` exceeds every StringIds id, so ids of an nsys-written export always fit. The same
+        pass takes the smallest and largest of the three ids (``IDS_LOW``/``IDS_HIGH``); when
+        an edited export holds ids outside ``0..B-2``, ``read`` reads the table again with the
+        ids apart (``packed=False``), so a misfit id can never change a duration.
         """
         columns = self._columns(KERNEL)
         base = "coalesce(shortName, demangledName)" if "shortName" in columns else "demangledName"
-        bound = self._string_id_bound()  # ids < bound - 1; bound - 1 marks "no mangled name"
         has_mangled = "mangledName" in columns
         mangled = f"coalesce(mangledName, {bound - 1})" if has_mangled else str(bound - 1)
-        times = {"start": "start", "d": "end - start"}
+        times = {"d": "end - start", "start": "start"}
         raw = _REQUIRED[KERNEL]
-        if bound**3 < 2**63:
-            key = f"(demangledName * {bound} + {base}) * {bound} + {mangled}"
-            return _Query(KERNEL, {"key": key, **times}, raw, id_bound=bound)
-        ids = {"dem": "demangledName", "base": base, "mangled": mangled}
-        return _Query(KERNEL, {**ids, **times}, raw, id_bound=bound)
+        self.id_bound = bound
+        if not packed or bound**3 >= 2**63:
+            ids = {"dem": "demangledName", "base": base, "mangled": mangled}
+            exprs = {**ids, **times}
+            return TablePlan(KERNEL, tuple(exprs), (Layout(exprs, _durations_ok),), raw)
+        key = f"(demangledName * {bound} + {base}) * {bound} + {mangled}"
+        plain = Layout({"key": key, **times}, _durations_ok)
+        # a duration too long to fit beside the key overflows to REAL: that chunk reads plain
+        fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start"}
+        layouts = (Layout(fused, _unpacker(bound**3, "d", "key")), plain)
+        low, high = _id_extremes(columns)
+        return TablePlan(
+            KERNEL, ("key", "d", "start"), layouts, raw, minimum=(low,), maximum=(high,)
+        )
 
-    def _fetch_all(self, queries: dict[str, _Query]) -> dict[str, dict[str, np.ndarray]]:
-        """Run the queries, in parallel threads where there are several CPUs."""
-        workers = max(1, min(len(queries), os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {t: pool.submit(_fetch, self.uri, q) for t, q in queries.items()}
-            results = {table: future.result() for table, future in futures.items()}
-        data = {}
-        for table, result in results.items():
-            if result is None:
-                raise ReportParseError(self.path, f"table {table} holds unreadable values")
-            arrays, dropped = result
-            if dropped:
-                self.notes.append(
-                    f"{dropped} rows of {table} with a missing or non-integer value were left out."
-                )
-            data[table] = arrays
+    def _kernel_ids_fit(self, data: TableData) -> bool:
+        """Whether every kernel name id read fits the packing (see ``_kernel_plan``)."""
+        if not data.minimum:  # read with the ids apart: nothing to check
+            return True
+        low, high = (*data.minimum.values(), *data.maximum.values())
+        return (low is None or low >= 0) and (high is None or high <= self.id_bound - 2)
+
+    def _collect(self, table: str, pending: dict[str, Callable[[], TableData | None]]) -> TableData:
+        """The table's data once read; a note when rows were left out."""
+        data = pending[table]()
+        if data is None:
+            raise ReportParseError(self.path, f"table {table} holds unreadable values")
+        if data.dropped:
+            rows = "1 row" if data.dropped == 1 else f"{data.dropped} rows"
+            self.warnings.append(f"{rows} of {table} with a missing or non-integer value left out.")
         return data
 
     def _check_is_export(self) -> None:
@@ -311,33 +300,27 @@ class _Reader:
 
     # -- the four summaries ------------------------------------------------------------------
 
-    def _api_summary(self, cols: dict[str, np.ndarray]) -> pd.DataFrame:
-        if cols["d"].size:
-            self.span_bounds.append((int(cols["min(start)"]), int(cols["max(end)"])))
-        keys, codes = _factorize(cols["nameId"])
-        stats = _group_stats(codes, len(keys), cols["d"])
+    def _api_summary(self, data: TableData) -> pd.DataFrame:
+        cols = data.columns
+        first, last = data.minimum["start"], data.maximum["end"]
+        if first is not None and last is not None:
+            self.span_bounds.append((first, last))
+        keys, codes = factorize(cols.pop("nameId"))
+        stats = group_stats(codes, len(keys), cols.pop("d"))
         names = [_strip_abi_suffix(n) for n in self._names(keys)]
         # ORDER BY total DESC; ties keep the GROUP BY (nameId) order
-        return _order_by_total(_time_frame(stats, names), "total_ns")[reports.COLUMNS[reports.API]]
+        return order_by_total(time_frame(stats, names), "total_ns")[reports.COLUMNS[reports.API]]
 
-    def _kernel_summaries(
-        self, cols: dict[str, np.ndarray], query: _Query
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def _kernel_summaries(self, data: TableData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Kernel summary by demangled (default), base and mangled name, from one table pass.
 
         Rows are grouped once by their (demangled, base, mangled) id triple; a naming whose
         groups are exactly those triples (the usual case) reuses that grouping's statistics.
         """
-        bound = query.id_bound
-        if "key" in cols:
-            keys, codes = _factorize(cols["key"])
-            triples = np.stack([keys // bound**2, keys // bound % bound, keys % bound], axis=1)
-        else:
-            stacked = np.stack([cols["dem"], cols["base"], cols["mangled"]], axis=1)
-            triples, codes = np.unique(stacked, axis=0, return_inverse=True)
-            codes = codes.reshape(-1)
-        self._note_gpu_work(cols["start"], cols["start"] + cols["d"])
-        fine = _group_stats(codes, len(triples), cols["d"])
+        cols = data.columns
+        bound = self.id_bound
+        triples, codes = self._kernel_triples(data)
+        fine = group_stats(codes, len(triples), cols["d"])
         no_mangled = triples[:, 2] == bound - 1
         triples[no_mangled, 2] = -1
         mangled_or_demangled = np.where(no_mangled, triples[:, 0], triples[:, 2])
@@ -346,6 +329,25 @@ class _Reader:
             self._kernel_frame(triples[:, 1], triples, codes, cols["d"], fine),
             self._kernel_frame(mangled_or_demangled, triples, codes, cols["d"], fine),
         )
+
+    def _kernel_triples(self, data: TableData) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (demangled, base, mangled) id triples and each row's index into them.
+
+        Computed once (the first call): the row codes then replace the id columns, which
+        are let go.
+        """
+        cols = data.columns
+        if "triples" not in cols:
+            bound = self.id_bound
+            if "key" in cols:
+                keys, codes = factorize(cols.pop("key"))
+                triples = np.stack([keys // bound**2, keys // bound % bound, keys % bound], 1)
+            else:
+                ids = [cols.pop(name) for name in ("dem", "base", "mangled")]
+                triples, codes = np.unique(np.stack(ids, axis=1), axis=0, return_inverse=True)
+                codes = codes.reshape(-1)
+            cols["triples"], cols["codes"] = triples, codes
+        return cols["triples"], cols["codes"]
 
     def _kernel_frame(
         self,
@@ -360,12 +362,12 @@ class _Reader:
         The name columns take each group's lowest id, so a demangled name that maps to
         several short names shows the first.
         """
-        keys, group_of_triple = _factorize(naming)
+        keys, group_of_triple = factorize(naming)
         if len(keys) == len(triples):  # one triple per group: reorder, don't recompute
             order = np.argsort(group_of_triple)
             stats = {name: values[order] for name, values in fine.items()}
         else:
-            stats = _group_stats(group_of_triple[codes], len(keys), d)
+            stats = group_stats(group_of_triple[codes], len(keys), d)
         big = np.iinfo(np.int64).max
         name_ids = []
         for column in range(3):
@@ -373,7 +375,7 @@ class _Reader:
             ids = triples[:, column]
             np.minimum.at(lowest, group_of_triple, np.where(ids >= 0, ids, big))
             name_ids.append(np.where(lowest == big, -1, lowest))
-        frame = _time_frame(stats, self._names(keys))
+        frame = time_frame(stats, self._names(keys))
         frame["demangled_name"] = self._names(name_ids[0])
         frame["base_name"] = self._names(name_ids[1])
         mangled = self._names(name_ids[2])
@@ -389,13 +391,13 @@ class _Reader:
         return frame.reset_index(drop=True)[reports.COLUMNS[reports.KERNELS]]
 
     def _mem_summaries(
-        self, memcpy: dict[str, np.ndarray] | None, memset: dict[str, np.ndarray] | None
+        self, memcpy: TableData | None, memset: TableData | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """memcpy rows labelled by copyKind UNION ALL memset rows, grouped by label."""
         label_names: list[str] = []  # label index -> printed operation
         labels, durations, sizes = [], [], []
         if memcpy is not None:
-            cols = memcpy
+            cols = memcpy.columns
             kind_labels = self._memcpy_labels()
             known = np.isin(cols["kind"], np.array(list(kind_labels), dtype=np.int64))
             if not known.all():  # nsys INNER JOINs the labels: such rows vanish
@@ -407,39 +409,32 @@ class _Reader:
             kinds = np.array(sorted(kind_labels), dtype=np.int64)
             label_of_kind = np.array([label_names.index(kind_labels[k]) for k in kinds.tolist()])
             label_of_kind = label_of_kind.astype(np.int64)
-            # the GPU was busy whatever the label: busy time keeps unknown kinds
-            self._note_gpu_work(cols["start"], cols["start"] + cols["d"])
             labels.append(label_of_kind[np.searchsorted(kinds, cols["kind"][known])])
             durations.append(cols["d"][known])
             sizes.append(cols["bytes"][known])
         if memset is not None:
-            cols = memset
-            self._note_gpu_work(cols["start"], cols["start"] + cols["d"])
+            cols = memset.columns
             if MEMSET_LABEL not in label_names:
                 label_names.append(MEMSET_LABEL)
             labels.append(np.full(len(cols["d"]), label_names.index(MEMSET_LABEL)))
             durations.append(cols["d"])
             sizes.append(cols["bytes"])
-        keys, codes = _factorize(np.concatenate(labels).astype(np.int64))
-        time_stats = _group_stats(codes, len(keys), np.concatenate(durations))
-        size_stats = _group_stats(codes, len(keys), np.concatenate(sizes))
+        keys, codes = factorize(np.concatenate(labels).astype(np.int64))
+        time_stats = group_stats(codes, len(keys), np.concatenate(durations))
+        size_stats = group_stats(codes, len(keys), np.concatenate(sizes))
         names = [label_names[k] for k in keys.tolist()]
         ops = [reports.canonical_op(n) for n in names]
         # GROUP BY name, ORDER BY total DESC: ties come out in name order
         by_name = sorted(range(len(names)), key=names.__getitem__)
 
-        time_frame = _time_frame(time_stats, names).rename(columns={"name": "operation"})
-        time_frame["op"] = pd.Series(ops, dtype="str")
-        size_frame = _size_frame(size_stats)
-        size_frame["operation"] = pd.Series(names, dtype="str")
-        size_frame["op"] = pd.Series(ops, dtype="str")
+        times = time_frame(time_stats, names).rename(columns={"name": "operation"})
+        times["op"] = pd.Series(ops, dtype="str")
+        bytes_ = size_frame(size_stats)
+        bytes_["operation"] = pd.Series(names, dtype="str")
+        bytes_["op"] = pd.Series(ops, dtype="str")
         return (
-            _order_by_total(time_frame.iloc[by_name], "total_ns")[
-                reports.COLUMNS[reports.MEM_TIME]
-            ],
-            _order_by_total(size_frame.iloc[by_name], "total_bytes")[
-                reports.COLUMNS[reports.MEM_SIZE]
-            ],
+            order_by_total(times.iloc[by_name], "total_ns")[reports.COLUMNS[reports.MEM_TIME]],
+            order_by_total(bytes_.iloc[by_name], "total_bytes")[reports.COLUMNS[reports.MEM_SIZE]],
         )
 
     def _memcpy_labels(self) -> dict[int, str]:
@@ -461,13 +456,11 @@ class _Reader:
             start_utc=self._start_utc(),
             command_line=self._command_line(),
             notes=self.notes,
+            warnings=self.warnings,
         )
         if self.span_bounds:
             info.span_ns = max(e for _, e in self.span_bounds) - min(s for s, _ in self.span_bounds)
-        if self.gpu_starts:
-            info.gpu_busy_ns = _union_length(
-                np.concatenate(self.gpu_starts), np.concatenate(self.gpu_ends)
-            )
+        info.gpu_busy_ns = self.gpu_busy_ns
         info.process_name = self._process_name()
         return info
 
@@ -592,14 +585,17 @@ class _Reader:
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self.con.execute(f'PRAGMA table_info("{table}")')}
 
-    def _note_span(self, starts: np.ndarray, ends: np.ndarray) -> None:
-        if len(starts):
-            self.span_bounds.append((int(starts.min()), int(ends.max())))
-
-    def _note_gpu_work(self, starts: np.ndarray, ends: np.ndarray) -> None:
-        self._note_span(starts, ends)
-        self.gpu_starts.append(starts)
-        self.gpu_ends.append(ends)
+    def _note_gpu_work(self, tables: list[TableData]) -> None:
+        """Span and busy time of GPU work (kernels, memcpy whatever their label, memset);
+        then drops the tables' start times, needed for nothing else."""
+        parts = [(data.columns["start"], data.columns["d"]) for data in tables]
+        for starts, durations in parts:
+            if len(starts):
+                self.span_bounds.append((int(starts.min()), int((starts + durations).max())))
+        self.gpu_busy_ns = union_length(parts) if tables else None
+        del parts
+        for data in tables:
+            del data.columns["start"]
 
     def _string_id_bound(self) -> int:
         """One more than any StringIds id, plus one spare value (a cheap PRIMARY KEY lookup)."""
@@ -623,103 +619,7 @@ class _Reader:
         return [self._strings.get(i, f"<missing StringIds {i}>") for i in ids.tolist()]
 
 
-# -- statistics (pure numpy) ----------------------------------------------------------------
-
-
-def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys (ascending, int64) and each row's index into them; a hash pass, O(n)."""
-    codes, uniques = pd.factorize(keys, sort=True)
-    return np.asarray(uniques, dtype=np.int64), codes.astype(np.int64)
-
-
-def _group_stats(codes: np.ndarray, n_groups: int, values: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-group total, count, avg, median, min, max and sample stddev of integer ``values``.
-
-    ``codes`` gives each row's group (0 … n_groups - 1). Returns arrays indexed by group:
-    ``total``, ``count``, ``min``, ``max`` (int64), ``avg``, ``med``, ``stddev`` (float64,
-    unrounded). Median of an even count is the mean of the two middle values; stddev uses
-    n - 1 and is 0.0 for a single value, as nsys's SQL functions do.
-    """
-    counts = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    # rows of a group side by side; numpy's stable sort of 16-bit codes is a radix sort
-    small = codes.astype(np.uint16) if n_groups <= 1 << 16 else codes
-    v = values[np.argsort(small, kind="stable")]
-    starts = np.cumsum(counts) - counts
-    if len(v):
-        total = np.add.reduceat(v, starts)
-        minimum = np.minimum.reduceat(v, starts)
-        maximum = np.maximum.reduceat(v, starts)
-    else:
-        total = minimum = maximum = np.empty(0, dtype=np.int64)
-    med = np.empty(n_groups, dtype=np.float64)
-    for i, (a, n) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
-        lo, hi = (n - 1) // 2, n // 2  # the middle value, or the two middle ones
-        part = np.partition(v[a : a + n], [lo, hi] if lo != hi else lo)
-        med[i] = (int(part[lo]) + int(part[hi])) / 2
-    avg = total / counts if n_groups else np.empty(0)
-    dev = v - np.repeat(avg, counts)  # two-pass variance: no cancellation on large values
-    squares = np.add.reduceat(dev * dev, starts) if len(v) else avg
-    stddev = np.sqrt(squares / np.maximum(counts - 1, 1))
-    return {
-        "total": total.astype(np.int64),
-        "count": counts,
-        "min": minimum.astype(np.int64),
-        "max": maximum.astype(np.int64),
-        "avg": avg.astype(np.float64),
-        "med": med,
-        "stddev": np.where(counts > 1, stddev, 0.0),
-    }
-
-
-def _order_by_total(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """``ORDER BY total DESC``; rows with equal totals keep their current (GROUP BY) order."""
-    order = np.argsort(-frame[column].to_numpy(), kind="stable")
-    return frame.iloc[order].reset_index(drop=True)
-
-
-def _round1(values: np.ndarray) -> np.ndarray:
-    """Round to 1 decimal like SQLite's ``round(x, 1)``: half away from zero on the decimal.
-
-    Python's ``round`` would give 0.2 for 0.25 and 1.4 for 1.45; nsys prints 0.3 and 1.5.
-    """
-    return np.array(
-        [float(Decimal(repr(float(x))).quantize(_ONE_DECIMAL, ROUND_HALF_UP)) for x in values],
-        dtype=np.float64,
-    )
-
-
-def _time_frame(stats: dict[str, np.ndarray], names: list[str]) -> pd.DataFrame:
-    """time_pct, total_ns … stddev_ns, name; % of this report's total, values rounded as nsys."""
-    grand = int(stats["total"].sum())
-    pct = stats["total"] * 100.0 / grand if grand else np.zeros(len(names))
-    return pd.DataFrame(
-        {
-            "time_pct": _round1(pct),
-            "total_ns": stats["total"],
-            "count": stats["count"],
-            "avg_ns": _round1(stats["avg"]),
-            "med_ns": _round1(stats["med"]),
-            "min_ns": stats["min"],
-            "max_ns": stats["max"],
-            "stddev_ns": _round1(stats["stddev"]),
-            "name": pd.Series(names, dtype="str"),
-        }
-    )
-
-
-def _size_frame(stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """total_bytes … stddev_bytes, unrounded: nsys's SQL returns raw bytes here."""
-    return pd.DataFrame(
-        {
-            "total_bytes": stats["total"],
-            "count": stats["count"],
-            "avg_bytes": stats["avg"],
-            "med_bytes": stats["med"],
-            "min_bytes": stats["min"],
-            "max_bytes": stats["max"],
-            "stddev_bytes": stats["stddev"],
-        }
-    )
+# -- helpers ------------------------------------------------------------------------------
 
 
 def _strip_abi_suffix(name: str) -> str:
@@ -730,13 +630,31 @@ def _strip_abi_suffix(name: str) -> str:
     return name[:-6] if len(name) >= 6 and name[-6:-4] == "_v" else name
 
 
-def _union_length(starts: np.ndarray, ends: np.ndarray) -> int:
-    """Total length of the union of [start, end) intervals (GPU busy time, all GPUs together)."""
-    if len(starts) == 0:
-        return 0
-    order = np.argsort(starts, kind="stable")
-    s = starts[order]
-    e = ends[order]
-    reach = np.maximum.accumulate(e)  # furthest end seen so far
-    covered_before = np.r_[s[0], reach[:-1]]
-    return int(np.clip(e - np.maximum(s, covered_before), 0, None).sum())
+def _id_extremes(columns: set[str] | list[str]) -> tuple[str, str]:
+    """SQL for the smallest and largest kernel name id of a row (NULL names count as 0)."""
+    ids = ["demangledName"]
+    ids += [f"coalesce({c}, 0)" for c in ("shortName", "mangledName") if c in columns]
+    if len(ids) == 1:
+        return ids[0], ids[0]
+    return f"min({', '.join(ids)})", f"max({', '.join(ids)})"
+
+
+def _durations_ok(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """The columns as read, refused when a duration is negative (a text ``end`` reads as 0)."""
+    return None if (columns["d"] < 0).any() else columns
+
+
+def _unpacker(base: int, high: str, low: str) -> Callable[[dict], dict | None]:
+    """Decoder splitting column ``p = high * base + low`` (0 <= low < base) into two columns.
+
+    A negative ``p`` means a negative duration (the high part): refused, like ``_durations_ok``.
+    """
+
+    def decode(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        packed = columns.pop("p")
+        if len(packed) and packed.min() < 0:
+            return None
+        quotient, remainder = np.divmod(packed, base)
+        return {high: quotient, low: remainder, **columns}
+
+    return decode

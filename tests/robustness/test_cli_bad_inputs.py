@@ -117,6 +117,10 @@ def test_stats_on_export_with_nulls_in_not_null_columns(tmp_path: Path, export: 
         '100.0,134200,1,134200.0,134200.0,134200,134200,0.0,'
         '"add_parallel(const float *, const float *, float *, int)"',
     ])  # fmt: skip
+    assert result.stderr == (
+        "llamaprof: warning: nulls.sqlite: 3 rows of CUPTI_ACTIVITY_KIND_KERNEL "
+        "with a missing or non-integer value left out.\n"
+    )
 
 
 def test_stats_on_a_table_cut_off_half_way(tmp_path: Path) -> None:

@@ -101,8 +101,8 @@ def test_values_too_large_for_durations(tmp_path: Path):
     con.close()
     run = read_sqlite(path)
     assert run.summaries["cuda_api_sum"][["total_ns", "count"]].values.tolist() == [[5, 1]]
-    assert run.info.notes == [
-        "1 rows of CUPTI_ACTIVITY_KIND_RUNTIME with a missing or non-integer value were left out."
+    assert run.info.warnings == [
+        "1 row of CUPTI_ACTIVITY_KIND_RUNTIME with a missing or non-integer value left out."
     ]
 
 

@@ -330,9 +330,9 @@ def test_null_and_non_integer_rows_are_left_out_with_a_note(build_export):
     api = run.summaries[reports.API]
     assert api[["name", "total_ns", "count"]].values.tolist() == [["cudaFree", 14, 2]]
     assert run.summaries[reports.KERNELS][["name", "total_ns"]].values.tolist() == [["k", 5]]
-    assert run.info.notes == [
-        "4 rows of CUPTI_ACTIVITY_KIND_RUNTIME with a missing or non-integer value were left out.",
-        "1 rows of CUPTI_ACTIVITY_KIND_KERNEL with a missing or non-integer value were left out.",
+    assert run.info.warnings == [
+        "4 rows of CUPTI_ACTIVITY_KIND_RUNTIME with a missing or non-integer value left out.",
+        "1 row of CUPTI_ACTIVITY_KIND_KERNEL with a missing or non-integer value left out.",
     ]
 
 
