@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from shared_data import SEED_TEXT, SHARED_NSYS, shared_file
+from shared_data import SEED_TEXT
 
 # ---------------------------------------------------------------------------
 # A parser of nsys's 2023+ column layout, for the tests only: cells by the dash runs.
@@ -63,5 +63,5 @@ def parse_column_tables(text: str) -> tuple[dict[str, pd.DataFrame], dict[str, s
 @pytest.fixture(scope="session")
 def seed() -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The seed's tables: DataFrames (model columns) and exact text blocks, by report."""
-    path = shared_file(SEED_TEXT.relative_to(SHARED_NSYS).as_posix())
+    path = SEED_TEXT  # the shared file, or the same bytes shipped in reports/
     return parse_column_tables(path.read_text(encoding="utf-8"))
