@@ -3,48 +3,33 @@
 The capture runs in a background thread owned by the app's process (one for all sessions,
 ``st.cache_resource``), so a rerun or another browser tab finds it, and a second capture
 cannot start while one runs. Captures start only when the app listens on loopback alone,
-or with LLAMAPROF_ALLOW_CAPTURE=1: a capture starts programs on this machine.
+or with LLAMAPROF_ALLOW_CAPTURE=1: a capture starts programs on this machine. The policy is
+``llamaprof.capture.policy``; the Start button's callback and the capture runner check it
+again, so a click that reaches the server while Start is disabled starts nothing.
 """
 
-import os
 import shlex
 import shutil
 
 import streamlit as st
 
 from llamaprof.capture.config import CaptureConfig, Variant, Workload, parse_env
-from llamaprof.capture.record import record_rows
+from llamaprof.capture.policy import capture_allowed
+from llamaprof.capture.record import record_row, record_rows
 from llamaprof.capture.runner import WORKLOAD, BackgroundCapture
 from llamaprof.errors import CaptureFailed, LlamaprofError
 from llamaprof.ui.sidebar import reports_sidebar
 
-LOOPBACK_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
-ALLOW_ENV = "LLAMAPROF_ALLOW_CAPTURE"
+
+def _listen_address() -> str | None:
+    """The address this app listens on (``""``: every interface), for the capture policy."""
+    return st.get_option("server.address")
 
 
 @st.cache_resource
 def capture_job() -> BackgroundCapture:
     """The app's one capture runner, shared by every session of this server process."""
-    return BackgroundCapture()
-
-
-def capture_allowed() -> tuple[bool, str]:
-    """Whether this app may start programs: bound to loopback only, or explicitly allowed."""
-    address = st.get_option("server.address")
-    if os.environ.get(ALLOW_ENV) == "0":
-        # Behind an authenticating proxy the app still listens on loopback: let the
-        # operator switch captures off for everyone the proxy lets in.
-        return False, f"Capturing is off on this server ({ALLOW_ENV}=0)."
-    if os.environ.get(ALLOW_ENV) == "1":
-        return True, f"{ALLOW_ENV}=1 allows captures from any address the app listens on."
-    if address in LOOPBACK_ADDRESSES:
-        return True, f"The app listens on {address} only, so only this machine can start one."
-    where = f"on {address}" if address else "on every network interface"
-    return False, (
-        f"Capturing is off: this app listens {where}, and a capture starts programs on this "
-        f"machine. Run the app with `server.address = \"127.0.0.1\"` (the default in "
-        f"`.streamlit/config.toml`), or set {ALLOW_ENV}=1 to allow it anyway."
-    )
+    return BackgroundCapture(listen_address=_listen_address)
 
 
 def _lines(text: str) -> list[str]:
@@ -87,6 +72,10 @@ def _config_from_form(folder) -> CaptureConfig:
 def _start(folder) -> None:
     """The Start button's callback: start the capture, or keep the reason to show it."""
     st.session_state.pop("capture_message", None)
+    allowed, why = capture_allowed(_listen_address())
+    if not allowed:  # Start was disabled, but a client can send the click anyway
+        st.session_state["capture_message"] = why
+        return
     try:
         capture_job().start(_config_from_form(folder))
     except LlamaprofError as exc:
@@ -95,30 +84,22 @@ def _start(folder) -> None:
 
 def _show_results(job: BackgroundCapture) -> None:
     if job.records:
-        rows = [
-            {
-                "run": r["name"],
-                "config": r["label"],
-                "requests": r["totals"]["requests"],
-                "generated tokens": r["totals"]["generated_tokens"],
-                "generation tokens/s": r["totals"]["predicted_per_second"],
-                "prompt tokens/s": r["totals"]["prompt_per_second"],
-                "report": r["report"] or "(no profiler)",
-                "notes": "; ".join(r["problems"]),
-            }
-            for r in job.records
-        ]
+        rows = [record_row(r) for r in job.records]  # the same columns as the folder's table
         st.dataframe(rows, key="capture_results", hide_index=True)
     if job.cancelled:
-        st.warning("The capture was cancelled: every process was stopped and nothing of the "
-                   "run in progress was kept.")
+        st.warning(
+            "The capture was cancelled: every process was stopped and nothing of the "
+            "run in progress was kept."
+        )
     elif job.error is not None:
         st.error(f"The capture failed: {job.error}")
         if job.error.stderr_tail:
             st.code(job.error.stderr_tail, language=None)
     elif job.records:
-        st.success(f"Captured {len(job.records)} run{'s' * (len(job.records) != 1)}; "
-                   "they are in the run list.")
+        st.success(
+            f"Captured {len(job.records)} run{'s' * (len(job.records) != 1)}; "
+            "they are in the run list."
+        )
 
 
 def _progress_view() -> None:
@@ -136,17 +117,22 @@ def _progress_view() -> None:
         st.info("Starting…")
     else:
         st.markdown(f"**Run {p.run} of {p.runs}: `{p.name}`** ({p.label})")
-        st.caption(f"{p.step} · {p.elapsed_s:.0f} s in this run · "
-                   f"{p.total_elapsed_s:.0f} s in all")
+        st.caption(f"{p.step} · {p.elapsed_s:.0f} s in this run · {p.total_elapsed_s:.0f} s in all")
         if p.step == WORKLOAD and p.requests_total:
-            st.progress(p.requests_done / p.requests_total,
-                        text=f"{p.requests_done} of {p.requests_total} requests answered")
+            st.progress(
+                p.requests_done / p.requests_total,
+                text=f"{p.requests_done} of {p.requests_total} requests answered",
+            )
         if p.log_tail:
             st.code("\n".join(p.log_tail), language=None)
     if job.records:
         st.caption("Captured so far: " + ", ".join(r["name"] for r in job.records))
-    st.button("Cancel capture", key="capture_cancel", on_click=job.cancel,
-              help="Stops llama-server and nsys cleanly and keeps nothing of the run in progress.")
+    st.button(
+        "Cancel capture",
+        key="capture_cancel",
+        on_click=job.cancel,
+        help="Stops llama-server and nsys cleanly and keeps nothing of the run in progress.",
+    )
 
 
 folder, _items = reports_sidebar()
@@ -157,7 +143,7 @@ st.markdown(
     f"(`NAME.llamaprof.json`) into `{folder}`. The same as `llamaprof capture` on the "
     "command line."
 )
-allowed, why = capture_allowed()
+allowed, why = capture_allowed(_listen_address())
 job = capture_job()
 if allowed:
     st.caption(why)
@@ -166,44 +152,76 @@ else:
 
 with st.form("capture_form", border=True):
     st.subheader("Server")
-    st.text_input("llama-server", key="capture_server",
-                  value=shutil.which("llama-server") or "llama-server",
-                  help="A path, or a name on PATH. It always gets --host 127.0.0.1 --port N.")
+    st.text_input(
+        "llama-server",
+        key="capture_server",
+        value=shutil.which("llama-server") or "llama-server",
+        help="A path, or a name on PATH. It always gets --host 127.0.0.1 --port N.",
+    )
     st.text_input("Model (.gguf)", key="capture_model", placeholder="/models/model.gguf")
-    st.text_input("Server arguments", key="capture_server_args", value="-ngl 99",
-                  help="Split like a shell would, e.g. `-ngl 99 -c 4096 --metrics`.")
-    st.text_area("A/B configs (optional, one per line)", key="capture_configs",
-                 placeholder="-fa on\n-fa off\nGGML_CUDA_DISABLE_GRAPHS=1 -fa on",
-                 help="Each line is one config, added after the server arguments; leading "
-                 "KEY=VALUE words are environment. They run one after another with the same "
-                 "workload.")
+    st.text_input(
+        "Server arguments",
+        key="capture_server_args",
+        value="-ngl 99",
+        help="Split like a shell would, e.g. `-ngl 99 -c 4096 --metrics`.",
+    )
+    st.text_area(
+        "A/B configs (optional, one per line)",
+        key="capture_configs",
+        placeholder="-fa on\n-fa off\nGGML_CUDA_DISABLE_GRAPHS=1 -fa on",
+        help="Each line is one config, added after the server arguments; leading "
+        "KEY=VALUE words are environment. They run one after another with the same "
+        "workload.",
+    )
     st.number_input("Runs per config", key="capture_repeat", min_value=1, value=1, step=1)
-    st.text_area("Environment (KEY=VALUE, one per line)", key="capture_env",
-                 placeholder="CUDA_VISIBLE_DEVICES=0\nGGML_CUDA_DISABLE_GRAPHS=1")
+    st.text_area(
+        "Environment (KEY=VALUE, one per line)",
+        key="capture_env",
+        placeholder="CUDA_VISIBLE_DEVICES=0\nGGML_CUDA_DISABLE_GRAPHS=1",
+    )
     st.subheader("Profiler")
-    st.toggle("Profile with nsys", key="capture_profile", value=True,
-              help="Off: the same workload without a profiler (tokens/s only).")
+    st.toggle(
+        "Profile with nsys",
+        key="capture_profile",
+        value=True,
+        help="Off: the same workload without a profiler (tokens/s only).",
+    )
     st.text_input("nsys", key="capture_nsys", placeholder="nsys on PATH")
-    st.text_input("nsys options", key="capture_nsys_args", value="",
-                  help="Added to `nsys profile`; --trace=cuda,nvtx,osrt unless you give -t.")
-    st.checkbox("Trace CUDA graphs node by node (--cuda-graph-trace=node)",
-                key="capture_graph_nodes")
+    st.text_input(
+        "nsys options",
+        key="capture_nsys_args",
+        value="",
+        help="Added to `nsys profile`; --trace=cuda,nvtx,osrt unless you give -t.",
+    )
+    st.checkbox(
+        "Trace CUDA graphs node by node (--cuda-graph-trace=node)", key="capture_graph_nodes"
+    )
     st.subheader("Workload")
     cols = st.columns(4)
     cols[0].number_input("Requests", key="capture_requests", min_value=1, value=8, step=1)
-    cols[1].number_input("Concurrent clients", key="capture_concurrency", min_value=1, value=1,
-                         step=1)
+    cols[1].number_input(
+        "Concurrent clients", key="capture_concurrency", min_value=1, value=1, step=1
+    )
     cols[2].number_input("n_predict", key="capture_n_predict", min_value=1, value=128, step=1)
-    cols[3].number_input("Prompt tokens (0: use the text)", key="capture_prompt_tokens",
-                         min_value=0, value=0, step=1)
+    cols[3].number_input(
+        "Prompt tokens (0: use the text)", key="capture_prompt_tokens", min_value=0, value=0, step=1
+    )
     st.text_area("Prompt", key="capture_prompt", placeholder="(a default prompt)")
     cols = st.columns(2)
-    cols[0].text_input("Run name (optional)", key="capture_name",
-                       placeholder="the time and the config")
-    cols[1].number_input("Seconds to wait for /health", key="capture_health_timeout",
-                         min_value=1, value=300, step=10)
-    st.form_submit_button("Start capture", key="capture_start", type="primary",
-                          disabled=not allowed or job.running, on_click=_start, args=(folder,))
+    cols[0].text_input(
+        "Run name (optional)", key="capture_name", placeholder="the time and the config"
+    )
+    cols[1].number_input(
+        "Seconds to wait for /health", key="capture_health_timeout", min_value=1, value=300, step=10
+    )
+    st.form_submit_button(
+        "Start capture",
+        key="capture_start",
+        type="primary",
+        disabled=not allowed or job.running,
+        on_click=_start,
+        args=(folder,),
+    )
 
 if st.session_state.get("capture_message"):
     st.error(st.session_state["capture_message"])
@@ -214,8 +232,10 @@ st.fragment(_progress_view, run_every=1.0 if job.running else None)()
 st.subheader("Captures in this folder")
 rows = record_rows(folder)
 if rows:
-    st.caption("Every run with a capture record, profiled or not (runs without a profiler have "
-               "tokens/s only, so they are listed here rather than in the run list).")
+    st.caption(
+        "Every run with a capture record, profiled or not (runs without a profiler have "
+        "tokens/s only, so they are listed here rather than in the run list)."
+    )
     st.dataframe(rows, key="capture_records", hide_index=True)
 else:
     st.caption("No capture records yet.")

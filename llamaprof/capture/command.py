@@ -93,8 +93,15 @@ def build_nsys_command(
 def build_export_command(nsys: str, report: Path | str, sqlite: Path | str) -> list[str]:
     """``nsys export --type sqlite --output SQLITE --force-overwrite true REPORT``."""
     return [
-        nsys, "export", "--type", "sqlite", "--output", str(sqlite),
-        "--force-overwrite", "true", str(report),
+        nsys,
+        "export",
+        "--type",
+        "sqlite",
+        "--output",
+        str(sqlite),
+        "--force-overwrite",
+        "true",
+        str(report),
     ]
 
 
@@ -122,9 +129,7 @@ def parse_server_args(args: list[str] | tuple[str, ...]) -> dict[str, object]:
         if token.startswith("--") and "=" in token:
             key, value = token.split("=", 1)
             i += 1
-        elif i + 1 < len(args) and (
-            not args[i + 1].startswith("-") or _NUMBER.match(args[i + 1])
-        ):
+        elif i + 1 < len(args) and (not args[i + 1].startswith("-") or _NUMBER.match(args[i + 1])):
             key, value = token, args[i + 1]
             i += 2
         else:

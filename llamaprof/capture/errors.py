@@ -18,3 +18,7 @@ class CaptureBusy(CaptureFailed):
 
 class ConfigError(CaptureFailed):
     """The capture settings are wrong before anything was started."""
+
+
+class CaptureRefused(CaptureFailed):
+    """Captures are not allowed here (the app listens off loopback, or they are switched off)."""

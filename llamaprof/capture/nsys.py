@@ -71,7 +71,11 @@ def nsys_version(nsys: str, env: dict[str, str] | None = None) -> str | None:
     """``2025.1.3.140-251234567890v0`` from ``nsys --version``, or None if it cannot say."""
     try:
         done = subprocess.run(
-            [nsys, "--version"], capture_output=True, text=True, timeout=30, env=env,
+            [nsys, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -98,7 +102,11 @@ def export_sqlite(
     log_path = sqlite.with_name(sqlite.name + ".export.log")
     with open(log_path, "w+b") as log:
         proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
@@ -121,7 +129,8 @@ def export_sqlite(
         raise CaptureFailed(
             f"nsys export failed with status {proc.returncode}: "
             f"{tail.splitlines()[-1] if tail else 'no output'}",
-            returncode=proc.returncode, stderr_tail=tail,
+            returncode=proc.returncode,
+            stderr_tail=tail,
         )
     if not sqlite.is_file():
         raise CaptureFailed(f"nsys export wrote no {sqlite.name}", stderr_tail=tail)

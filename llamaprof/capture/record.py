@@ -99,9 +99,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 def run_files(reports_dir: Path, name: str) -> list[Path]:
     """The paths a run called ``name`` would own in ``reports_dir`` (existing or not)."""
-    return [
-        reports_dir / (name + s) for s in (REPORT_SUFFIX, SQLITE_SUFFIX, RECORD_SUFFIX)
-    ] + [reports_dir / f".{name}{TMP_DIR_SUFFIX}"]
+    return [reports_dir / (name + s) for s in (REPORT_SUFFIX, SQLITE_SUFFIX, RECORD_SUFFIX)] + [
+        reports_dir / f".{name}{TMP_DIR_SUFFIX}"
+    ]
 
 
 def unique_name(reports_dir: Path, name: str, taken: set[str] | None = None) -> str:
@@ -112,6 +112,30 @@ def unique_name(reports_dir: Path, name: str, taken: set[str] | None = None) -> 
         n += 1
         candidate = f"{name}-{n}"
     return candidate
+
+
+def record_row(record: dict, problem: str | None = None) -> dict:
+    """One capture record as a table row (the columns of ``record_rows``).
+
+    ``problem``: what to show instead of the record's own notes (a record that cannot be
+    read). Missing or malformed fields are None.
+    """
+    if problem is None:
+        problem = "; ".join(str(p) for p in record.get("problems") or [])
+    totals = record.get("totals") if isinstance(record.get("totals"), dict) else {}
+    return {
+        "run": record.get("name"),
+        "config": record.get("label"),
+        "profiled": record.get("profiled"),
+        "started": record.get("started"),
+        "requests": totals.get("requests"),
+        "generated_tokens": totals.get("generated_tokens"),
+        "generation_tok_s": totals.get("predicted_per_second"),
+        "prompt_tok_s": totals.get("prompt_per_second"),
+        "throughput_tok_s": totals.get("generated_per_wall_second"),
+        "report": record.get("report"),
+        "problem": problem or None,
+    }
 
 
 def record_rows(reports_dir: str | Path) -> list[dict]:
@@ -125,23 +149,10 @@ def record_rows(reports_dir: str | Path) -> list[dict]:
     rows = []
     for path in list_records(reports_dir):
         try:
-            record = load_record(path) or {}
-            problem = "; ".join(str(p) for p in record.get("problems") or [])
+            row = record_row(load_record(path) or {})
         except ReportParseError as exc:
-            record, problem = {}, exc.reason
-        totals = record.get("totals") if isinstance(record.get("totals"), dict) else {}
-        rows.append({
-            "run": record.get("name") or run_stem(path),
-            "config": record.get("label"),
-            "profiled": record.get("profiled"),
-            "started": record.get("started"),
-            "requests": totals.get("requests"),
-            "generated_tokens": totals.get("generated_tokens"),
-            "generation_tok_s": totals.get("predicted_per_second"),
-            "prompt_tok_s": totals.get("prompt_per_second"),
-            "throughput_tok_s": totals.get("generated_per_wall_second"),
-            "report": record.get("report"),
-            "problem": problem or None,
-        })
+            row = record_row({}, exc.reason)
+        row["run"] = row["run"] or run_stem(path)
+        rows.append(row)
     rows.sort(key=lambda r: r["started"] or "", reverse=True)
     return rows

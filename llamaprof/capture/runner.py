@@ -5,7 +5,8 @@ start llama-server (under ``nsys profile`` unless ``cfg.profile`` is False), wai
 ``/health``, send the workload, stop the server with one SIGINT, let nsys write its report,
 export the SQLite, and write the record. Everything is written under
 ``<reports>/.<name>.capture-tmp/`` and renamed into the reports folder only at the end, so a
-failure or a cancel stops every process and leaves nothing behind.
+failure or a cancel stops every process and leaves nothing of the run in progress behind;
+the runs of an A/B set that completed before it are kept (each is whole) and named.
 
 Only one capture runs at a time per user: a lock file (``flock``) held for the whole
 capture, shared by the CLI and the app. Kept streamlit-free.
@@ -19,7 +20,6 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +41,9 @@ from llamaprof.capture.command import (
     slug,
 )
 from llamaprof.capture.config import ENV_KNOB_PREFIXES, CaptureConfig, Variant
-from llamaprof.capture.errors import CaptureBusy, CaptureCancelled
+from llamaprof.capture.errors import CaptureBusy, CaptureCancelled, CaptureRefused
 from llamaprof.capture.nsys import export_sqlite, find_nsys, nsys_version, resolve_executable
+from llamaprof.capture.policy import capture_allowed
 from llamaprof.capture.server import (
     ServerProcess,
     free_port,
@@ -116,9 +117,7 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
     now = now or datetime.now()
     stamp = now.strftime("%Y%m%d-%H%M%S")
     variants = cfg.variants or [Variant()]
-    combined = [
-        Variant((*cfg.server_args, *v.args), (*cfg.env.items(), *v.env)) for v in variants
-    ]
+    combined = [Variant((*cfg.server_args, *v.args), (*cfg.env.items(), *v.env)) for v in variants]
     labels = config_labels(combined)
     runs: list[PlannedRun] = []
     taken: set[str] = set()
@@ -129,10 +128,18 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
             wanted = f"{base}_r{i}" if cfg.repeat > 1 else base
             name = rec.unique_name(cfg.reports_dir, wanted, taken)
             taken.add(name)
-            runs.append(PlannedRun(
-                name=name, label=label, variant=variant, args=full.args, env=full.env_dict,
-                repeat_index=i, repeat_of=cfg.repeat, group=stamp,
-            ))
+            runs.append(
+                PlannedRun(
+                    name=name,
+                    label=label,
+                    variant=variant,
+                    args=full.args,
+                    env=full.env_dict,
+                    repeat_index=i,
+                    repeat_of=cfg.repeat,
+                    group=stamp,
+                )
+            )
     return runs
 
 
@@ -179,11 +186,24 @@ def prepare(cfg: CaptureConfig, now: datetime | None = None) -> Prepared:
 
 
 def default_lock_path() -> Path:
-    """``$LLAMAPROF_CAPTURE_LOCK``, else a per-user file in the temp folder."""
+    """``$LLAMAPROF_CAPTURE_LOCK``, else ``$XDG_RUNTIME_DIR/llamaprof-capture.lock``, else
+    ``~/.cache/llamaprof/capture.lock``.
+
+    Never a shared folder such as /tmp, where another user could plant a link at the
+    predictable name; both defaults belong to the user alone.
+    """
     env = os.environ.get("LLAMAPROF_CAPTURE_LOCK")
     if env:
         return Path(env)
-    return Path(tempfile.gettempdir()) / f"llamaprof-capture-{os.getuid()}.lock"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and Path(runtime).is_dir():
+        return Path(runtime) / "llamaprof-capture.lock"
+    return Path.home() / ".cache" / "llamaprof" / "capture.lock"
+
+
+# The lock file is never followed through a symbolic link: opening one elsewhere would let
+# whoever planted it have llamaprof truncate and write a file of theirs choosing.
+_LOCK_FLAGS = os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class CaptureLock:
@@ -198,7 +218,9 @@ class CaptureLock:
         self._file = None
 
     def acquire(self) -> None:
-        f = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        """Take the lock; CaptureBusy while another capture holds it, CaptureFailed when
+        the lock file cannot be opened (or is a symbolic link)."""
+        f = self._open()
         if fcntl is not None:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -216,6 +238,20 @@ class CaptureLock:
         f.flush()
         self._file = f
 
+    def _open(self):
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # ~/.cache/...
+            fd = os.open(self.path, _LOCK_FLAGS, 0o600)
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise CaptureFailed(
+                    f"the capture lock {self.path} is a symbolic link; not following it"
+                ) from None
+            raise CaptureFailed(
+                f"cannot open the capture lock {self.path}: {exc.strerror or exc}"
+            ) from None
+        return os.fdopen(fd, "r+", encoding="utf-8", errors="replace")
+
     def release(self) -> None:
         if self._file is not None:
             self._file.truncate(0)
@@ -230,8 +266,10 @@ def capture_running(lock_path: Path | None = None) -> bool:
     that was killed leaves its pid behind, which is then no running process.
     """
     try:
-        text = (lock_path or default_lock_path()).read_text().strip()
-    except OSError:
+        fd = os.open(lock_path or default_lock_path(), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd) as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError):
         return False
     if not text.startswith("pid "):
         return False
@@ -266,7 +304,12 @@ def interrupted_captures(reports_dir: str | Path, lock_path: Path | None = None)
 
 
 class _Reporter:
-    """Builds CaptureProgress snapshots; step changes always, ticks at most twice a second."""
+    """Builds CaptureProgress snapshots; step changes always, ticks at most twice a second.
+
+    Thread-safe: every workload client reports its answers from its own thread, so the
+    state and the callback are serialised by one lock, and the request count only grows
+    (a client that counted 2 may report after the one that counted 3).
+    """
 
     def __init__(self, callback: Callable[[CaptureProgress], None] | None, runs: int) -> None:
         self.callback = callback
@@ -280,35 +323,51 @@ class _Reporter:
         self.total = 0
         self.log_path: Path | None = None
         self._last = 0.0
+        self._lock = threading.RLock()
 
     def begin(self, index: int, run: PlannedRun, requests_total: int) -> None:
-        self.index, self.run, self.total, self.done = index, run, requests_total, 0
-        self.run_t0 = time.monotonic()
-        self.log_path = None
+        with self._lock:
+            self.index, self.run, self.total, self.done = index, run, requests_total, 0
+            self.run_t0 = time.monotonic()
+            self.log_path = None
 
     def step(self, name: str) -> None:
-        self.step_name = name
-        self.emit()
-
-    def requests(self, done: int) -> None:
-        self.done = done
-        self.emit()
-
-    def tick(self) -> None:
-        if time.monotonic() - self._last >= 0.5:
+        with self._lock:
+            self.step_name = name
             self.emit()
 
+    def requests(self, done: int) -> None:
+        with self._lock:
+            self.done = max(self.done, done)
+            self.emit()
+
+    def tick(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._last >= 0.5:
+                self.emit()
+
     def emit(self) -> None:
+        with self._lock:
+            self._emit()
+
+    def _emit(self) -> None:
         self._last = time.monotonic()
         if self.callback is None or self.run is None:
             return
-        self.callback(CaptureProgress(
-            step=self.step_name, run=self.index + 1, runs=self.runs, name=self.run.name,
-            label=self.run.label, elapsed_s=self._last - self.run_t0,
-            total_elapsed_s=self._last - self.t0, requests_done=self.done,
-            requests_total=self.total,
-            log_tail=tuple(tail_lines(self.log_path, 12)) if self.log_path else (),
-        ))
+        self.callback(
+            CaptureProgress(
+                step=self.step_name,
+                run=self.index + 1,
+                runs=self.runs,
+                name=self.run.name,
+                label=self.run.label,
+                elapsed_s=self._last - self.run_t0,
+                total_elapsed_s=self._last - self.t0,
+                requests_done=self.done,
+                requests_total=self.total,
+                log_tail=tuple(tail_lines(self.log_path, 12)) if self.log_path else (),
+            )
+        )
 
 
 # --- facts about the machine -------------------------------------------------------------
@@ -321,9 +380,15 @@ def gpu_info() -> list[dict] | None:
         return None
     try:
         done = subprocess.run(
-            [smi, "--query-gpu=index,name,memory.total,driver_version,pci.bus_id",
-             "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            [
+                smi,
+                "--query-gpu=index,name,memory.total,driver_version,pci.bus_id",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -333,8 +398,9 @@ def gpu_info() -> list[dict] | None:
     for line in done.stdout.splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) == 5:
-            gpus.append(dict(zip(("index", "name", "memory_total", "driver", "bus_id"), parts,
-                                 strict=True)))
+            gpus.append(
+                dict(zip(("index", "name", "memory_total", "driver", "bus_id"), parts, strict=True))
+            )
     return gpus
 
 
@@ -436,7 +502,10 @@ def run_capture(
 
 
 def _capture_one(
-    prepared: Prepared, run: PlannedRun, shared: _Shared, reporter: _Reporter,
+    prepared: Prepared,
+    run: PlannedRun,
+    shared: _Shared,
+    reporter: _Reporter,
     cancel: threading.Event,
 ) -> dict:
     cfg = prepared.cfg
@@ -452,7 +521,8 @@ def _capture_one(
     sqlite_file = tmp / (run.name + rec.SQLITE_SUFFIX)
     nsys_cmd = (
         build_nsys_command(prepared.nsys, tmp / run.name, prepared.nsys_options, server_cmd)
-        if prepared.nsys else None
+        if prepared.nsys
+        else None
     )
     env = {**os.environ, **run.env}
     started = _now_iso()
@@ -471,7 +541,10 @@ def _capture_one(
         metrics_before = fetch_metrics(proc.base_url)
         reporter.step(WORKLOAD)
         result = run_workload(
-            proc.base_url, cfg.workload, cancel=cancel, on_request=reporter.requests,
+            proc.base_url,
+            cfg.workload,
+            cancel=cancel,
+            on_request=reporter.requests,
             tick=reporter.tick,
         )
         metrics_after = fetch_metrics(proc.base_url)
@@ -487,13 +560,18 @@ def _capture_one(
             if not report_file.is_file():
                 raise CaptureFailed(
                     f"nsys exited with status {outcome.nsys_status} and wrote no report",
-                    returncode=outcome.nsys_status, stderr_tail="\n".join(proc.log_tail(30)),
+                    returncode=outcome.nsys_status,
+                    stderr_tail="\n".join(proc.log_tail(30)),
                 )
             reporter.step(EXPORTING)
             t_export = time.monotonic()
             export_cmd = export_sqlite(
-                prepared.nsys, report_file, sqlite_file, timeout_s=cfg.report_timeout_s,
-                cancel=cancel, env=env,
+                prepared.nsys,
+                report_file,
+                sqlite_file,
+                timeout_s=cfg.report_timeout_s,
+                cancel=cancel,
+                env=env,
             )
             export_s = time.monotonic() - t_export
         elif outcome.server_status not in (0, None):
@@ -513,8 +591,10 @@ def _capture_one(
             "env": env_knobs(env, run.env),
             "model": {"path": str(prepared.model), "size_bytes": prepared.model.stat().st_size},
             "versions": {
-                "llama_server": shared.llama_server, "nsys": shared.nsys,
-                "llamaprof": __version__, "build_info": props.get("build_info"),
+                "llama_server": shared.llama_server,
+                "nsys": shared.nsys,
+                "llamaprof": __version__,
+                "build_info": props.get("build_info"),
             },
             "gpu": shared.gpu,
             "server": {"pid": server_pid, "port": port, "props": props},
@@ -523,13 +603,15 @@ def _capture_one(
             "totals": summarize(result.requests, result.wall_s),
             "metrics": {"before": metrics_before, "after": metrics_after},
             "durations": {
-                "startup_s": round(startup_s, 3), "workload_s": round(result.wall_s, 3),
+                "startup_s": round(startup_s, 3),
+                "workload_s": round(result.wall_s, 3),
                 "stop_s": round(outcome.stop_s, 3),
                 "export_s": None if export_s is None else round(export_s, 3),
                 "total_s": round(time.monotonic() - t0, 3),
             },
             "exit": {
-                "server": outcome.server_status, "nsys": outcome.nsys_status,
+                "server": outcome.server_status,
+                "nsys": outcome.nsys_status,
                 "escalated": outcome.escalated,
                 "signals": [s.to_dict() for s in outcome.signals],
             },
@@ -541,11 +623,15 @@ def _capture_one(
         }
         rec.write_json_atomic(tmp / (run.name + rec.RECORD_SUFFIX), record)
         (tmp / "server.log").unlink()
-        _publish(tmp, reports, [
-            sqlite_file.name if nsys_cmd else None,
-            report_file.name if nsys_cmd else None,
-            run.name + rec.RECORD_SUFFIX,  # last: a record means the run is complete
-        ])
+        _publish(
+            tmp,
+            reports,
+            [
+                sqlite_file.name if nsys_cmd else None,
+                report_file.name if nsys_cmd else None,
+                run.name + rec.RECORD_SUFFIX,  # last: a record means the run is complete
+            ],
+        )
         reporter.step(DONE)
         return record
     except BaseException as exc:
@@ -553,8 +639,10 @@ def _capture_one(
             # Stop first: llama-server may log the failure after answering the request,
             # and its log is complete only once it has exited.
             proc.kill()
-            if isinstance(exc, CaptureFailed) and not exc.stderr_tail and not isinstance(
-                exc, CaptureCancelled
+            if (
+                isinstance(exc, CaptureFailed)
+                and not exc.stderr_tail
+                and not isinstance(exc, CaptureCancelled)
             ):
                 exc.stderr_tail = "\n".join(proc.log_tail(30))
         shutil.rmtree(tmp, ignore_errors=True)
@@ -591,9 +679,19 @@ class BackgroundCapture:
     ``start`` checks the config and takes the capture lock before it returns, so its
     errors (missing files, another capture running) reach the caller at once. ``progress``,
     ``records``, ``error`` and ``cancelled`` may be read from any thread while it runs.
+
+    ``listen_address``: for the app, a function returning the address it listens on;
+    ``start`` then refuses (CaptureRefused) unless ``policy.capture_allowed`` allows it,
+    whatever the page let through. The CLI passes none: its user runs it on this machine.
     """
 
-    def __init__(self, on_progress: Callable[[CaptureProgress], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_progress: Callable[[CaptureProgress], None] | None = None,
+        *,
+        listen_address: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._listen_address = listen_address
         self._mutex = threading.Lock()
         self._cancel = threading.Event()
         # Set when the capture thread has finished everything. Waiting on an Event, not on
@@ -615,6 +713,10 @@ class BackgroundCapture:
 
     def start(self, cfg: CaptureConfig) -> list[PlannedRun]:
         """Start capturing ``cfg`` in a thread; returns the planned runs."""
+        if self._listen_address is not None:
+            allowed, why = capture_allowed(self._listen_address())
+            if not allowed:
+                raise CaptureRefused(why)
         with self._mutex:
             if self.running:
                 raise CaptureBusy("a capture is already running; wait for it or cancel it")
@@ -643,8 +745,11 @@ class BackgroundCapture:
     def _run(self, prepared: Prepared, lock: CaptureLock) -> None:
         try:
             run_capture(
-                prepared, on_progress=self._progress, on_record=self.records.append,
-                cancel=self._cancel, lock=lock,
+                prepared,
+                on_progress=self._progress,
+                on_record=self.records.append,
+                cancel=self._cancel,
+                lock=lock,
             )
         except CaptureCancelled:
             self.cancelled = True
@@ -674,4 +779,3 @@ class BackgroundCapture:
         if self.running:
             self.cancel()
             self.wait(120)
-

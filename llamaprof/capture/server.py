@@ -98,7 +98,11 @@ def server_version(server: str, env: dict[str, str] | None = None) -> str | None
     """``0.1.0-dev (build 1, commit 7e4c0a9)`` from ``llama-server --version``, or None."""
     try:
         done = subprocess.run(
-            [server, "--version"], capture_output=True, text=True, timeout=60, env=env,
+            [server, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -241,7 +245,10 @@ class SignalSent:
 
     def to_dict(self) -> dict:
         return {
-            "signal": self.signal, "pid": self.pid, "process": self.process, "to": self.role,
+            "signal": self.signal,
+            "pid": self.pid,
+            "process": self.process,
+            "to": self.role,
             "at_s": round(self.at_s, 3),
         }
 
@@ -266,11 +273,17 @@ class ServerProcess:
     """llama-server started by the capture, directly or as ``nsys profile``'s target.
 
     ``root`` is the process we started (nsys, or llama-server itself); ``server_pid`` is
-    llama-server's PID once it answers /health (see ``locate``).
+    llama-server's PID once it answers /health (see ``locate``), cleared once its exit is
+    confirmed. ``stopped`` is True once ``stop`` or ``kill`` has reaped everything: from
+    then on ``kill`` does nothing, since the PIDs we knew may belong to other processes.
     """
 
     def __init__(
-        self, command: list[str], env: dict[str, str], log_path: Path, port: int,
+        self,
+        command: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        port: int,
         profiled: bool,
     ) -> None:
         self.port = port
@@ -278,11 +291,17 @@ class ServerProcess:
         self.log_path = log_path
         self.base_url = f"http://{LOOPBACK}:{port}"
         self.server_pid: int | None = None
+        self.stopped = False
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
         try:
             self.root = subprocess.Popen(
-                command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True, preexec_fn=_stop_with_parent(),
+                command,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_stop_with_parent(),
             )
         except OSError as exc:
             self._log.close()
@@ -356,8 +375,9 @@ class ServerProcess:
 
     # -- stopping
 
-    def _send(self, outcome: StopOutcome, t0: float, pid: int, sig: signal.Signals,
-              role: str) -> None:
+    def _send(
+        self, outcome: StopOutcome, t0: float, pid: int, sig: signal.Signals, role: str
+    ) -> None:
         name = process_name(pid)
         with contextlib.suppress(ProcessLookupError):
             if role == "process group":
@@ -372,7 +392,10 @@ class ServerProcess:
         return pid_alive(pid)
 
     def _wait_gone(
-        self, pid: int, timeout_s: float, tick: Callable[[], None] | None = None,
+        self,
+        pid: int,
+        timeout_s: float,
+        tick: Callable[[], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -390,8 +413,11 @@ class ServerProcess:
         return "nsys" if self.profiled and pid == self.root.pid else "llama-server"
 
     def stop(
-        self, stop_timeout_s: float, report_timeout_s: float,
-        tick: Callable[[], None] | None = None, cancel: threading.Event | None = None,
+        self,
+        stop_timeout_s: float,
+        report_timeout_s: float,
+        tick: Callable[[], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> StopOutcome:
         """Stop cleanly: SIGINT to llama-server, wait; escalate only after the timeouts.
 
@@ -422,6 +448,7 @@ class ServerProcess:
                     outcome.problems.append(f"{role} ignored SIGTERM; sent SIGKILL")
                     self._send(outcome, t0, server, signal.SIGKILL, role)
                     self._wait_gone(server, 5)
+            self._forget_server_if_gone()
         # The process we started is llama-server itself (gone by now) or nsys, which writes
         # its report once its target has exited: give it time, then escalate.
         if not self._wait_gone(self.root.pid, report_timeout_s, tick, cancel):
@@ -440,6 +467,7 @@ class ServerProcess:
         else:
             outcome.server_status = self.root.returncode
         outcome.stop_s = time.monotonic() - t0
+        self.stopped = True
         self.close()
         return outcome
 
@@ -447,9 +475,13 @@ class ServerProcess:
         """Stop everything now, after a failure or a cancel; nothing is kept, so no long waits.
 
         llama-server still gets SIGINT first, then nsys (if it has not exited by itself), each
-        with ``grace_s`` to exit before SIGKILL.
+        with ``grace_s`` to exit before SIGKILL. Does nothing once ``stop`` (or ``kill``) has
+        completed: everything was reaped then, and signalling the PIDs we knew could hit
+        unrelated processes that reused them (a failed export may come minutes later).
         """
         outcome = StopOutcome()
+        if self.stopped:
+            return outcome
         t0 = time.monotonic()
         server = self.server_pid
         if server is not None and server != self.root.pid and self._alive(server):
@@ -459,16 +491,27 @@ class ServerProcess:
                 self._send(outcome, t0, server, signal.SIGKILL, "llama-server")
                 self._wait_gone(server, 5)
         if self.root.poll() is None:
-            self._send(outcome, t0, self.root.pid, signal.SIGINT,
-                       "nsys" if self.profiled else "llama-server")
+            self._send(
+                outcome,
+                t0,
+                self.root.pid,
+                signal.SIGINT,
+                "nsys" if self.profiled else "llama-server",
+            )
             if not self._wait_gone(self.root.pid, grace_s):
                 outcome.escalated = True
                 self._send(outcome, t0, self.root.pid, signal.SIGKILL, "process group")
         self.root.wait()
         self._reap(outcome, t0)
         outcome.stop_s = time.monotonic() - t0
+        self.stopped = True
         self.close()
         return outcome
+
+    def _forget_server_if_gone(self) -> None:
+        """Clear ``server_pid`` once llama-server's exit is confirmed: its PID is free for reuse."""
+        if self.server_pid is not None and not self._alive(self.server_pid):
+            self.server_pid = None
 
     def _reap(self, outcome: StopOutcome, t0: float) -> None:
         """After the process we started has exited: nothing of ours may still run.
@@ -481,6 +524,7 @@ class ServerProcess:
             outcome.problems.append("llama-server outlived the process llamaprof started")
             self._send(outcome, t0, self.server_pid, signal.SIGKILL, "llama-server")
             self._wait_gone(self.server_pid, 5)
+        self._forget_server_if_gone()
         leftovers = group_members(self.root.pid)
         if leftovers:
             outcome.escalated = True

@@ -93,7 +93,8 @@ class _TrackingAdapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[override]
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
-            **self.poolmanager.pool_classes_by_scheme, "http": self._pool_class,
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": self._pool_class,
         }
 
 
@@ -107,6 +108,19 @@ def _error_text(response: requests.Response) -> str:
     return f"HTTP {response.status_code}: {message}"
 
 
+def _json_kind(value: object) -> str:
+    """How a JSON value is called in messages: ``array``, ``string``, ``number``..."""
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
 def resolve_prompt(session: requests.Session, base_url: str, workload: Workload) -> str | list[int]:
     """What each request sends as ``prompt``: the text, or exactly N token ids.
 
@@ -118,14 +132,19 @@ def resolve_prompt(session: requests.Session, base_url: str, workload: Workload)
         return workload.prompt if workload.prompt is not None else DEFAULT_PROMPT
     try:
         r = session.post(
-            base_url + "/tokenize", json={"content": DEFAULT_PROMPT, "add_special": False},
+            base_url + "/tokenize",
+            json={"content": DEFAULT_PROMPT, "add_special": False},
             timeout=(5, 60),
         )
     except requests.RequestException as exc:
         raise CaptureFailed(f"POST /tokenize failed: {exc}") from None
     if r.status_code != 200:
         raise CaptureFailed(f"POST /tokenize failed: {_error_text(r)}")
-    ids = r.json().get("tokens") or []
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    ids = data.get("tokens") if isinstance(data, dict) else None
     if not ids:
         raise CaptureFailed("POST /tokenize returned no tokens")
     return list(itertools.islice(itertools.cycle(ids), workload.prompt_tokens))
@@ -201,13 +220,17 @@ def run_workload(
                 start = time.perf_counter()
                 try:
                     r = session.post(
-                        base_url + "/completion", json=body,
+                        base_url + "/completion",
+                        json=body,
                         timeout=(5, workload.request_timeout_s),
                     )
                     elapsed = time.perf_counter() - start
                     data = r.json() if r.status_code == 200 else None
                     error = None if data is not None else _error_text(r)
-                    if data is not None and not isinstance(data.get("timings"), dict):
+                    if data is not None and not isinstance(data, dict):
+                        # Caught here: data.get() would raise in this thread, unseen.
+                        error = f"the response is a JSON {_json_kind(data)}, not an object"
+                    elif data is not None and not isinstance(data.get("timings"), dict):
                         error = "the response has no timings"
                 except (requests.RequestException, ValueError) as exc:
                     error = f"{type(exc).__name__}: {exc}"

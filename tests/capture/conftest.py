@@ -127,12 +127,16 @@ def make_config(llama_server, tiny_model, reports, fake_nsys):
     def make(**overrides) -> CaptureConfig:
         workload = overrides.pop("workload", Workload(requests=3, n_predict=8))
         values = dict(
-            server=llama_server, model=str(tiny_model), server_args=list(SERVER_ARGS),
-            nsys=fake_nsys, reports_dir=reports, workload=workload, health_timeout_s=30,
+            server=llama_server,
+            model=str(tiny_model),
+            server_args=list(SERVER_ARGS),
+            nsys=fake_nsys,
+            reports_dir=reports,
+            workload=workload,
+            health_timeout_s=30,
             stop_timeout_s=10,
         )
         values.update(overrides)
         return CaptureConfig(**values)
 
     return make
-

@@ -87,14 +87,21 @@ def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypa
 
 
 @pytest.mark.server
-def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model,
-                                           fake_nsys):
+def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model, fake_nsys):
     """Filling the form and pressing Start captures a run; the page shows its tokens/s."""
     address("127.0.0.1")
     at = open_page(reports)
     assert at.caption[0].value.startswith("The app listens on 127.0.0.1 only")
-    fill(at, server=llama_server, model=str(tiny_model), server_args="-c 512 -np 1",
-         nsys=fake_nsys, requests=2, n_predict=4, name="from-app")
+    fill(
+        at,
+        server=llama_server,
+        model=str(tiny_model),
+        server_args="-c 512 -np 1",
+        nsys=fake_nsys,
+        requests=2,
+        n_predict=4,
+        name="from-app",
+    )
     at.button(key="capture_start").click().run()
     assert not at.error, [e.value for e in at.error]
     wait_until_done(at)
@@ -105,8 +112,29 @@ def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_m
     assert list(table["report"]) == ["from-app.nsys-rep"]
     records = at.dataframe[1].value  # every record in the folder
     assert list(records["run"]) == ["from-app"] and list(records["profiled"]) == [True]
+    # Both tables are the library's record rows: the same columns, the same values.
+    assert (
+        list(table.columns)
+        == list(records.columns)
+        == [
+            "run",
+            "config",
+            "profiled",
+            "started",
+            "requests",
+            "generated_tokens",
+            "generation_tok_s",
+            "prompt_tok_s",
+            "throughput_tok_s",
+            "report",
+            "problem",
+        ]
+    )
+    assert table.to_dict("records") == records.to_dict("records")
     assert sorted(p.name for p in reports.iterdir()) == [
-        "from-app.llamaprof.json", "from-app.nsys-rep", "from-app.sqlite",
+        "from-app.llamaprof.json",
+        "from-app.nsys-rep",
+        "from-app.sqlite",
     ]
 
 
@@ -125,8 +153,15 @@ def test_page_cancel_stops_the_capture(reports, address, llama_server, tiny_mode
     """Cancel on the page stops every process and keeps nothing."""
     address("127.0.0.1")
     at = open_page(reports)
-    fill(at, server=llama_server, model=str(tiny_model), server_args="-c 512 -np 1",
-         profile=False, requests=40, n_predict=300)
+    fill(
+        at,
+        server=llama_server,
+        model=str(tiny_model),
+        server_args="-c 512 -np 1",
+        profile=False,
+        requests=40,
+        n_predict=300,
+    )
     at.button(key="capture_start").click().run()
     deadline = time.monotonic() + 30
     while not _has_cancel(at):

@@ -35,15 +35,33 @@ from llamaprof.errors import ReportParseError
 
 def test_server_command_always_gets_loopback_host_and_port():
     """The server gets the model, the user's args, then --host 127.0.0.1 --port N."""
-    assert build_server_command("/bin/llama-server", "/m/a.gguf", ["-ngl", "99", "-fa", "on"],
-                                8123) == [
-        "/bin/llama-server", "-m", "/m/a.gguf", "-ngl", "99", "-fa", "on",
-        "--host", "127.0.0.1", "--port", "8123",
+    assert build_server_command(
+        "/bin/llama-server", "/m/a.gguf", ["-ngl", "99", "-fa", "on"], 8123
+    ) == [
+        "/bin/llama-server",
+        "-m",
+        "/m/a.gguf",
+        "-ngl",
+        "99",
+        "-fa",
+        "on",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
     ]
 
 
-@pytest.mark.parametrize("args", [["--host", "0.0.0.0"], ["--port", "80"], ["--port=80"],
-                                  ["-m", "x.gguf"], ["--model", "x.gguf"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--host", "0.0.0.0"],
+        ["--port", "80"],
+        ["--port=80"],
+        ["-m", "x.gguf"],
+        ["--model", "x.gguf"],
+    ],
+)
 def test_server_args_cannot_set_host_port_or_model(args):
     """Host, port and model belong to the capture; setting them in server args is an error."""
     with pytest.raises(ConfigError, match="remove"):
@@ -54,17 +72,26 @@ def test_nsys_command_defaults_suit_llama_server():
     """Default nsys options trace cuda,nvtx,osrt; node-level graph tracing is one switch."""
     server = ["llama-server", "-m", "m.gguf"]
     assert build_nsys_command("nsys", "r/x", nsys_profile_options(), server) == [
-        "nsys", "profile", "-o", "r/x", "--trace=cuda,nvtx,osrt", "llama-server", "-m", "m.gguf",
+        "nsys",
+        "profile",
+        "-o",
+        "r/x",
+        "--trace=cuda,nvtx,osrt",
+        "llama-server",
+        "-m",
+        "m.gguf",
     ]
     assert nsys_profile_options(cuda_graph_nodes=True) == [
-        "--trace=cuda,nvtx,osrt", "--cuda-graph-trace=node",
+        "--trace=cuda,nvtx,osrt",
+        "--cuda-graph-trace=node",
     ]
 
 
 def test_user_nsys_options_replace_the_default_trace():
     """A user's -t/--trace replaces the default; other options are kept in order."""
     assert nsys_profile_options(["--trace=cuda", "--sample=none"]) == [
-        "--trace=cuda", "--sample=none",
+        "--trace=cuda",
+        "--sample=none",
     ]
     assert nsys_profile_options(["--stats=false"]) == ["--trace=cuda,nvtx,osrt", "--stats=false"]
     with pytest.raises(ConfigError, match="-o/--output"):
@@ -76,19 +103,48 @@ def test_user_nsys_options_replace_the_default_trace():
 def test_export_command():
     """The SQLite export is `nsys export --type sqlite`, overwriting only its own output."""
     assert build_export_command("nsys", "a.nsys-rep", "a.sqlite") == [
-        "nsys", "export", "--type", "sqlite", "--output", "a.sqlite", "--force-overwrite",
-        "true", "a.nsys-rep",
+        "nsys",
+        "export",
+        "--type",
+        "sqlite",
+        "--output",
+        "a.sqlite",
+        "--force-overwrite",
+        "true",
+        "a.nsys-rep",
     ]
 
 
 def test_parse_server_args():
     """Flags with values, bare flags, --k=v, negative numbers, repeats, and positionals."""
     assert parse_server_args(
-        ["-m", "a.gguf", "-ngl", "99", "-fa", "on", "--metrics", "-t", "-1",
-         "--ctx-size=0", "--lora", "a", "--lora", "b", "--no-mmap", "extra"]
+        [
+            "-m",
+            "a.gguf",
+            "-ngl",
+            "99",
+            "-fa",
+            "on",
+            "--metrics",
+            "-t",
+            "-1",
+            "--ctx-size=0",
+            "--lora",
+            "a",
+            "--lora",
+            "b",
+            "--no-mmap",
+            "extra",
+        ]
     ) == {
-        "-m": "a.gguf", "-ngl": "99", "-fa": "on", "--metrics": True, "-t": "-1",
-        "--ctx-size": "0", "--lora": ["a", "b"], "--no-mmap": "extra",
+        "-m": "a.gguf",
+        "-ngl": "99",
+        "-fa": "on",
+        "--metrics": True,
+        "-t": "-1",
+        "--ctx-size": "0",
+        "--lora": ["a", "b"],
+        "--no-mmap": "extra",
     }
     assert parse_server_args(["-fa", "-ngl", "1"]) == {"-fa": True, "-ngl": "1"}
 
@@ -101,10 +157,13 @@ def test_labels_are_the_differing_args():
         Variant(("-ngl", "99", "-fa", "on")),
     ]
     assert config_labels(variants) == [
-        "GGML_CUDA_DISABLE_GRAPHS=1 -fa on", "GGML_CUDA_DISABLE_GRAPHS=1 -fa off", "-fa on",
+        "GGML_CUDA_DISABLE_GRAPHS=1 -fa on",
+        "GGML_CUDA_DISABLE_GRAPHS=1 -fa off",
+        "-fa on",
     ]
     assert config_labels([Variant(("-fa", "on")), Variant(("-fa", "on"))]) == [
-        "-fa on #1", "-fa on #2",
+        "-fa on #1",
+        "-fa on #2",
     ]
 
 
@@ -135,8 +194,14 @@ def test_slug():
 
 def test_plan_names_ab_with_repeats(tmp_path):
     """An A/B set with repeats gets one unique name per run, grouped, in order."""
-    cfg = CaptureConfig(server="s", model="m", server_args=["-ngl", "99"], reports_dir=tmp_path,
-                        variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2)
+    cfg = CaptureConfig(
+        server="s",
+        model="m",
+        server_args=["-ngl", "99"],
+        reports_dir=tmp_path,
+        variants=[Variant.parse("-fa on"), Variant.parse("-fa off")],
+        repeat=2,
+    )
     (tmp_path / "20250714-120000_fa-on_r2.nsys-rep").write_text("taken")
     runs = plan_runs(cfg, datetime(2025, 7, 14, 12, 0, 0))
     assert [(r.name, r.label, r.repeat_index, r.repeat_of) for r in runs] == [
@@ -158,14 +223,17 @@ def test_plan_single_named_run_keeps_its_name_unless_taken(tmp_path):
     assert unique_name(tmp_path, "x", {"x", "x-2"}) == "x-3"
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"workload": Workload(requests=0)}, "at least 1 request"),
-    ({"workload": Workload(prompt="a", prompt_tokens=3)}, "not both"),
-    ({"repeat": 0}, "repeat"),
-    ({"port": 70000}, "not a TCP port"),
-    ({"name": "../x"}, "run name"),
-    ({"profile": False, "cuda_graph_nodes": True}, "--no-profile"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"workload": Workload(requests=0)}, "at least 1 request"),
+        ({"workload": Workload(prompt="a", prompt_tokens=3)}, "not both"),
+        ({"repeat": 0}, "repeat"),
+        ({"port": 70000}, "not a TCP port"),
+        ({"name": "../x"}, "run name"),
+        ({"profile": False, "cuda_graph_nodes": True}, "--no-profile"),
+    ],
+)
 def test_config_validation(changes, message):
     """Bad settings are refused before anything starts, with a one-line reason."""
     cfg = CaptureConfig(server="s", model="m", **changes)
@@ -184,23 +252,48 @@ def test_only_loopback_is_contacted():
 def test_request_body_is_deterministic_and_uncached():
     """Every request: temperature 0, a fixed seed, cache_prompt off, not streamed."""
     assert request_body(Workload(n_predict=16), "hi") == {
-        "prompt": "hi", "n_predict": 16, "temperature": 0.0, "seed": 42,
-        "cache_prompt": False, "stream": False,
+        "prompt": "hi",
+        "n_predict": 16,
+        "temperature": 0.0,
+        "seed": 42,
+        "cache_prompt": False,
+        "stream": False,
     }
 
 
 def test_summarize_weights_by_tokens():
     """Totals add tokens and milliseconds; rates are tokens over summed time."""
     done = [
-        {"timings": {"cache_n": 0, "prompt_n": 10, "prompt_ms": 10.0, "predicted_n": 4,
-                     "predicted_ms": 40.0}},
-        {"timings": {"cache_n": 2, "prompt_n": 30, "prompt_ms": 10.0, "predicted_n": 6,
-                     "predicted_ms": 60.0}},
+        {
+            "timings": {
+                "cache_n": 0,
+                "prompt_n": 10,
+                "prompt_ms": 10.0,
+                "predicted_n": 4,
+                "predicted_ms": 40.0,
+            }
+        },
+        {
+            "timings": {
+                "cache_n": 2,
+                "prompt_n": 30,
+                "prompt_ms": 10.0,
+                "predicted_n": 6,
+                "predicted_ms": 60.0,
+            }
+        },
     ]
     assert summarize(done, 0.5) == {
-        "requests": 2, "prompt_tokens": 40, "generated_tokens": 10, "cached_tokens": 2,
-        "prompt_ms": 20.0, "predicted_ms": 100.0, "prompt_per_second": 2000.0,
-        "predicted_per_second": 100.0, "wall_s": 0.5, "generated_per_wall_second": 20.0,
+        "requests": 2,
+        "prompt_tokens": 40,
+        "generated_tokens": 10,
+        "cached_tokens": 2,
+        "prompt_ms": 20.0,
+        "predicted_ms": 100.0,
+        "prompt_per_second": 2000.0,
+        "predicted_per_second": 100.0,
+        "wall_s": 0.5,
+        "generated_per_wall_second": 20.0,
     }
 
 
@@ -230,33 +323,73 @@ def test_capture_modules_do_not_import_streamlit():
         "import sys, llamaprof.capture.runner, llamaprof.cli.capture;"
         "print('streamlit' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).parents[2], check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
 def test_record_rows_table(tmp_path):
     """Every record in the folder becomes a row, newest first; a corrupt one says why."""
-    (tmp_path / "a.llamaprof.json").write_text(json.dumps({
-        "name": "a", "label": "-fa on", "profiled": False, "started": "2025-07-14T12:00:00Z",
-        "totals": {"requests": 2, "generated_tokens": 16, "predicted_per_second": 80.0,
-                   "prompt_per_second": 900.0, "generated_per_wall_second": 70.0},
-        "report": None, "problems": [],
-    }))
-    (tmp_path / "b.llamaprof.json").write_text(json.dumps({
-        "name": "b", "label": "-fa off", "profiled": True, "started": "2025-07-14T13:00:00Z",
-        "totals": {}, "report": "b.nsys-rep", "problems": ["x"],
-    }))
+    (tmp_path / "a.llamaprof.json").write_text(
+        json.dumps(
+            {
+                "name": "a",
+                "label": "-fa on",
+                "profiled": False,
+                "started": "2025-07-14T12:00:00Z",
+                "totals": {
+                    "requests": 2,
+                    "generated_tokens": 16,
+                    "predicted_per_second": 80.0,
+                    "prompt_per_second": 900.0,
+                    "generated_per_wall_second": 70.0,
+                },
+                "report": None,
+                "problems": [],
+            }
+        )
+    )
+    (tmp_path / "b.llamaprof.json").write_text(
+        json.dumps(
+            {
+                "name": "b",
+                "label": "-fa off",
+                "profiled": True,
+                "started": "2025-07-14T13:00:00Z",
+                "totals": {},
+                "report": "b.nsys-rep",
+                "problems": ["x"],
+            }
+        )
+    )
     (tmp_path / "c.llamaprof.json").write_text("{")
     rows = record_rows(tmp_path)
     assert [(r["run"], r["config"], r["report"], r["problem"]) for r in rows] == [
         ("b", "-fa off", "b.nsys-rep", "x"),
         ("a", "-fa on", None, None),
-        ("c", None, None, "not a valid capture record: Expecting property name enclosed in "
-                          "double quotes: line 1 column 2 (char 1)"),
+        (
+            "c",
+            None,
+            None,
+            "not a valid capture record: Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)",
+        ),
     ]
     assert rows[1] == {
-        "run": "a", "config": "-fa on", "profiled": False, "started": "2025-07-14T12:00:00Z",
-        "requests": 2, "generated_tokens": 16, "generation_tok_s": 80.0, "prompt_tok_s": 900.0,
-        "throughput_tok_s": 70.0, "report": None, "problem": None,
+        "run": "a",
+        "config": "-fa on",
+        "profiled": False,
+        "started": "2025-07-14T12:00:00Z",
+        "requests": 2,
+        "generated_tokens": 16,
+        "generation_tok_s": 80.0,
+        "prompt_tok_s": 900.0,
+        "throughput_tok_s": 70.0,
+        "report": None,
+        "problem": None,
     }

@@ -45,9 +45,18 @@ def test_profile_writes_only_after_the_target_exits(fake_nsys, tmp_path, nsys_lo
     """SIGINT to the target ends it; the report appears only then; the status passes on."""
     out = tmp_path / "r"
     proc = subprocess.Popen(
-        [fake_nsys, "profile", "-o", str(out), "--trace=cuda,nvtx,osrt",
-         sys.executable, "-c", TARGET],
-        stdout=subprocess.PIPE, text=True,
+        [
+            fake_nsys,
+            "profile",
+            "-o",
+            str(out),
+            "--trace=cuda,nvtx,osrt",
+            sys.executable,
+            "-c",
+            TARGET,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "ready"
     events = [json.loads(line) for line in nsys_log.read_text().splitlines()]
@@ -69,7 +78,8 @@ def test_profile_forwards_signals_to_the_target(fake_nsys, tmp_path, nsys_log):
     """A SIGINT sent to the stand-in itself goes on to the target, as nsys does."""
     proc = subprocess.Popen(
         [fake_nsys, "profile", "-o", str(tmp_path / "f"), sys.executable, "-c", TARGET],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
@@ -83,16 +93,23 @@ def test_profile_forwards_signals_to_the_target(fake_nsys, tmp_path, nsys_log):
 
 def test_export_builds_an_sqlite_like_nsys(fake_nsys, tmp_path):
     """`nsys export --type sqlite` gives an SQLite file with the CUDA tables of an export."""
-    subprocess.run([fake_nsys, "profile", "-o", str(tmp_path / "e"), sys.executable, "-c", "0"],
-                   check=True, capture_output=True)
-    command = export_sqlite(fake_nsys, tmp_path / "e.nsys-rep", tmp_path / "e.sqlite",
-                            timeout_s=30)
+    subprocess.run(
+        [fake_nsys, "profile", "-o", str(tmp_path / "e"), sys.executable, "-c", "0"],
+        check=True,
+        capture_output=True,
+    )
+    command = export_sqlite(fake_nsys, tmp_path / "e.nsys-rep", tmp_path / "e.sqlite", timeout_s=30)
     assert command[1:4] == ["export", "--type", "sqlite"]
     db = sqlite3.connect(tmp_path / "e.sqlite")
     names = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
-    assert {"StringIds", "CUPTI_ACTIVITY_KIND_RUNTIME", "CUPTI_ACTIVITY_KIND_KERNEL",
-            "CUPTI_ACTIVITY_KIND_MEMCPY", "CUPTI_ACTIVITY_KIND_MEMSET",
-            "ENUM_CUDA_MEMCPY_OPER"} <= names
+    assert {
+        "StringIds",
+        "CUPTI_ACTIVITY_KIND_RUNTIME",
+        "CUPTI_ACTIVITY_KIND_KERNEL",
+        "CUPTI_ACTIVITY_KIND_MEMCPY",
+        "CUPTI_ACTIVITY_KIND_MEMSET",
+        "ENUM_CUDA_MEMCPY_OPER",
+    } <= names
     assert db.execute("select count(*) from CUPTI_ACTIVITY_KIND_KERNEL").fetchone() == (6,)
     db.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.nsys-rep", "e.sqlite"]
@@ -100,8 +117,11 @@ def test_export_builds_an_sqlite_like_nsys(fake_nsys, tmp_path):
 
 def test_export_failure_is_reported(fake_nsys, tmp_path, monkeypatch):
     """A failing export raises CaptureFailed with nsys's last line."""
-    subprocess.run([fake_nsys, "profile", "-o", str(tmp_path / "x"), sys.executable, "-c", "0"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [fake_nsys, "profile", "-o", str(tmp_path / "x"), sys.executable, "-c", "0"],
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.setenv("FAKE_NSYS_EXPORT_FAIL", "1")
     try:
         export_sqlite(fake_nsys, tmp_path / "x.nsys-rep", tmp_path / "x.sqlite", timeout_s=30)
