@@ -157,7 +157,8 @@ def code_fingerprint() -> str:
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(CACHE_FORMAT).encode())
-    files = [package / "model.py", package / "reports.py", Path(__file__).resolve()]
+    files = [package / "model.py", package / "reports.py", package / "rounding.py"]
+    files.append(Path(__file__).resolve())
     files += sorted((package / "sources").rglob("*.py"))
     for file in files:
         digest.update(file.relative_to(package).as_posix().encode())

@@ -29,6 +29,7 @@ import pandas as pd
 
 from llamaprof import reports
 from llamaprof.analyze.compare import LONG_COLUMNS
+from llamaprof.capture.record import load_record
 from llamaprof.errors import LlamaprofError
 from llamaprof.model import Run
 
@@ -48,6 +49,7 @@ __all__ = [
     "repeat_groups",
     "repeat_long",
     "require_divisors",
+    "safe_records",
     "unit_for",
 ]
 
@@ -71,14 +73,29 @@ _PER = {Normalize.NONE: "", Normalize.PER_TOKEN: "/token", Normalize.PER_REQUEST
 
 
 def load_records(runs: Mapping[str, Run]) -> dict[str, dict | None]:
-    """The capture record beside each run's report (None where there is none), by label."""
-    try:
-        from llamaprof.capture.record import load_record
-    except ModuleNotFoundError as exc:  # capture is optional: runs then compare by totals
-        if exc.name not in ("llamaprof.capture.record", "llamaprof.capture"):
-            raise
-        return dict.fromkeys(runs)
+    """The capture record beside each run's report (None where there is none), by label.
+
+    Raises ReportParseError when a record exists but cannot be read (see ``safe_records``).
+    """
     return {label: load_record(run.path) for label, run in runs.items()}
+
+
+def safe_records(runs: Mapping[str, Run]) -> tuple[dict[str, dict | None], list[str]]:
+    """Each run's capture record by label, and one line per record that cannot be read.
+
+    A broken record is taken as no record (None): it costs only that run's record-based
+    features (normalisation, config labels, repeats), never the comparison. The app shows
+    the lines as warnings, the command line prints them on stderr.
+    """
+    records: dict[str, dict | None] = {}
+    problems: list[str] = []
+    for label, run in runs.items():
+        try:
+            records[label] = load_record(run.path)
+        except LlamaprofError as exc:
+            records[label] = None
+            problems.append(f"{label}: {getattr(exc, 'reason', None) or exc}")
+    return records, problems
 
 
 def divisor(record: Record | None, mode: Normalize | str) -> float | None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 import pandas as pd
 
 from llamaprof.analyze.kernel_names import short_kernel_name
+from llamaprof.rounding import round1
 
 __all__ = [
     "FAMILIES",
@@ -270,8 +270,7 @@ def _pct(part: int | float, whole: int | float) -> float:
     """Percent with 1 decimal, rounded half away from zero as nsys's SQL does."""
     if not whole:
         return 0.0
-    exact = Decimal(repr(float(part) * 100.0 / float(whole)))
-    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return round1(float(part) * 100.0 / float(whole))
 
 
 def family_summary(kernels: pd.DataFrame) -> pd.DataFrame:

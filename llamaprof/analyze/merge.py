@@ -8,21 +8,15 @@ from different nsys versions compare row for row.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.rounding import round1
 
 __all__ = ["kernels_by_name"]
-
-_TENTH = Decimal("0.1")
-
-
-def _round1(value: Decimal) -> float:
-    """Round to 1 decimal half away from zero, as SQLite's ``round(x, 1)`` in nsys's SQL."""
-    return float(value.quantize(_TENTH, rounding=ROUND_HALF_UP))
 
 
 def _exact(value: object) -> Decimal:
@@ -61,12 +55,12 @@ def kernels_by_name(df: pd.DataFrame) -> pd.DataFrame:
             total = sum((_exact(v) for v in group["total_ns"]), Decimal(0))
             count = int(group["count"].sum())
             row = {
-                "time_pct": _round1(total * 100 / grand_total)
+                "time_pct": round1(total * 100 / grand_total)
                 if grand_total
-                else _round1(sum((_exact(v) for v in group["time_pct"]), Decimal(0))),
+                else round1(sum((_exact(v) for v in group["time_pct"]), Decimal(0))),
                 "total_ns": int(total) if total == total.to_integral_value() else float(total),
                 "count": count,
-                "avg_ns": _round1(total / count) if count else math.nan,
+                "avg_ns": round1(total / count) if count else math.nan,
                 "med_ns": math.nan,
                 "min_ns": group["min_ns"].min(),
                 "max_ns": group["max_ns"].max(),

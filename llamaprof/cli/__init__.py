@@ -28,21 +28,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    # Each subcommand lives in its own module; a missing one must not break the others.
-    from importlib import import_module
+    """Add the subcommands; imported here because each module imports ``main``'s package."""
+    from llamaprof.cli.capture import capture
+    from llamaprof.cli.compare import compare
+    from llamaprof.cli.stats import stats
 
-    for module, name in (
-        ("llamaprof.cli.stats", "stats"),
-        ("llamaprof.cli.compare", "compare"),
-        ("llamaprof.cli.capture", "capture"),
-    ):
-        try:
-            command = getattr(import_module(module), name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        main.add_command(command, name)
+    for command in (stats, compare, capture):
+        main.add_command(command)
 
 
 _register()

@@ -53,10 +53,10 @@ from llamaprof.analyze.fairness import (
     Normalize,
     comparability_warnings,
     diff_labels,
-    load_records,
+    safe_records,
 )
-from llamaprof.cli.loading import load_run
 from llamaprof.errors import LlamaprofError
+from llamaprof.loading import load_run
 from llamaprof.model import Run
 from llamaprof.render.comparison import to_csv, to_json, to_markdown
 
@@ -205,7 +205,9 @@ def compare(
     lacking = [label for label, run in loaded.items() if run.summary(view.report) is None]
     if len(lacking) == len(loaded):
         raise LlamaprofError(f"none of the runs has the {view.report} report")
-    records = load_records(loaded)
+    records, problems = safe_records(loaded)
+    for problem in problems:  # such a run compares without its record
+        click.echo(f"llamaprof: warning: capture record ignored: {problem}", err=True)
     if label_mode == "config":
         renamed = diff_labels(records)
         loaded = {renamed[label]: run for label, run in loaded.items()}

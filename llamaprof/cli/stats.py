@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import click
 
 from llamaprof import reports
-from llamaprof.cli.loading import load_run
+from llamaprof.loading import load_run
 from llamaprof.model import KernelNaming
 from llamaprof.render.nsys_format import (
     TIME_UNITS,

@@ -54,7 +54,7 @@ import math
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
@@ -62,6 +62,7 @@ import pandas as pd
 from llamaprof import reports
 from llamaprof.analyze.merge import kernels_by_name
 from llamaprof.model import KernelNaming, Run
+from llamaprof.rounding import sql_round
 
 __all__ = [
     "ELLIPSIS",
@@ -149,20 +150,6 @@ def _is_missing(value: Any) -> bool:
         return bool(isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
-
-
-def sql_round(value: float | int | Decimal, places: int = 1) -> Decimal:
-    """SQLite's ``round(value, places)``: half away from zero on the decimal value.
-
-    ``repr`` gives the shortest decimal that reads back as the same double, which is
-    what SQLite rounds (``round(0.25, 1)`` is 0.3 and ``round(1.45, 1)`` is 1.5,
-    where Python's ``round`` gives 0.2 and 1.4).
-
-    >>> str(sql_round(0.25)), str(sql_round(1.45)), str(sql_round(-2.5, 0)), str(sql_round(7))
-    ('0.3', '1.5', '-3', '7.0')
-    """
-    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def _as_int(value: Any) -> int:

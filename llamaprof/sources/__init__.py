@@ -60,7 +60,7 @@ def load_report(path: str | Path) -> Run:
     reason for anything it cannot read.
     """
     path = Path(path)
-    if _is_stream(path):
+    if is_stream(path):
         return _load_stream(path)
     fmt = sniff(path)
     if fmt is ReportFormat.SQLITE:
@@ -80,7 +80,7 @@ def load_report(path: str | Path) -> Run:
     return read_stats_text(path)
 
 
-def _is_stream(path: Path) -> bool:
+def is_stream(path: str | Path) -> bool:
     """True for a pipe or device (``<(nsys stats ...)``, ``/dev/stdin``): readable only once."""
     try:
         mode = os.stat(path).st_mode

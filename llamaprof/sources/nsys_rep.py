@@ -12,21 +12,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
-from llamaprof.errors import ReportParseError
+from llamaprof import nsys as nsys_tool
+from llamaprof.errors import NsysNotFound, ReportParseError
 from llamaprof.model import ReportFormat, Run
+from llamaprof.nsys import NSYS_ENV
+from llamaprof.sources import NSYS_REP_MAGIC
 from llamaprof.sources.sqlite_export import read_sqlite
 
-#: Environment variable naming the nsys executable to use (else ``nsys`` on PATH).
-NSYS_ENV = "LLAMAPROF_NSYS"
+__all__ = ["EXPORT_TIMEOUT_S", "NSYS_ENV", "find_nsys", "nsys_rep_version", "read_nsys_rep"]
+
 #: How long one ``nsys export`` may take; a seed-scale report exports in well under a minute.
 EXPORT_TIMEOUT_S = 900
 
-_MAGIC = b"NVIDIA Tegra Profiler Report"
 _HEADER_BYTES = 512
 # from ~2024 the magic is followed by the writing build: "Report 2025@5@1@121-2554…v0."
 _VERSION_RE = re.compile(rb"NVIDIA Tegra Profiler Report\s*(\d{4})@(\d+)@(\d+)(?:@(\d+))?")
@@ -48,12 +48,11 @@ def nsys_rep_version(path: str | Path) -> str | None:
 
 
 def find_nsys() -> str | None:
-    """The nsys executable: ``$LLAMAPROF_NSYS`` if set, else ``nsys`` on PATH; None if neither."""
-    configured = os.environ.get(NSYS_ENV)
-    if configured:
-        found = shutil.which(configured)
-        return found if found else None
-    return shutil.which("nsys")
+    """The nsys that reads reports (see ``llamaprof.nsys.find_nsys``); None if there is none."""
+    try:
+        return nsys_tool.find_nsys()
+    except NsysNotFound:
+        return None
 
 
 def read_nsys_rep(path: str | Path) -> Run:
@@ -86,7 +85,7 @@ def _header(path: Path) -> bytes:
             head = fh.read(_HEADER_BYTES)
     except OSError as exc:
         raise ReportParseError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not head.startswith(_MAGIC):
+    if not head.startswith(NSYS_REP_MAGIC):
         raise ReportParseError(path, "is not an nsys report (no NVIDIA report header)")
     return head
 
@@ -118,39 +117,31 @@ def _fresh_export(path: Path) -> Path | None:
 def _export(path: Path, version: str | None) -> Path:
     """Run ``nsys export`` into a temporary file, then rename it into place atomically."""
     written_by = f" (nsys {version})" if version else ""
-    nsys = find_nsys()
-    if nsys is None:
-        where = f"${NSYS_ENV} ({os.environ[NSYS_ENV]})" if os.environ.get(NSYS_ENV) else "PATH"
+    try:
+        nsys = nsys_tool.find_nsys()
+    except NsysNotFound:
+        configured = os.environ.get(NSYS_ENV)
+        where = f"on ${NSYS_ENV} ({configured})" if configured else "on PATH"
         raise ReportParseError(
             path,
-            f"is an nsys report{written_by}; nsys is needed to read it and was not found on "
+            f"is an nsys report{written_by}; nsys is needed to read it and was not found "
             f"{where}. Set {NSYS_ENV}, or run `nsys export --type sqlite {path.name}` and "
             "add the .sqlite",
-        )
+        ) from None
     target = path.with_suffix(".sqlite")
     if not os.access(path.parent, os.W_OK):
         target = _cache_path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
     # a hidden temporary name in the same folder, so the final rename is atomic
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.sqlite")
-    command = [nsys, "export", "--type", "sqlite", "--force-overwrite", "true"]
-    command += ["--output", str(tmp), str(path)]
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, errors="replace", timeout=EXPORT_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired:
+        nsys_tool.export_sqlite(nsys, path, tmp, timeout_s=EXPORT_TIMEOUT_S)
+    except nsys_tool.ExportFailed as exc:
         tmp.unlink(missing_ok=True)
-        raise ReportParseError(
-            path, f"nsys export took longer than {EXPORT_TIMEOUT_S} s and was stopped"
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise ReportParseError(path, f"could not run nsys at {nsys} ({reason})") from None
-    if done.returncode != 0 or not tmp.exists():
-        tmp.unlink(missing_ok=True)
-        lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit status {done.returncode}"
-        raise ReportParseError(path, f"nsys export failed{written_by}: {detail}")
+        if exc.returncode is None:  # timeout, nothing written, nsys not runnable
+            raise ReportParseError(path, exc.reason) from None
+        detail = exc.stderr_tail.splitlines()[-1].strip() if exc.stderr_tail else ""
+        detail = detail or f"exit status {exc.returncode}"
+        raise ReportParseError(path, f"nsys export failed{written_by}: {detail}") from None
     os.replace(tmp, target)
     return target

@@ -10,9 +10,11 @@ A table is read through a ladder of layouts, tried in order for each chunk; typi
 *packed* one first (several small integers in one, e.g. ``(end - start) * B + nameId``: fewer
 values for SQLite to print and numpy to parse), then a *plain* one (one expression per
 column). A layout fails for a chunk when a value is NULL or not an integer (a REAL, which is
-also what SQLite makes of an integer overflow, or TEXT), or when its decoder refuses the
-values (a negative duration). The last layout is then read again keeping only the rows whose
-columns are all integers (an export edited after the fact), and the rows left out are counted.
+also what SQLite makes of an integer overflow, or TEXT), when its ``guard`` is false for a row
+(e.g. a TEXT ``end``, which SQLite's ``end - start`` would silently read as 0), or when its
+decoder refuses the values (a packed layout cannot hold a negative duration). The last layout
+is then read again keeping only the rows whose columns are all integers (an export edited
+after the fact), and the rows left out are counted.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ class Layout:
     """Integer SQL expressions read per row and how to turn their arrays into columns.
 
     ``decode`` gets one int64 array per expression (same length) and returns the table's
-    columns, or None to refuse them (the next layout then reads the chunk).
+    columns, or None to refuse them (the next layout then reads the chunk). ``guard``: an SQL
+    condition every row must meet for this layout to read the chunk (checked in the same
+    pass as ``min(guard)``); rows failing it are left for the filtered pass.
     """
 
     exprs: dict[str, str]
     decode: Decoder
+    guard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,10 +217,16 @@ def _read_pass(
     """Row count of one pass and its chunk, None when the values do not parse or decode."""
     concat = ", ".join(f"group_concat({e})" for e in layout.exprs.values())
     extremes = [*(f"min({e})" for e in plan.minimum), *(f"max({e})" for e in plan.maximum)]
+    if layout.guard:
+        extremes.append(f"min({layout.guard})")
     extra = "".join(f", {x}" for x in extremes)
     count, *values = con.execute(
         f"SELECT count(*), {concat}{extra} FROM {plan.table} {where}"
     ).fetchone()
+    if layout.guard:
+        *values, guarded = values
+        if guarded == 0:  # some row fails the guard: not this layout
+            return count, None
     texts, bounds = values[: len(layout.exprs)], values[len(layout.exprs) :]
     if any(b is not None and not isinstance(b, int) for b in bounds):
         return count, None

@@ -12,7 +12,9 @@ with the arrays kept, not with the text.
 
 Rows with a NULL or non-integer value where nsys writes an integer (start, end, name ids,
 copyKind, bytes) are left out, and ``run.info.warnings`` says how many; nsys itself never writes
-such rows, so they only appear in files edited after export.
+such rows, so they only appear in files edited after export. Integer rows whose ``end`` precedes
+their ``start`` are kept: nsys sums ``end - start`` whatever its sign, and so does this reader
+(the GPU busy time counts such an interval as empty).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ _OLD_MEMCPY_LABELS = [f"[CUDA memcpy {kind}]" for kind in reports.MEMCPY_SHORT[:
 _GLOBAL_PID_MASK = ~0xFFFFFF  # globalTid -> globalPid: the low 24 bits are the thread id
 _PROCESS_SAMPLES = 101  # rows looked at to find the profiled process (rowid lookups, O(1))
 _MAX_WORKERS = 4  # threads reading chunks; more only add memory in flight
+#: Guard of the plain layouts: a TEXT/REAL start or end would make ``end - start`` a number
+#: that means nothing (TEXT reads as 0), so such rows go to the filtered pass and are left out.
+_INTEGER_TIMES = "typeof(start) = 'integer' AND typeof(\"end\") = 'integer'"
 
 
 def read_sqlite(path: str | Path) -> Run:
@@ -197,11 +202,11 @@ class _Reader:
         plans = {}
         bound = self._string_id_bound()  # ids < bound - 1; bound - 1 marks "no mangled name"
         if RUNTIME in self.tables:
-            plain = Layout({"nameId": "nameId", "d": "end - start"}, _durations_ok)
+            plain = Layout({"nameId": "nameId", "d": "end - start"}, _as_read, _INTEGER_TIMES)
             layouts: tuple[Layout, ...] = (plain,)
             if bound < 2**31:
                 # one integer per call; an id out of range gives NULL (next layout), never a
-                # wrong split; a negative duration gives a negative value
+                # wrong split; a negative duration gives a negative value (read plain)
                 packed = (
                     f"CASE WHEN nameId BETWEEN 0 AND {bound - 2} "
                     f"THEN (end - start) * {bound} + nameId END"
@@ -220,11 +225,11 @@ class _Reader:
             plans[KERNEL] = self._kernel_plan(bound)
         if MEMCPY in self.tables:
             exprs = {"kind": "copyKind", "start": "start", "d": "end - start", "bytes": "bytes"}
-            layout = Layout(exprs, _durations_ok)
+            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
             plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), _REQUIRED[MEMCPY])
         if MEMSET in self.tables:
             exprs = {"start": "start", "d": "end - start", "bytes": "bytes"}
-            layout = Layout(exprs, _durations_ok)
+            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
             plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), _REQUIRED[MEMSET])
         return plans
 
@@ -250,10 +255,12 @@ class _Reader:
         if not packed or bound**3 >= 2**63:
             ids = {"dem": "demangledName", "base": base, "mangled": mangled}
             exprs = {**ids, **times}
-            return TablePlan(KERNEL, tuple(exprs), (Layout(exprs, _durations_ok),), raw)
+            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
+            return TablePlan(KERNEL, tuple(exprs), (layout,), raw)
         key = f"(demangledName * {bound} + {base}) * {bound} + {mangled}"
-        plain = Layout({"key": key, **times}, _durations_ok)
-        # a duration too long to fit beside the key overflows to REAL: that chunk reads plain
+        plain = Layout({"key": key, **times}, _as_read, _INTEGER_TIMES)
+        # a duration too long to fit beside the key overflows to REAL, a negative one makes
+        # ``p`` negative: that chunk reads plain
         fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start"}
         layouts = (Layout(fused, _unpacker(bound**3, "d", "key")), plain)
         low, high = _id_extremes(columns)
@@ -592,6 +599,8 @@ class _Reader:
         for starts, durations in parts:
             if len(starts):
                 self.span_bounds.append((int(starts.min()), int((starts + durations).max())))
+        # an interval whose end precedes its start covers nothing (nsys still sums its length)
+        parts = [(s, d if not len(d) or d.min() >= 0 else np.maximum(d, 0)) for s, d in parts]
         self.gpu_busy_ns = union_length(parts) if tables else None
         del parts
         for data in tables:
@@ -639,15 +648,16 @@ def _id_extremes(columns: set[str] | list[str]) -> tuple[str, str]:
     return f"min({', '.join(ids)})", f"max({', '.join(ids)})"
 
 
-def _durations_ok(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-    """The columns as read, refused when a duration is negative (a text ``end`` reads as 0)."""
-    return None if (columns["d"] < 0).any() else columns
+def _as_read(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns as read (negative durations included: nsys sums them too)."""
+    return columns
 
 
 def _unpacker(base: int, high: str, low: str) -> Callable[[dict], dict | None]:
     """Decoder splitting column ``p = high * base + low`` (0 <= low < base) into two columns.
 
-    A negative ``p`` means a negative duration (the high part): refused, like ``_durations_ok``.
+    A negative ``p`` means a negative duration (the high part), which the split cannot hold:
+    refused, so the chunk is read by the plain layout.
     """
 
     def decode(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:

@@ -1,19 +1,18 @@
 """Per-group statistics of nsys summaries, vectorised with numpy (no loop per row).
 
 Pure functions over integer arrays: grouping (``factorize``), total/count/avg/median/min/max/
-stddev per group (``group_stats``), nsys's rounding (``round1``), the summary frames
+stddev per group (``group_stats``), the summary frames (rounded by ``llamaprof.rounding``)
 (``time_frame``, ``size_frame``), ``ORDER BY total DESC`` (``order_by_total``) and the GPU
 busy time (``union_length``).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
 import numpy as np
 import pandas as pd
 
-_ONE_DECIMAL = Decimal("0.1")
+from llamaprof.rounding import round1_array as round1
+
 #: Ids below this are grouped by counting (bincount) instead of hashing.
 _SMALL_IDS = 1 << 22
 _BLOCK = 1 << 20  # elements per block of a blockwise computation
@@ -87,17 +86,6 @@ def order_by_total(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """``ORDER BY total DESC``; rows with equal totals keep their current (GROUP BY) order."""
     order = np.argsort(-frame[column].to_numpy(), kind="stable")
     return frame.iloc[order].reset_index(drop=True)
-
-
-def round1(values: np.ndarray) -> np.ndarray:
-    """Round to 1 decimal like SQLite's ``round(x, 1)``: half away from zero on the decimal.
-
-    Python's ``round`` would give 0.2 for 0.25 and 1.4 for 1.45; nsys prints 0.3 and 1.5.
-    """
-    return np.array(
-        [float(Decimal(repr(float(x))).quantize(_ONE_DECIMAL, ROUND_HALF_UP)) for x in values],
-        dtype=np.float64,
-    )
 
 
 def time_frame(stats: dict[str, np.ndarray], names: list[str]) -> pd.DataFrame:

@@ -18,12 +18,13 @@ from llamaprof.analyze.fairness import (
     Normalize,
     diff_labels,
     divisors,
-    load_records,
     normalization_caption,
     repeat_groups,
+    safe_records,
 )
-from llamaprof.errors import LlamaprofError
 from llamaprof.model import Run
+
+__all__ = ["NORMALIZE_TEXT", "CompareSetup", "compare_setup", "safe_records"]
 
 #: What the normalisation control offers, and how it reads.
 NORMALIZE_TEXT: dict[str, str] = {
@@ -74,22 +75,6 @@ class CompareSetup:
     def base_group(self) -> str:
         """The repeat group holding the baseline run."""
         return next(g for g, members in self.groups.items() if self.baseline in members)
-
-
-def safe_records(runs: Mapping[str, Run]) -> tuple[dict[str, dict | None], list[str]]:
-    """Each run's capture record by label, and one line per record that cannot be read.
-
-    A broken record costs only that run's record-based features, never the page.
-    """
-    records: dict[str, dict | None] = {}
-    problems: list[str] = []
-    for label, run in runs.items():
-        try:
-            records[label] = load_records({label: run})[label]
-        except LlamaprofError as exc:
-            records[label] = None
-            problems.append(f"{label}: {getattr(exc, 'reason', None) or exc}")
-    return records, problems
 
 
 def compare_setup(runs: Mapping[str, Run], baseline: str) -> CompareSetup:

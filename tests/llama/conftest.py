@@ -88,3 +88,9 @@ def run_writer():
 def names() -> dict[str, str]:
     """The kernel names of the constructed pair: MMQ, FA, SOFT_MAX, Q8."""
     return {"MMQ": MMQ, "FA": FA, "SOFT_MAX": SOFT_MAX, "Q8": Q8}
+
+
+@pytest.fixture(autouse=True)
+def _run_cache_in_tmp(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands cache the runs they read: keep that cache in the test's folder."""
+    monkeypatch.setenv("LLAMAPROF_CACHE_DIR", str(tmp_path / "run-cache"))

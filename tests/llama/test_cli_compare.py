@@ -411,3 +411,35 @@ def test_labels_from_config(tmp_path: Path, run_writer, names) -> None:
     document = json.loads(result.stdout)
     assert document["baseline"] == "-fa on"
     assert document["runs"] == ["-fa on", "-fa off"]
+
+
+def test_broken_capture_record_is_a_warning_not_a_failure(fa_pair: tuple[Path, Path]) -> None:
+    """A broken record beside one run: the comparison is printed, the record ignored with a warning."""
+    on, off = fa_pair
+    without_record = _compare(on, off).stdout
+    (on.parent / "fa-on.llamaprof.json").write_text("{not json", encoding="utf-8")
+    result = _compare(on, off, "--normalize", "none")
+    assert result.exit_code == 0
+    assert result.stdout == without_record
+    assert (
+        result.stdout.splitlines()[-1] == "| **Total** |  | 1.00 ms | 1.01 ms | +10.5 µs | +1.1% |"
+    )
+    assert result.stderr == (
+        "llamaprof: warning: capture record ignored: fa-on: not a valid capture record: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n"
+    )
+
+
+def test_broken_capture_record_then_lacks_for_per_token(fa_pair: tuple[Path, Path]) -> None:
+    """With --normalize per-token, the run with a broken record counts as having none."""
+    on, off = fa_pair
+    (on.parent / "fa-on.llamaprof.json").write_text("[1, 2]", encoding="utf-8")
+    result = _compare(on, off, "--normalize", "per-token")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "llamaprof: warning: capture record ignored: fa-on: not a valid capture record: "
+        "not a JSON object\n"
+        "llamaprof: --normalize per-token needs a capture record with generated tokens beside "
+        "every run; fa-on, fa-off have none (use --normalize none)\n"
+    )

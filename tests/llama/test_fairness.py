@@ -23,6 +23,7 @@ from llamaprof.analyze.fairness import (
     repeat_diff,
     repeat_groups,
     require_divisors,
+    safe_records,
     unit_for,
 )
 from llamaprof.errors import LlamaprofError
@@ -302,6 +303,22 @@ def test_load_records_reads_the_record_beside_a_report(tmp_path: Path) -> None:
         "other": Run(tmp_path / "other.sqlite", ReportFormat.SQLITE),
     }
     assert load_records(runs) == {"fa-on": {"totals": {"generated_tokens": 64}}, "other": None}
+
+
+def test_safe_records_ignores_a_broken_record_with_one_line(tmp_path: Path) -> None:
+    """A record that is not a JSON object counts as none, and one line says why."""
+    (tmp_path / "good.llamaprof.json").write_text('{"totals": {"requests": 2}}')
+    (tmp_path / "bad.llamaprof.json").write_text('"just text"')
+    runs = {
+        "good": Run(tmp_path / "good.sqlite", ReportFormat.SQLITE),
+        "bad": Run(tmp_path / "bad.sqlite", ReportFormat.SQLITE),
+    }
+    with pytest.raises(LlamaprofError):
+        load_records(runs)
+    assert safe_records(runs) == (
+        {"good": {"totals": {"requests": 2}}, "bad": None},
+        ["bad: not a valid capture record: not a JSON object"],
+    )
 
 
 def test_repeat_groups() -> None:

@@ -65,3 +65,9 @@ def seed() -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The seed's tables: DataFrames (model columns) and exact text blocks, by report."""
     path = SEED_TEXT  # the shared file, or the same bytes shipped in reports/
     return parse_column_tables(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _run_cache_in_tmp(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands cache the runs they read: keep that cache in the test's folder."""
+    monkeypatch.setenv("LLAMAPROF_CACHE_DIR", str(tmp_path / "run-cache"))

@@ -41,7 +41,7 @@ def seed_run(seed, monkeypatch) -> Run:
         summaries=dict(frames),
         skipped={reports.MEM_SIZE: SIZE_SKIP},
     )
-    monkeypatch.setattr("llamaprof.cli.loading.load_report", lambda path: run)
+    monkeypatch.setattr("llamaprof.loading.load_report", lambda path: run)
     return run
 
 
@@ -121,7 +121,7 @@ def test_all_requested_reports_skipped_exits_1(seed_run) -> None:
 def test_skip_reason_defaults_to_nsys_wording(monkeypatch) -> None:
     """A report neither present nor explained by the reader is skipped with nsys's own reason."""
     run = Run(path=Path("empty.sqlite"), format=ReportFormat.SQLITE)
-    monkeypatch.setattr("llamaprof.cli.loading.load_report", lambda path: run)
+    monkeypatch.setattr("llamaprof.loading.load_report", lambda path: run)
     result = invoke("empty.sqlite")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
@@ -143,7 +143,7 @@ def test_base_and_mangled_names(seed, monkeypatch) -> None:
         summaries=dict(frames),
         kernel_variants={KernelNaming.BASE: base},
     )
-    monkeypatch.setattr("llamaprof.cli.loading.load_report", lambda path: run)
+    monkeypatch.setattr("llamaprof.loading.load_report", lambda path: run)
     result = invoke("x.sqlite", "--base", "-r", "cuda_gpu_kern_sum", "-f", "csv")
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.splitlines()[1].endswith(",kernel_0")
@@ -205,7 +205,7 @@ def test_reader_bug_is_still_one_line(monkeypatch) -> None:
     def broken(path):
         raise RuntimeError("boom\nwith a second line")
 
-    monkeypatch.setattr("llamaprof.cli.loading.load_report", broken)
+    monkeypatch.setattr("llamaprof.loading.load_report", broken)
     result = invoke("x.sqlite")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == "llamaprof: x.sqlite: could not be read (boom)\n"
