@@ -13,6 +13,5 @@ st.navigation(
     [
         st.Page(_HERE / p.file, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
         for p in PAGES
-        if (_HERE / p.file).exists()
     ]
 ).run()

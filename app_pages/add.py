@@ -3,6 +3,7 @@
 import streamlit as st
 
 from llamaprof.ui.adding import add_path, save_pasted_text, save_uploaded_files
+from llamaprof.ui.common import folder_choice
 from llamaprof.ui.sidebar import reports_sidebar
 
 folder, items = reports_sidebar()
@@ -41,10 +42,15 @@ st.text_input("Name of the new run", key="paste_name", placeholder="pasted")
 st.button("Add pasted text", key="paste_add", on_click=save_pasted_text, type="primary")
 
 st.subheader("Add by path")
+# Linking any readable file of this machine is for its own user only (see folder_choice).
+may_link, why = folder_choice()
 st.text_input(
     "Path of a report on the machine running the app",
     key="add_path",
     placeholder="/data/profiles/run-q4_k_m.nsys-rep",
     help="The report is linked into the reports folder, not copied, so any size works.",
+    disabled=not may_link,
 )
-st.button("Add this report", key="add_path_button", on_click=add_path)
+st.button("Add this report", key="add_path_button", on_click=add_path, disabled=not may_link)
+if not may_link:
+    st.caption(f"Adding by path is off. {why}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from llamaprof.analyze.compare import VIEWS
+from llamaprof.analyze.fairness import comparability_warnings
 from llamaprof.charts import run_colors
 from llamaprof.ui.common import MAX_COMPARE, keep_valid_selection, readable_runs
 from llamaprof.ui.compare_setup import compare_setup
@@ -10,8 +11,7 @@ from llamaprof.ui.llama_views import config_section, findings_section, kernels_b
 from llamaprof.ui.sidebar import reports_sidebar
 from llamaprof.ui.views import (
     COMPARE_TABS,
-    comparability,
-    comparison_markdown_cached,
+    comparison_document,
     comparison_view,
     run_headers,
     slug,
@@ -60,8 +60,8 @@ setup = compare_setup(labelled, runs[baseline_id].label)
 baseline = setup.baseline
 colors = run_colors(list(setup.runs))
 
-for warning in comparability(setup.runs, setup.records):
-    st.warning(warning, icon=":material/warning:")
+for warning in comparability_warnings(setup.runs, setup.records):
+    st.warning(warning.message, icon=":material/warning:")
 st.caption(setup.caption)
 run_headers(
     setup.runs, colors, baseline, factors=setup.factors, per=setup.per, sources=setup.sources
@@ -82,7 +82,7 @@ findings_section(setup, by)
 
 st.download_button(
     "Download the whole comparison (Markdown)",
-    comparison_markdown_cached(setup, int(top)),
+    comparison_document(setup, top=int(top), kernels_by=by).encode("utf-8"),
     file_name=f"llamaprof-comparison-vs-{slug(baseline)}.md",
     mime="text/markdown",
     key="compare_markdown",

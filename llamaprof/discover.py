@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -36,6 +36,10 @@ from llamaprof.model import ReportFormat
 DEFAULT_REPORTS_DIR = "reports"
 #: Environment variable that overrides the default reports folder.
 REPORTS_DIR_ENV = "LLAMAPROF_REPORTS_DIR"
+#: Environment variable that lets a browser change the folder off loopback (value ``1``).
+ALLOW_FOLDER_CHANGE_ENV = "LLAMAPROF_ALLOW_FOLDER_CHANGE"
+#: ``server.address`` values that mean "this machine only".
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Folder names never descended into (our disk cache, VCS folders).
 SKIP_DIRS = frozenset({".llamaprof-cache", ".git", "__pycache__", ".ipynb_checkpoints"})
 #: Name endings of files being written (ours and other tools'): never listed.
@@ -88,16 +92,39 @@ def default_reports_dir() -> Path:
     return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR).expanduser()
 
 
+def folder_choice_allowed(address: str | None, environ: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether a browser may pick files on this machine, and one line saying why (not).
+
+    Picking files means changing the reports folder (which uploads, pasted text and
+    captures write into, and which is read recursively) and "add by path" (which links
+    any readable file into it). Allowed when the app listens on loopback only
+    (``address``: Streamlit's ``server.address``), or when the operator sets
+    ``LLAMAPROF_ALLOW_FOLDER_CHANGE=1``; otherwise every session uses the server's folder.
+
+    >>> folder_choice_allowed("127.0.0.1", {})[0], folder_choice_allowed("0.0.0.0", {})[0]
+    (True, False)
+    """
+    if environ.get(ALLOW_FOLDER_CHANGE_ENV) == "1":
+        return True, f"{ALLOW_FOLDER_CHANGE_ENV}=1 lets every visitor pick the folder."
+    if address in LOOPBACK_ADDRESSES:
+        return True, f"The app listens on {address} only, so only this machine picks the folder."
+    where = f"on {address}" if address else "on every network interface"
+    return False, (
+        f"Fixed by the server: this app listens {where}, so visitors cannot point it at other "
+        f"files. Set {REPORTS_DIR_ENV} when starting it, or {ALLOW_FOLDER_CHANGE_ENV}=1 to "
+        "allow changing it from the browser."
+    )
+
+
 def is_temporary(name: str) -> bool:
     """True for names of files still being written (``x.part``, ``.x.tmp``) or hidden files."""
     return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
 
 
 def _is_candidate(name: str) -> bool:
-    lower = name.lower()
-    if is_temporary(name) or lower.endswith(NOT_REPORT_SUFFIXES):
-        return False
-    return not lower.startswith(("readme", "license", "sources"))
+    # By extension only: a report may be called ``sources_of_latency.txt`` or
+    # ``Readme-run.sqlite`` (README.md is left out by its ``.md``).
+    return not (is_temporary(name) or name.lower().endswith(NOT_REPORT_SUFFIXES))
 
 
 def _walk_files(folder: Path) -> Iterable[Path]:
@@ -282,12 +309,35 @@ def safe_name(name: str, *, default: str = "report") -> str:
     return result
 
 
+def _taken(path: Path) -> bool:
+    """True if ``path`` exists, or would pair with an existing file as report and export.
+
+    ``X.sqlite`` beside ``X.nsys-rep`` (or ``.qdrep``) is read as that report's export:
+    a new ``X.sqlite`` would hide itself and change what ``X.nsys-rep`` reads, and a new
+    ``X.nsys-rep`` would hide an existing ``X.sqlite``.
+    """
+    if path.exists() or path.is_symlink():
+        return True
+    stem, ext = split_suffix(path.name)
+    ext = ext.lower()
+    if ext == ".sqlite":
+        partners = [stem + s for s in NSYS_REP_SUFFIXES]
+    elif ext in NSYS_REP_SUFFIXES:
+        partners = [stem + ".sqlite"]
+    else:
+        return False
+    return any((path.parent / p).exists() or (path.parent / p).is_symlink() for p in partners)
+
+
 def unique_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/stem-2.ext``, ``-3`` ... : the first that does not exist."""
+    """``folder/name``, or ``folder/stem-2.ext``, ``-3`` ... : the first that is free.
+
+    Free means no file of that name, and no report/export partner (see ``_taken``).
+    """
     candidate = folder / name
     stem, ext = split_suffix(name)
     n = 2
-    while candidate.exists() or candidate.is_symlink():
+    while _taken(candidate):
         candidate = folder / f"{stem}-{n}{ext}"
         n += 1
     return candidate
@@ -304,12 +354,33 @@ def _claim(tmp: Path, folder: Path, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError:
-            # File systems without hard links: rename (atomic, but only checked by unique_path).
-            os.replace(tmp, final)
+            # File systems without hard links: copy into a file created exclusively
+            # (O_EXCL fails on an existing name), so nothing is overwritten here either.
+            # The copy is visible while written; its fresh mtime keeps it "settling".
+            try:
+                _copy_exclusive(tmp, final)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise LlamaprofError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+            tmp.unlink()
             return final
         tmp.unlink()
         return final
     raise LlamaprofError(f"no free file name for {name} in {folder}")
+
+
+def _copy_exclusive(src: Path, dest: Path) -> None:
+    """Copy ``src`` to a new file ``dest``; FileExistsError if ``dest`` exists."""
+    with src.open("rb") as fin, dest.open("xb") as fout:  # "x": fails on an existing name
+        try:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                dest.unlink()  # ours: created by the "xb" open above
+            raise
 
 
 def save_upload(folder: str | Path, name: str, data: bytes | BinaryIO) -> Path:

@@ -58,6 +58,18 @@ class RunInfo:
         return self.gpu_busy_ns / self.span_ns
 
 
+def label_from_name(name: str) -> str:
+    """A run's default label from its file name: the name without its report extension.
+
+    >>> label_from_name("a.nsys-rep"), label_from_name("b.TXT"), label_from_name("c.bin")
+    ('a', 'b', 'c')
+    """
+    for suffix in (".nsys-rep", ".qdrep", ".sqlite", ".txt", ".csv"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
 @dataclass
 class Run:
     """One profiled run: its summaries (see ``llamaprof.reports.COLUMNS``) and facts.
@@ -81,11 +93,7 @@ class Run:
     @property
     def label(self) -> str:
         """Default label: the file name without its extensions."""
-        name = self.path.name
-        for suffix in (".nsys-rep", ".qdrep", ".sqlite", ".txt", ".csv"):
-            if name.lower().endswith(suffix):
-                return name[: -len(suffix)]
-        return self.path.stem
+        return label_from_name(self.path.name)
 
     def summary(self, report: str) -> pd.DataFrame | None:
         """The summary of ``report`` (any alias), or None if the source lacks it."""

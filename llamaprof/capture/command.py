@@ -90,21 +90,6 @@ def build_nsys_command(
     return [nsys, "profile", "-o", str(output), *options, *server_command]
 
 
-def build_export_command(nsys: str, report: Path | str, sqlite: Path | str) -> list[str]:
-    """``nsys export --type sqlite --output SQLITE --force-overwrite true REPORT``."""
-    return [
-        nsys,
-        "export",
-        "--type",
-        "sqlite",
-        "--output",
-        str(sqlite),
-        "--force-overwrite",
-        "true",
-        str(report),
-    ]
-
-
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 

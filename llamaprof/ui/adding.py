@@ -13,7 +13,7 @@ import streamlit as st
 
 from llamaprof.discover import add_by_path, safe_name, save_upload
 from llamaprof.errors import LlamaprofError
-from llamaprof.ui.common import reports_dir
+from llamaprof.ui.common import folder_choice, reports_dir
 
 
 def _say(kind: str, text: str) -> None:
@@ -87,6 +87,10 @@ def save_pasted_text() -> None:
 def add_path() -> None:
     """``on_click`` of ``add_path_button``: link a big report into the folder by its path."""
     st.session_state["add_messages"] = []
+    allowed, why = folder_choice()
+    if not allowed:  # checked here too: a forged click reaches the callback of a disabled button
+        _say("error", f"Adding by path is off. {why}")
+        return
     source = str(st.session_state.get("add_path") or "").strip()
     if not source:
         _say("warning", "Type the path of a report on this machine first.")

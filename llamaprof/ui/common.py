@@ -1,30 +1,31 @@
 """Glue every page shares: session defaults, the reports folder, cached run loading, the watcher.
 
 Thin on purpose: the folder rules live in ``llamaprof.discover`` and reading in
-``llamaprof.sources``; this module only adds Streamlit's caches and session state.
+``llamaprof.loading`` (shared with the CLI); this module only adds Streamlit's caches
+and session state.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import streamlit as st
 
+from llamaprof.capture.record import load_record
 from llamaprof.discover import (
     FolderWatcher,
     ReportEntry,
     default_reports_dir,
+    folder_choice_allowed,
     folder_signature,
     scan_reports,
 )
 from llamaprof.errors import LlamaprofError, ReportParseError
-from llamaprof.model import Run
-
-log = logging.getLogger(__name__)
+from llamaprof.loading import load_run
+from llamaprof.model import Run, label_from_name
 
 #: Set to 1 to run without the watchdog thread (tests); the run list then polls the folder.
 NO_WATCH_ENV = "LLAMAPROF_NO_WATCH"
@@ -64,16 +65,32 @@ def page_setup() -> Path:
     """Session defaults and the reports folder; every page calls it first and gets the folder.
 
     The folder comes from the sidebar's ``reports_dir`` text input, whose default is
-    ``LLAMAPROF_REPORTS_DIR`` or ``./reports``.
+    ``LLAMAPROF_REPORTS_DIR`` or ``./reports``. Where visitors may not pick it
+    (``folder_choice``), the input shows the server's folder and its state is ignored.
     """
     for key, value in SESSION_DEFAULTS.items():
         st.session_state.setdefault(key, value)
-    st.session_state.setdefault("reports_dir", str(default_reports_dir()))
+    if folder_choice()[0]:
+        st.session_state.setdefault("reports_dir", str(default_reports_dir()))
+    else:
+        # Overwrite whatever the session holds (a forged widget value included), so the
+        # disabled input shows the folder actually used.
+        st.session_state["reports_dir"] = str(default_reports_dir())
     return reports_dir()
 
 
+def folder_choice() -> tuple[bool, str]:
+    """Whether this session may change the folder and add by path, and why (not).
+
+    See ``llamaprof.discover.folder_choice_allowed``: loopback only, or opted in.
+    """
+    return folder_choice_allowed(st.get_option("server.address"), os.environ)
+
+
 def reports_dir() -> Path:
-    """The reports folder this session looks at."""
+    """The reports folder this session looks at (the server's, unless ``folder_choice``)."""
+    if not folder_choice()[0]:
+        return default_reports_dir()
     text = str(st.session_state.get("reports_dir") or default_reports_dir()).strip()
     return Path(text).expanduser()
 
@@ -81,31 +98,15 @@ def reports_dir() -> Path:
 # --- loading --------------------------------------------------------------------------------
 
 
-def _read(path: str) -> Run:
-    """Read one report, through the on-disk cache when that module is present."""
-    try:
-        from llamaprof.cache import load_run_cached as load_from_disk_cache
-    except ModuleNotFoundError as exc:
-        if exc.name != "llamaprof.cache":
-            raise
-        from llamaprof.sources import load_report
-
-        return load_report(path)
-    return load_from_disk_cache(path)
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def _load_or_reason(path: str, mtime_ns: int, size: int) -> Run | str:
     # mtime_ns and size are only cache keys: a changed file is a new entry.
     # The reason is cached too, so an unreadable file is not re-parsed on every rerun.
+    # ``load_run`` already turns a reader bug into one line, as the CLI shows it.
     try:
-        return _read(path)
+        return load_run(path)
     except LlamaprofError as exc:
         return getattr(exc, "reason", None) or str(exc)
-    except Exception as exc:  # a reader bug must show as one line in the run list, not a trace
-        log.exception("reading %s failed unexpectedly", path)
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return f"could not be read ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 def load_run_cached(path: str, mtime_ns: int, size: int) -> Run:
@@ -117,13 +118,7 @@ def load_run_cached(path: str, mtime_ns: int, size: int) -> Run:
 
 
 def _record(path: Path) -> dict | None:
-    """The capture record beside a report, if the capture module is installed and wrote one."""
-    try:
-        from llamaprof.capture.record import load_record
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("llamaprof.capture.record", "llamaprof.capture"):
-            raise
-        return None
+    """The capture record beside a report, if a capture wrote one (None if unreadable)."""
     try:
         return load_record(path)
     except LlamaprofError:
@@ -189,11 +184,10 @@ def list_runs(folder: Path) -> list[RunItem]:
 
 
 def _file_label(entry: ReportEntry) -> str:
-    name = entry.rel
-    for suffix in (".nsys-rep", ".qdrep", ".sqlite", ".txt", ".csv"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    """``Run.label``'s rule on the file name, after its folder inside the reports folder."""
+    parent = PurePosixPath(entry.rel).parent.as_posix()
+    name = label_from_name(entry.path.name)
+    return name if parent == "." else f"{parent}/{name}"
 
 
 def _make_labels_unique(items: list[RunItem]) -> None:
@@ -259,8 +253,3 @@ def folder_state(folder: Path) -> object:
 def md_escape(text: str) -> str:
     """``text`` shown literally inside Markdown (file names may hold ``*``, ``_``, ``[``)."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
-
-
-def error_line(exc: LlamaprofError) -> str:
-    """One line for ``st.error``: the library's message without a traceback."""
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

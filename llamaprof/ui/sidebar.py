@@ -7,8 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from llamaprof.capture.runner import interrupted_captures
 from llamaprof.ui.common import (
     RunItem,
+    folder_choice,
     folder_state,
     list_runs,
     md_escape,
@@ -44,17 +46,6 @@ def _date(item: RunItem) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M")
 
 
-def interrupted_captures(folder: Path) -> list[Path]:
-    """Temporary folders of captures that were killed (``llamaprof.capture``), if any."""
-    try:
-        from llamaprof.capture.runner import interrupted_captures as find
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("llamaprof.capture"):
-            raise
-        return []
-    return find(folder)
-
-
 def _render_item(item: RunItem) -> None:
     label = md_escape(item.label)
     if item.status == "ok":
@@ -76,12 +67,14 @@ def reports_sidebar() -> tuple[Path, list[RunItem]]:
     """Draw the sidebar; returns the reports folder and its runs (see ``list_runs``)."""
     page_setup()  # session defaults before the widget that reads them
     with st.sidebar:
+        may_change, why = folder_choice()
         st.text_input(
             "Reports folder",
             key="reports_dir",
             persist_state="session",
+            disabled=not may_change,
             help="Watched recursively: reports copied, saved or deleted here show up by "
-            "themselves. Default: $LLAMAPROF_REPORTS_DIR or ./reports.",
+            "themselves. Default: $LLAMAPROF_REPORTS_DIR or ./reports. " + why,
         )
         folder = reports_dir()
         # The state is taken before the scan, so a change during the scan triggers one

@@ -21,14 +21,15 @@ from llamaprof.analyze.compare import (
     VIEWS,
     diff_table,
     humanize_diff_table,
+    top_n_with_other,
 )
 from llamaprof.analyze.comparison import build_comparison
 from llamaprof.analyze.fairness import comparability_warnings
 from llamaprof.analyze.kernel_names import short_names
-from llamaprof.analyze.markdown import comparison_markdown
 from llamaprof.analyze.overview import run_overview
 from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
 from llamaprof.model import Run
+from llamaprof.render.comparison import to_markdown
 from llamaprof.render.nsys_format import render_column
 from llamaprof.ui.common import md_escape
 from llamaprof.ui.compare_setup import CompareSetup
@@ -139,15 +140,6 @@ def run_headers(
                     st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
-def comparability(runs: Mapping[str, Run], records: Mapping[str, dict | None]) -> list[str]:
-    """Why the runs may not compare fairly (other GPU, nsys, model, CUDA graphs...), one line each.
-
-    ``records``: the capture records by label (``compare_setup.safe_records``), None where
-    a run has none.
-    """
-    return [w.message for w in comparability_warnings(runs, records)]
-
-
 def _display_table(wide: pd.DataFrame, unit: str, kernels: bool) -> pd.DataFrame:
     """The humanized diff table with short names first and the full name last."""
     table = humanize_diff_table(wide, unit)
@@ -207,14 +199,47 @@ def _cached_tables(
     return wide, _display_table(wide, result.unit, kernels)
 
 
-def comparison_markdown_cached(setup: CompareSetup, top: int) -> bytes:
-    """``comparison_markdown`` of the page's runs, cached: it compares every view again."""
-    return _cached_markdown(setup_identity(setup), setup, top)
+def comparison_document(setup: CompareSetup, *, top: int, kernels_by: str = "name") -> str:
+    """The page's comparison as one Markdown document: what ``llamaprof compare --format md``
+    prints for each view, under the page's setup (labels, normalisation, repeat groups).
 
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _cached_markdown(identity: tuple, _setup: CompareSetup, top: int) -> bytes:
-    return comparison_markdown(_setup.runs, _setup.baseline, top=top).encode("utf-8")
+    A title line and the comparability warnings (``> ⚠``), then per view of ``VIEWS`` the
+    table of ``render.comparison.to_markdown``: the ``top`` keys by impact, the rest as
+    "other", and a Total row. Kernels are compared ``kernels_by`` "name" or "family", as the
+    page shows them. A view no run has data for says so in one line.
+    """
+    runs, baseline = setup.runs, setup.baseline
+    # With repeat groups the tables compare groups, so the title names them.
+    names = list(setup.groups) if setup.repeats else list(runs)
+    first = setup.base_group if setup.repeats else baseline
+    others = [name for name in names if name != first]
+    lines = [f"# llamaprof comparison: {', '.join(others)} vs {first}", ""]
+    warnings = [w.message for w in comparability_warnings(runs, setup.records)]
+    if warnings:
+        lines += [f"> ⚠ {warning}" for warning in warnings] + [""]
+    for name, view in VIEWS.items():
+        by = kernels_by if view.report == reports.KERNELS else "name"
+        title = f"{reports.TITLES[view.report]} ({view.report})"
+        lacking = [label for label, run in runs.items() if run.summary(view.report) is None]
+        if len(lacking) == len(runs):
+            lines += [f"**{title}**: no run has this report.", ""]
+            continue
+        result = view_comparison(setup, name, by=by, repeats=setup.repeats)
+        lines.append(
+            to_markdown(
+                top_n_with_other(result.long, top, by="impact"),
+                title=title,
+                unit=result.unit,
+                baseline=result.baseline,
+                labels=result.labels,
+                by=by,
+                caption=result.caption,
+                warnings=[f"{label} has no {view.report} report." for label in lacking],
+                kernels=view.report == reports.KERNELS,
+                totals=result.totals,
+            )
+        )
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def comparison_view(

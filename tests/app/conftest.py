@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from app.support import GENERATED, SEED, copy_report
+from app.support import GENERATED, SEED, RecordingMediaStorage, copy_report
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +36,12 @@ def empty_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "empty-reports"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``support.downloaded`` read what download buttons offer (AppTest keeps it in memory)."""
+    RecordingMediaStorage.instances.clear()
+    monkeypatch.setattr(
+        "streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingMediaStorage
+    )

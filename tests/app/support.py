@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
+from streamlit.runtime.media_file_storage import MediaFileStorageError
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,3 +33,25 @@ def make_app(folder: Path) -> AppTest:
     at = AppTest.from_file(str(ENTRYPOINT), default_timeout=60)
     at.session_state["reports_dir"] = str(folder)
     return at
+
+
+class RecordingMediaStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media storage, remembering each instance so tests read downloads."""
+
+    instances: ClassVar[list[MemoryMediaFileStorage]] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        RecordingMediaStorage.instances.append(self)
+
+
+def downloaded(at: AppTest, key: str) -> bytes:
+    """The bytes the download button ``key`` offers (needs the ``downloads`` fixture)."""
+    url = at.download_button(key=key).proto.url
+    file_id = url.rsplit("/", 1)[-1].split(".")[0]
+    for storage in reversed(RecordingMediaStorage.instances):
+        try:
+            return storage.get_file(file_id).content
+        except MediaFileStorageError:
+            continue
+    raise AssertionError(f"no media file behind {url}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app.support import GENERATED, OLD, ROOT, SEED, copy_report, make_app
+from app.support import GENERATED, OLD, SEED, copy_report, make_app
 
 from llamaprof.ui.pages import PAGES
 
@@ -16,8 +16,8 @@ from shared_data import shared_file
 
 SEED_ID, GEN_ID = SEED.name, GENERATED.name
 SEED_LABEL, GEN_LABEL = SEED.stem, GENERATED.stem
-#: Pages whose files exist (the capture page is written separately).
-PAGE_FILES = [p.file for p in PAGES if (ROOT / p.file).exists()]
+#: Every registered page: a page whose file is missing fails its smoke test.
+PAGE_FILES = [p.file for p in PAGES]
 
 
 def _no_errors(at) -> None:
@@ -104,7 +104,18 @@ def test_api_view_and_baseline_switch(examples_dir: Path):
     _no_errors(at)
     api = at.tabs[0].expander[0].dataframe[0].value
     assert list(api[f"Δ {SEED_LABEL}"][:2]) == [-119_139_294, -60_699_583]
-    assert at.get_by_key("header_gemma3_4b_f16_nofa_generated") is not None
+    # The cards follow: the new baseline is marked, the other run's change is negative.
+    base_card = at.get_by_key("header_gemma3_4b_f16_nofa_generated")
+    assert base_card.markdown[0].value.endswith(f"**{GEN_LABEL}** (baseline)")
+    assert [(m.label, m.value, m.proto.delta) for m in base_card.get("metric")] == [
+        ("GPU kernel time", "19.4 s", ""), ("CUDA API time", "23.3 s", ""),
+    ]  # fmt: skip
+    other_card = at.get_by_key("header_gemma3_4b_f16_fa_seed")
+    # Kernel totals 19_307_352_272 vs 19_426_491_566 ns: -119_139_294 ns, -0.6%.
+    assert [(m.label, m.value, m.proto.delta) for m in other_card.get("metric")] == [
+        ("GPU kernel time", "19.3 s", "-119 ms (-0.6%)"),
+        ("CUDA API time", "23.1 s", "-180 ms (-0.8%)"),
+    ]
 
 
 def test_select_two_of_three_runs(examples_dir: Path):

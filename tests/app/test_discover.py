@@ -14,6 +14,7 @@ import pytest
 from llamaprof.discover import (
     FolderWatcher,
     add_by_path,
+    folder_choice_allowed,
     folder_signature,
     is_relevant_path,
     safe_name,
@@ -183,6 +184,86 @@ def test_save_upload_creates_missing_folder(tmp_path: Path) -> None:
     """The reports folder is created when absent."""
     path = save_upload(tmp_path / "new" / "folder", "r.txt", b"x")
     assert path == tmp_path / "new" / "folder" / "r.txt"
+
+
+def test_reports_named_like_readme_license_or_sources_are_listed(tmp_path: Path) -> None:
+    """Only the extension decides: ``sources_of_latency.txt`` is a run, ``README.md`` is not."""
+    for name in ("sources_of_latency.txt", "Readme-run.txt", "LICENSE-gpu.csv", "README.md"):
+        _write(tmp_path / name, SEED.read_bytes())
+    entries = scan_reports(tmp_path)
+    assert [(e.rel, e.format) for e in entries] == [
+        ("LICENSE-gpu.csv", ReportFormat.STATS_TEXT),
+        ("Readme-run.txt", ReportFormat.STATS_TEXT),
+        ("sources_of_latency.txt", ReportFormat.STATS_TEXT),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("existing", "name", "expected"),
+    [
+        ("x.nsys-rep", "x.sqlite", "x-2.sqlite"),
+        ("x.qdrep", "x.sqlite", "x-2.sqlite"),
+        ("x.sqlite", "x.nsys-rep", "x-2.nsys-rep"),
+        ("x.sqlite", "x.qdrep", "x-2.qdrep"),
+        ("x.nsys-rep", "x.txt", "x.txt"),
+        ("x.txt", "x.sqlite", "x.sqlite"),
+    ],
+)
+def test_unique_path_keeps_report_and_export_pairs_apart(
+    tmp_path: Path, existing: str, name: str, expected: str
+) -> None:
+    """A new X.sqlite beside X.nsys-rep (or the reverse) would pair with it: it gets -2."""
+    (tmp_path / existing).write_bytes(b"")
+    assert unique_path(tmp_path, name) == tmp_path / expected
+
+
+def test_uploaded_sqlite_does_not_take_over_an_existing_report(tmp_path: Path) -> None:
+    """Uploading run.sqlite next to run.nsys-rep saves run-2.sqlite, listed as its own run."""
+    _write(tmp_path / "run.nsys-rep", b"rep")
+    saved = save_upload(tmp_path, "run.sqlite", SQLITE_HEAD)
+    os.utime(saved, (OLD, OLD))
+    assert saved == tmp_path / "run-2.sqlite"
+    assert [(e.rel, e.export) for e in scan_reports(tmp_path)] == [
+        ("run-2.sqlite", None),
+        ("run.nsys-rep", None),
+    ]
+
+
+def test_claim_without_hard_links_never_overwrites(tmp_path: Path, monkeypatch) -> None:
+    """Where hard links fail, a name taken between the check and the write is skipped, not replaced."""
+    import llamaprof.discover as discover
+
+    _write(tmp_path / "run.txt", b"old")
+    offered = iter([tmp_path / "run.txt", tmp_path / "run-2.txt"])  # the first lost a race
+
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(discover.os, "link", no_link)
+    monkeypatch.setattr(discover, "unique_path", lambda folder, name: next(offered))
+    saved = save_upload(tmp_path, "run.txt", b"new")
+    assert saved == tmp_path / "run-2.txt"
+    assert (tmp_path / "run.txt").read_bytes() == b"old"
+    assert saved.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2.txt", "run.txt"]
+
+
+@pytest.mark.parametrize(
+    ("address", "environ", "allowed", "why"),
+    [
+        ("127.0.0.1", {}, True, "The app listens on 127.0.0.1 only, so only this machine picks the folder."),
+        ("localhost", {}, True, "The app listens on localhost only, so only this machine picks the folder."),
+        ("::1", {}, True, "The app listens on ::1 only, so only this machine picks the folder."),
+        ("0.0.0.0", {}, False, "Fixed by the server: this app listens on 0.0.0.0, so visitors cannot point it at other files. Set LLAMAPROF_REPORTS_DIR when starting it, or LLAMAPROF_ALLOW_FOLDER_CHANGE=1 to allow changing it from the browser."),
+        ("", {}, False, "Fixed by the server: this app listens on every network interface, so visitors cannot point it at other files. Set LLAMAPROF_REPORTS_DIR when starting it, or LLAMAPROF_ALLOW_FOLDER_CHANGE=1 to allow changing it from the browser."),
+        (None, {}, False, "Fixed by the server: this app listens on every network interface, so visitors cannot point it at other files. Set LLAMAPROF_REPORTS_DIR when starting it, or LLAMAPROF_ALLOW_FOLDER_CHANGE=1 to allow changing it from the browser."),
+        ("192.168.1.5", {"LLAMAPROF_ALLOW_FOLDER_CHANGE": "0"}, False, "Fixed by the server: this app listens on 192.168.1.5, so visitors cannot point it at other files. Set LLAMAPROF_REPORTS_DIR when starting it, or LLAMAPROF_ALLOW_FOLDER_CHANGE=1 to allow changing it from the browser."),
+        ("0.0.0.0", {"LLAMAPROF_ALLOW_FOLDER_CHANGE": "1"}, True, "LLAMAPROF_ALLOW_FOLDER_CHANGE=1 lets every visitor pick the folder."),
+    ],
+)  # fmt: skip
+def test_folder_choice_only_on_loopback_or_opted_in(address, environ, allowed, why) -> None:
+    """Visitors pick the folder (and add by path) only on loopback or with the opt-in."""
+    assert folder_choice_allowed(address, environ) == (allowed, why)
 
 
 def test_unique_path_counts_up(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app.support import GENERATED, SEED, copy_report, make_app
+from app.support import GENERATED, SEED, copy_report, downloaded, make_app
 
 from llamaprof.ui.llama_views import repeat_table
 
@@ -51,7 +51,7 @@ def _family_view(folder: Path):
     return at
 
 
-def test_by_family_diff_table_exact_values(examples_dir: Path):
+def test_by_family_diff_table_exact_values(examples_dir: Path, downloads):
     """By family, the kernel tab diffs families: attention in the fa run is the sum of its four flash_attn rows."""
     at = _family_view(examples_dir)
     kernels_tab = at.tabs[1]
@@ -91,7 +91,12 @@ def test_by_family_diff_table_exact_values(examples_dir: Path):
     specs = [json.loads(c.proto.spec) for c in kernels_tab.get("vega_lite_chart")]
     assert specs[0]["encoding"]["color"]["field"] == "family"
     assert specs[1]["title"] == "Δ GPU kernel time by family vs " + SEED_LABEL
-    assert at.download_button(key="csv_kernels_family") is not None
+    # The CSV download offers the exact family table.
+    assert downloaded(at, "csv_kernels_family").decode("utf-8").splitlines()[:3] == [
+        f"name,{SEED_LABEL},{GEN_LABEL},Δ {GEN_LABEL},Δ% {GEN_LABEL},status {GEN_LABEL}",
+        "matmul,16689998639,17843278639,1153280000,6.910006555094004,changed",
+        "attention,1185941186,151800480,-1034140706,-87.19999930924062,changed",
+    ]
 
 
 def test_drill_down_into_matmul_lists_its_kernels(examples_dir: Path):
@@ -166,6 +171,25 @@ def test_per_token_values_and_labels_from_the_config(recorded_pair: Path):
     assert list(at.tabs[1].expander[0].dataframe[0].value.columns)[1:3] == ["fa", "nofa"]
 
 
+def test_download_is_per_token_with_config_labels(recorded_pair: Path, downloads):
+    """The Markdown download shows the page's per-token values and labels, not totals."""
+    at = make_app(recorded_pair).run()
+    at.segmented_control(key="compare_normalize").set_value("per-token").run()
+    _no_errors(at)
+    text = downloaded(at, "compare_markdown").decode("utf-8")
+    kernels = text.split("**CUDA GPU Kernel Summary (cuda_gpu_kern_sum)**")[1].split("\n\n**")[0]
+    lines = kernels.splitlines()
+    assert text.startswith("# llamaprof comparison: -fa off vs -fa on\n")
+    assert lines[0] == ", by name; baseline `-fa on`"
+    assert lines[2] == "Per generated token: -fa on ÷ 1,000 tokens; -fa off ÷ 2,000 tokens."
+    # 16_650_623_556 ns / 1000 tokens and 17_803_903_556 ns / 2000 tokens; the totals
+    # 19_307_352_272 / 1000 and 19_426_491_566 / 2000.
+    assert lines[6] == (
+        "| `mul_mat_vec` | matmul | 16.7 ms/token | 8.90 ms/token | -7.75 ms/token | -46.5% |"
+    )
+    assert lines[-1] == "| **Total** |  | 19.3 ms/token | 9.71 ms/token | -9.59 ms/token | -49.7% |"
+
+
 def test_config_expander_marks_the_differing_arg(recorded_pair: Path):
     """The configuration table lists -fa first, marked and highlighted; the toggle hides the rest."""
     at = make_app(recorded_pair).run()
@@ -190,7 +214,7 @@ def test_config_expander_marks_the_differing_arg(recorded_pair: Path):
     assert list(config.dataframe[0].value["setting"]) == ["arg -fa"]
 
 
-def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path):
+def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, downloads):
     """Two repeats per config: the groups' means ± spread, a change within the spread marked noise."""
     folder = tmp_path / "repeats"
     for i, tokens in enumerate((1000, 1250), start=1):
@@ -244,6 +268,14 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path):
     assert findings[2] == (
         "**fa-off: improvement in attention: flash_attn_ext_f16 (gone).** flash_attn_ext_f16 "
         "(attention) went from 863 µs/token to 0 ns/token (-863 µs/token, gone)."
+    )
+    # The Markdown download compares the same groups, with the same numbers.
+    text = downloaded(at, "compare_markdown").decode("utf-8")
+    assert text.startswith("# llamaprof comparison: fa-off vs fa-on\n")
+    kernel_rows = text.split("**CUDA GPU Kernel Summary")[1].split("\n\n**")[0].splitlines()
+    assert kernel_rows[6] == (
+        "| `mul_mat_vec` | matmul | 15.0 ms/token ± 2.35 ms/token | 16.0 ms/token ± 2.52 ms/token "
+        "| +1.04 ms/token | +6.9% (noise) |"
     )
 
 

@@ -322,7 +322,7 @@ def test_nsys_missing(make_config, reports, monkeypatch):
     with pytest.raises(NsysNotFound, match=r"^nsys not found: /no/nsys; give --nsys PATH"):
         run_capture(make_config(nsys="/no/nsys"))
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr("llamaprof.capture.nsys._KNOWN_NSYS", ())
+    monkeypatch.setattr("llamaprof.nsys.KNOWN_NSYS", ())
     with pytest.raises(NsysNotFound, match=r"^nsys not found on PATH"):
         run_capture(make_config(nsys=None))
     assert files_in(reports) == []

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from llamaprof.capture.command import (
-    build_export_command,
     build_nsys_command,
     build_server_command,
     config_labels,
@@ -98,21 +97,6 @@ def test_user_nsys_options_replace_the_default_trace():
         nsys_profile_options(["-o", "x"])
     with pytest.raises(ConfigError, match="node switch"):
         nsys_profile_options(["--cuda-graph-trace=graph"], cuda_graph_nodes=True)
-
-
-def test_export_command():
-    """The SQLite export is `nsys export --type sqlite`, overwriting only its own output."""
-    assert build_export_command("nsys", "a.nsys-rep", "a.sqlite") == [
-        "nsys",
-        "export",
-        "--type",
-        "sqlite",
-        "--output",
-        "a.sqlite",
-        "--force-overwrite",
-        "true",
-        "a.nsys-rep",
-    ]
 
 
 def test_parse_server_args():

@@ -127,15 +127,16 @@ def test_a_reader_bug_shows_as_one_line_not_a_trace(tmp_path: Path, monkeypatch)
     (folder / "run.txt").write_bytes(SEED.read_bytes())
     os.utime(folder / "run.txt", (OLD, OLD))
 
-    def broken_read(path: str):
+    def broken_read(path):
         raise RuntimeError("kernel table\nsecond line")
 
-    monkeypatch.setattr("llamaprof.ui.common._read", broken_read)
+    # The reader under the app's loader (llamaprof.loading.load_run, shared with the CLI).
+    monkeypatch.setattr("llamaprof.loading.load_report", broken_read)
     at = make_app(folder).run()
     assert not at.exception, [e.message for e in at.exception]
     assert _sidebar_captions(at) == [
         f"0 readable runs of 1 in `{folder}`",
-        "cannot be read: could not be read (RuntimeError: kernel table)",
+        "cannot be read: could not be read (kernel table)",
     ]
     for page in PAGES:
         at.switch_page(page).run()

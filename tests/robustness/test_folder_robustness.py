@@ -152,20 +152,18 @@ def test_unlistable_subfolder_is_skipped(tmp_path: Path, monkeypatch) -> None:
     assert [s[0] for s in folder_signature(tmp_path)] == ["a.txt"]
 
 
-def test_three_thousand_files_scan_in_bounded_time(tmp_path: Path) -> None:
-    """3,000 files (reports and junk, in 30 folders) are scanned in well under 10 s."""
+def test_three_thousand_files_are_all_listed(tmp_path: Path) -> None:
+    """3,000 files (reports and junk, in 30 folders): each listed once, half of them readable."""
     kinds = [CSV_HEADER, SQLITE_HEAD, b"not a report\n", b""]
     for i in range(3000):
         _finished(tmp_path / f"f{i % 30:02d}" / f"r{i:04d}.csv", kinds[i % 4])
-    t0 = time.monotonic()
     entries = scan_reports(tmp_path)
-    elapsed = time.monotonic() - t0
     assert len(entries) == 3000
+    assert entries[0].rel == "f00/r0000.csv" and entries[-1].rel == "f29/r2999.csv"
     assert sum(e.readable for e in entries) == 1500
-    assert elapsed < 10, elapsed
-    t0 = time.monotonic()
-    assert len(folder_signature(tmp_path)) == 3000
-    assert time.monotonic() - t0 < 2
+    # f00 holds r0000, r0030, r0060...: kinds 0 (CSV), 2 (junk), 0 (CSV).
+    assert [e.rel for e in entries if e.readable][:2] == ["f00/r0000.csv", "f00/r0060.csv"]
+    assert [s[0] for s in folder_signature(tmp_path)] == [e.rel for e in entries]
 
 
 # --- watching ------------------------------------------------------------------------------
@@ -361,7 +359,6 @@ def _digest(run) -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["sqlite", "text"])
 def test_two_processes_filling_the_cache_at_once(tmp_path: Path, kind: str) -> None:
     """Two processes read one uncached report at once: both get the right run, the entry is valid."""
-    pytest.importorskip("llamaprof.cache")
     from llamaprof.cache import cached_run
     from llamaprof.sources import load_report
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from app.support import GENERATED, SEED, copy_report
 from hypothesis import example, given, settings
 from hypothesis import strategies as st_h
 from streamlit import config as st_config
@@ -132,6 +133,8 @@ def capture_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LLAMAPROF_CACHE_DIR", str(tmp_path / "run-cache"))
     monkeypatch.delenv("LLAMAPROF_ALLOW_CAPTURE", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")  # no llama-server to find: nothing can run
+    # Off loopback the session's folder is ignored: the server's folder must be a temporary one.
+    monkeypatch.setenv("LLAMAPROF_REPORTS_DIR", str(tmp_path / "reports"))
     before = st_config.get_option("server.address")
     st.cache_resource.clear()
 
@@ -190,3 +193,97 @@ def test_operator_can_switch_captures_off_on_loopback(capture_page, monkeypatch)
     assert at.button(key="capture_start").disabled is True
     _forge_start_click(at)
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+# --- the reports folder off loopback ---------------------------------------------------------
+
+
+@pytest.fixture
+def app_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Open the app with ``server.address`` as asked, the server's folder holding the seed run.
+
+    The session asks for another folder (holding the generated run), as a visitor typing
+    a path, or a forged widget value, would. Restores the option.
+    """
+    monkeypatch.setenv("LLAMAPROF_NO_WATCH", "1")
+    monkeypatch.setenv("LLAMAPROF_CACHE_DIR", str(tmp_path / "run-cache"))
+    monkeypatch.delenv("LLAMAPROF_ALLOW_FOLDER_CHANGE", raising=False)
+    server_folder, visitor_folder = tmp_path / "server-reports", tmp_path / "elsewhere"
+    copy_report(SEED, server_folder)
+    copy_report(GENERATED, visitor_folder)
+    monkeypatch.setenv("LLAMAPROF_REPORTS_DIR", str(server_folder))
+    before = st_config.get_option("server.address")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def open_app(address: str) -> AppTest:
+        st_config.set_option("server.address", address)
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        at.session_state["reports_dir"] = str(visitor_folder)
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    yield open_app, server_folder, visitor_folder
+    st_config.set_option("server.address", before)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _listed(at: AppTest) -> list[str]:
+    return [m.value for m in at.sidebar.markdown]
+
+
+def test_off_loopback_the_folder_is_the_servers_and_cannot_change(app_on) -> None:
+    """On 0.0.0.0 the folder input is disabled and shows the server's folder; the session's is ignored."""
+    open_app, server_folder, _visitor = app_on
+    at = open_app("0.0.0.0")
+    field = at.sidebar.text_input(key="reports_dir")
+    assert field.disabled is True
+    assert field.value == str(server_folder)
+    assert _listed(at) == [f"**{SEED.stem}**"]
+    assert at.sidebar.caption[0].value == f"1 readable run of 1 in `{server_folder}`"
+    # A value sent for the disabled input (a hand-made message) changes nothing.
+    field._value = "/"
+    at.run()
+    assert at.sidebar.caption[0].value == f"1 readable run of 1 in `{server_folder}`"
+
+
+def test_off_loopback_uploads_go_to_the_servers_folder_and_add_by_path_is_off(app_on) -> None:
+    """Uploads land in the server's folder; add-by-path is disabled and refuses a forged click."""
+    open_app, server_folder, visitor_folder = app_on
+    at = open_app("0.0.0.0")
+    at.switch_page("app_pages/add.py").run()
+    at.file_uploader(key="uploader").upload("new.txt", SEED.read_bytes(), "text/plain").run()
+    assert [m.value for m in at.success] == ["Added `new.txt`."]
+    assert sorted(p.name for p in server_folder.iterdir()) == [SEED.name, "new.txt"]
+    assert sorted(p.name for p in visitor_folder.iterdir()) == [GENERATED.name]
+    assert at.button(key="add_path_button").disabled is True
+    assert at.text_input(key="add_path").disabled is True
+    assert at.main.caption[-1].value.startswith(
+        "Adding by path is off. Fixed by the server: this app listens on 0.0.0.0, "
+    )
+    # A forged message: a path typed into the disabled input and a click on the disabled button.
+    at.text_input(key="add_path")._value = str(visitor_folder / GENERATED.name)
+    at.button(key="add_path_button")._value = True  # bypasses AppTest's disabled check
+    at.run()
+    # Streamlit drops the disabled button's click (the callback checks the policy again):
+    # the page still shows the upload's message only, and nothing was linked.
+    assert not at.exception and not at.error
+    assert [m.value for m in at.success] == ["Added `new.txt`."]
+    assert sorted(p.name for p in server_folder.iterdir()) == [SEED.name, "new.txt"]
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_on_loopback_or_opted_in_the_session_picks_the_folder(app_on, monkeypatch, opt_in) -> None:
+    """On 127.0.0.1 (or 0.0.0.0 with LLAMAPROF_ALLOW_FOLDER_CHANGE=1) the session's folder is used."""
+    open_app, _server, visitor_folder = app_on
+    if opt_in:
+        monkeypatch.setenv("LLAMAPROF_ALLOW_FOLDER_CHANGE", "1")
+    at = open_app("0.0.0.0" if opt_in else "127.0.0.1")
+    field = at.sidebar.text_input(key="reports_dir")
+    assert field.disabled is False
+    assert field.value == str(visitor_folder)
+    assert _listed(at) == [f"**{GENERATED.stem}**"]
+    at.switch_page("app_pages/add.py").run()
+    assert at.button(key="add_path_button").disabled is False
