@@ -15,7 +15,13 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from llamaprof.analyze.compare import change_text, top_n_with_other
+from llamaprof.analyze.compare import (
+    change_text,
+    signed_text,
+    split_unit,
+    top_n_with_other,
+    unit_formatter,
+)
 from llamaprof.analyze.kernel_names import OTHER, short_names
 from llamaprof.units import format_bytes, format_ns
 
@@ -88,25 +94,12 @@ def axis_unit(values: pd.Series | Sequence[float], unit: str) -> tuple[str, floa
     return symbol, size
 
 
-def _base_unit(unit: str) -> tuple[str, str]:
-    """``("ns", "/token")`` from ``"ns/token"`` (normalised values); ValueError if unknown."""
-    base, _, per = unit.partition("/")
-    if base not in _SCALES:
-        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes' (or ns/token...)")
-    return base, f"/{per}" if per else ""
-
-
 def _exact(value: float, unit: str) -> str:
     """The exact value with thousands separators: ``1,234,567 ns`` (``12.500 ns/token``)."""
-    base, per = _base_unit(unit)
+    base, per = split_unit(unit)
     number = float(value)
     text = f"{number:,.0f}" if number == int(number) else f"{number:,.3f}"
     return f"{text} {_EXACT_SUFFIX[base]}{per}"
-
-
-def _human(value: float, unit: str) -> str:
-    base, per = _base_unit(unit)
-    return (format_ns(value) if base == "ns" else format_bytes(value)) + per
 
 
 def _step(runs: int) -> int:
@@ -163,11 +156,11 @@ def grouped_bars(
     the change against the baseline. Colours follow ``colors`` (``run_colors``).
     """
     data = _with_labels(top_n_with_other(long, top, by="value"), long["name"])
-    base, per = _base_unit(unit)
+    base, per = split_unit(unit)
     symbol, size = axis_unit(data["value"], base)
     data["scaled"] = data["value"].astype("float64") / size
     data["exact"] = [_exact(v, unit) for v in data["value"]]
-    data["human"] = [_human(v, unit) for v in data["value"]]
+    data["human"] = list(map(unit_formatter(unit), data["value"]))
     data["change"] = [
         change_text(p, s) for p, s in zip(data["delta_pct"], data["status"], strict=True)
     ]
@@ -219,12 +212,13 @@ def delta_bars(
     changed = long[long["impact"] != 0]
     data = _with_labels(top_n_with_other(changed, top, by="impact"), long["name"])
     data = data[data["run"] != baseline]
-    base, per = _base_unit(unit)
+    base, per = split_unit(unit)
+    human = unit_formatter(unit)
     symbol, size = axis_unit(data["delta"], base)
     data = data.assign(
         scaled=data["delta"].astype("float64") / size,
-        exact=[_signed_exact(v, unit) for v in data["delta"]],
-        human=[_signed_human(v, unit) for v in data["delta"]],
+        exact=[signed_text(_exact(v, unit), v) for v in data["delta"]],
+        human=[signed_text(human(v), v) for v in data["delta"]],
         change=[change_text(p, s) for p, s in zip(data["delta_pct"], data["status"], strict=True)],
     )
     order = list(dict.fromkeys(data["label"]))
@@ -248,16 +242,6 @@ def delta_bars(
         )
         .properties(title=f"Δ {title} vs {baseline}", height=alt.Step(_step(len(runs))))
     )
-
-
-def _signed_exact(value: float, unit: str) -> str:
-    text = _exact(value, unit)
-    return f"+{text}" if value > 0 else text
-
-
-def _signed_human(value: float, unit: str) -> str:
-    text = _human(value, unit)
-    return f"+{text}" if value > 0 else text
 
 
 def single_run_bars(
@@ -299,7 +283,7 @@ def single_run_bars(
     symbol, size = axis_unit(data["value"], unit)
     data["scaled"] = data["value"].astype("float64") / size
     data["exact"] = [_exact(v, unit) for v in data["value"]]
-    data["human"] = [_human(v, unit) for v in data["value"]]
+    data["human"] = list(map(unit_formatter(unit), data["value"]))
     data["share"] = data["value"].astype("float64") / total if total else 0.0
     return (
         alt.Chart(data[["name", "label", "scaled", "exact", "human", "count", "share"]])

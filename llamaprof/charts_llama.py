@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 
 from llamaprof.analyze.llama_kernels import FAMILY_NAMES
+from llamaprof.charts import axis_unit
 from llamaprof.units import format_ns
 
 __all__ = ["FAMILY_COLORS", "family_stacked_bars"]
@@ -35,17 +36,6 @@ FAMILY_COLORS: dict[str, str] = dict(
         strict=True,
     )
 )
-
-_TIME_UNITS = (("ns", 1.0), ("us", 1e3), ("ms", 1e6), ("s", 1e9))
-
-
-def _unit(values: pd.Series) -> tuple[str, float]:
-    magnitude = float(values.abs().max()) if len(values) else 0.0
-    symbol, size = _TIME_UNITS[0]
-    for candidate, candidate_size in _TIME_UNITS:
-        if magnitude >= candidate_size:
-            symbol, size = candidate, candidate_size
-    return symbol, size
 
 
 def family_stacked_bars(
@@ -78,7 +68,7 @@ def family_stacked_bars(
             scale=alt.Scale(domain=[0, 100]),
         )
     else:
-        symbol, size = _unit(data["total_ns"]) if len(data) else ("ns", 1.0)
+        symbol, size = axis_unit(data["total_ns"], "ns")
         data["scaled"] = data["total_ns"].astype("float64") / size
         x = alt.X("scaled:Q", title=f"GPU kernel time ({symbol}{per})", stack="zero")
     return (

@@ -22,6 +22,10 @@
   Averages are recomputed as total / count and Time (%) over the new totals, as
   nsys does; medians scale with the average; min, max and stddev are kept.
 
+The seed is read with llamaprof's own ``nsys stats`` text reader, the edits are made on its
+DataFrames, and the tables are printed back with ``render_column``, so the generated file is
+laid out exactly as llamaprof prints ``nsys stats`` (and as nsys does).
+
 Run: ``.venv/bin/python scripts/make_example_reports.py`` (reads ``../shared/seed``).
 """
 
@@ -32,6 +36,15 @@ import re
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from llamaprof import reports
+from llamaprof.model import Run
+from llamaprof.render.nsys_format import render_column, title_line
+from llamaprof.rounding import round1
+from llamaprof.sources.stats_text import parse_stats_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_MD = ROOT.parent / "shared" / "seed" / "nsys-llamacpp-profiling-walkthrough.md"
@@ -46,6 +59,8 @@ SOFT_MAX = (
 )
 ADDED_MMV = (72_080, 16_000)  # instances, ns each
 ADDED_SOFT_MAX = (36_040, 4_212)
+# The soft_max row's median and spread (ns): plausible values, the seed has no such row.
+SOFT_MAX_SPREAD = {"med_ns": 4_192.0, "min_ns": 3_968, "max_ns": 24_031, "stddev_ns": 1_112.6}
 
 
 def extract_seed(markdown: str) -> str:
@@ -57,135 +72,112 @@ def extract_seed(markdown: str) -> str:
     return match.group(1).rstrip("\n") + "\n"
 
 
-def _num(text: str) -> Decimal:
-    return Decimal(text.replace(",", ""))
+def _dec(value: object) -> Decimal:
+    """A frame cell as the exact decimal it was printed as (floats via their shortest repr)."""
+    if isinstance(value, float | np.floating):
+        return Decimal(repr(float(value)))
+    return Decimal(int(value))  # type: ignore[call-overload]
 
 
-def _fmt(value: Decimal, decimals: int) -> str:
-    q = Decimal(1).scaleb(-decimals) if decimals else Decimal(1)
-    v = value.quantize(q, rounding=ROUND_HALF_UP)
-    return f"{v:,.{decimals}f}"
+def _set_stats(frame: pd.DataFrame, row: int, total: Decimal, count: Decimal) -> None:
+    """New total and count of ``row``; the average follows, the median scales with it."""
+    old_avg = _dec(frame.at[row, "avg_ns"])
+    avg = total / count  # exact to Decimal's 28 digits, rounded once below as nsys's SQL
+    frame.at[row, "total_ns"] = int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    frame.at[row, "count"] = int(count)
+    frame.at[row, "avg_ns"] = round1(avg)
+    frame.at[row, "med_ns"] = round1(_dec(frame.at[row, "med_ns"]) * avg / old_avg)
 
 
-class Table:
-    """One text table of ``nsys stats``: header, rows of cells, and its layout rules."""
-
-    def __init__(self, lines: list[str]) -> None:
-        header, dashes, *rows = lines
-        # Column extents come from the dashes line: one run of '-' per column.
-        self.spans = [m.span() for m in re.finditer(r"-+", dashes)]
-        self.headers = [header[a:b].strip() for a, b in self._wide(header)]
-        self.rows = [[row[a:b].strip() for a, b in self._wide(row)] for row in rows]
-
-    def _wide(self, line: str) -> list[tuple[int, int]]:
-        # Numbers are right-aligned to the dashes; the last (text) column runs to the end.
-        spans = list(self.spans)
-        spans[-1] = (spans[-1][0], max(spans[-1][1], len(line)))
-        return spans
-
-    def col(self, name: str) -> int:
-        return self.headers.index(name)
-
-    def render(self) -> list[str]:
-        text_col = len(self.headers) - 1
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.headers)]
-        # nsys centres every header, the odd space going to the right (unlike str.center).
-        head = [" " * ((w - len(h)) // 2) + h.ljust(w - (w - len(h)) // 2)
-                for h, w in zip(self.headers, widths, strict=True)]  # fmt: skip
-        out = [" " + "  ".join(head), " " + "  ".join("-" * w for w in widths)]
-        for r in self.rows:
-            cells = [c.ljust(widths[i]) if i == text_col else c.rjust(widths[i])
-                     for i, c in enumerate(r)]  # fmt: skip
-            out.append(" " + "  ".join(cells))
-        return out
+def _recompute_pct(frame: pd.DataFrame) -> pd.DataFrame:
+    """Time (%) over the new totals, rows by total time (ties keep their order)."""
+    totals = [_dec(t) for t in frame["total_ns"]]
+    whole = sum(totals, Decimal(0))
+    frame["time_pct"] = [round1(t * 100 / whole) for t in totals]
+    order = np.argsort(-frame["total_ns"].to_numpy(), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
 
 
-def _split_sections(text: str) -> list[tuple[list[str], Table | None, list[str]]]:
-    """(lines before, table, lines after) chunks; tables start at a 'Time (%)' header line."""
+def _without_flash_attention(kern: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """The kernel summary with attention as matrix-vector products and a soft_max.
+
+    Returns the new frame, the ns and the launches it adds (net of the removed rows).
+    """
+    removed = kern["name"].str.startswith(FA_PREFIXES)
+    removed_ns = int(kern.loc[removed, "total_ns"].sum())
+    removed_launches = int(kern.loc[removed, "count"].sum())
+    kern = kern[~removed].reset_index(drop=True)
+    n, each = ADDED_MMV
+    mmv = int(np.flatnonzero(kern["name"].str.startswith(MUL_MAT_VEC))[0])
+    total = _dec(kern.at[mmv, "total_ns"]) + n * each
+    _set_stats(kern, mmv, total, _dec(kern.at[mmv, "count"]) + n)
+    n_sm, each_sm = ADDED_SOFT_MAX
+    soft_max = {
+        "time_pct": 0.0,
+        "total_ns": n_sm * each_sm,
+        "count": n_sm,
+        "avg_ns": round1(Decimal(each_sm)),
+        **SOFT_MAX_SPREAD,
+        "name": SOFT_MAX,
+        "demangled_name": SOFT_MAX,
+    }
+    kern = pd.concat([kern, pd.DataFrame([soft_max])], ignore_index=True)
+    kern = kern.astype(
+        {"total_ns": "int64", "count": "int64", "min_ns": "int64", "max_ns": "int64"}
+    )
+    added_ns = n * each + n_sm * each_sm - removed_ns
+    added_launches = n + n_sm - removed_launches
+    return _recompute_pct(kern), added_ns, added_launches
+
+
+def _more_launches(api: pd.DataFrame, added_ns: int, added_launches: int) -> pd.DataFrame:
+    """One cudaLaunchKernel call per added launch; synchronisation waits for the GPU."""
+    api = api.copy()
+    for row, name in enumerate(api["name"]):
+        if name == "cudaLaunchKernel":
+            calls = _dec(api.at[row, "count"]) + added_launches
+            total = (calls * _dec(api.at[row, "avg_ns"])).to_integral_value()
+            _set_stats(api, row, total, calls)
+        elif name == "cudaStreamSynchronize":
+            total = _dec(api.at[row, "total_ns"]) + added_ns
+            _set_stats(api, row, total, _dec(api.at[row, "count"]))
+    return _recompute_pct(api)
+
+
+def render_in_place(text: str, run: Run) -> str:
+    """``text`` with every table of a summary ``run`` holds printed again from ``run``.
+
+    A table is its title line, a blank line, header, dashes and rows up to the next blank
+    line; the lines between tables (``Processing [...]``) are kept as they are.
+    """
+    titles = {title_line(report): report for report in run.summaries}
     lines = text.split("\n")
-    chunks: list[tuple[list[str], Table | None, list[str]]] = []
-    before: list[str] = []
+    out: list[str] = []
     i = 0
     while i < len(lines):
-        if lines[i].lstrip().startswith("Time (%)"):
-            j = i + 2
-            while j < len(lines) and lines[j].strip():
-                j += 1
-            chunks.append((before, Table(lines[i:j]), []))
-            before = []
-            i = j
-        else:
-            before.append(lines[i])
+        report = titles.get(lines[i])
+        if report is None:
+            out.append(lines[i])
             i += 1
-    chunks.append((before, None, []))
-    return chunks
-
-
-def _set_stats(table: Table, row: list[str], total: Decimal, count: Decimal) -> None:
-    tcol, ccol = table.col("Total Time (ns)"), table.headers[2]
-    old_avg = _num(row[table.col("Avg (ns)")])
-    avg = total / count
-    row[tcol] = _fmt(total, 0)
-    row[table.col(ccol)] = _fmt(count, 0)
-    row[table.col("Avg (ns)")] = _fmt(avg, 1)
-    med = _num(row[table.col("Med (ns)")]) * avg / old_avg
-    row[table.col("Med (ns)")] = _fmt(med, 1)
-
-
-def _recompute_pct(table: Table) -> None:
-    tcol, pcol = table.col("Total Time (ns)"), table.col("Time (%)")
-    total = sum(_num(r[tcol]) for r in table.rows)
-    for r in table.rows:
-        r[pcol] = _fmt(_num(r[tcol]) * 100 / total, 1)
-    table.rows.sort(key=lambda r: -_num(r[tcol]))  # stable: ties keep their order
-
-
-def _truncate(name: str) -> str:
-    return name if len(name) <= 100 else name[:99] + "…"
+            continue
+        end = i + 4  # title, blank, header, dashes
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        out.extend(render_column(run, report).rstrip("\n").split("\n"))
+        i = end
+    return "\n".join(out)
 
 
 def make_generated(seed: str) -> str:
     """The flash-attention-off counterpart of the seed output (see the module docstring)."""
-    chunks = _split_sections(seed)
-    api, kern = chunks[0][1], chunks[1][1]
-    assert api is not None and kern is not None
-
-    # Kernels.
-    tcol, ncol = kern.col("Total Time (ns)"), kern.col("Name")
-    removed = [r for r in kern.rows if r[ncol].startswith(FA_PREFIXES)]
-    kern.rows = [r for r in kern.rows if not r[ncol].startswith(FA_PREFIXES)]
-    removed_ns = sum(_num(r[tcol]) for r in removed)
-    removed_launches = sum(_num(r[kern.col("Instances")]) for r in removed)
-    mmv = next(r for r in kern.rows if r[ncol].startswith(MUL_MAT_VEC))
-    n, each = ADDED_MMV
-    mmv_total = _num(mmv[tcol]) + n * each
-    _set_stats(kern, mmv, mmv_total, _num(mmv[kern.col("Instances")]) + n)
-    n_sm, each_sm = ADDED_SOFT_MAX
-    sm = ["0.0", "0", "0", "1", "1", "3,968", "24,031", "1,112.6", _truncate(SOFT_MAX)]
-    _set_stats(kern, sm, Decimal(n_sm * each_sm), Decimal(n_sm))
-    sm[kern.col("Med (ns)")] = _fmt(Decimal(4_192), 1)
-    kern.rows.append(sm)
-    _recompute_pct(kern)
-    added_ns = n * each + n_sm * each_sm
-    added_launches = n + n_sm
-
-    # API: one launch per kernel instance; synchronisation waits for the GPU.
-    acol, ccol = api.col("Total Time (ns)"), api.col("Num Calls")
-    for r in api.rows:
-        if r[api.col("Name")] == "cudaLaunchKernel":
-            calls = _num(r[ccol]) + added_launches - removed_launches
-            _set_stats(api, r, (calls * _num(r[api.col("Avg (ns)")])).to_integral_value(), calls)
-        elif r[api.col("Name")] == "cudaStreamSynchronize":
-            _set_stats(api, r, _num(r[acol]) + added_ns - removed_ns, _num(r[ccol]))
-    _recompute_pct(api)
-
-    out: list[str] = []
-    for before, table, _ in chunks:
-        out.extend(line.replace("dev1-gemma-4b.sqlite", "gemma3-4b-f16-nofa-generated.sqlite")
-                   for line in before)  # fmt: skip
-        if table is not None:
-            out.extend(table.render())
-    return "\n".join(out)
+    run = parse_stats_text(seed, SEED_OUT)
+    kern, added_ns, added_launches = _without_flash_attention(run.summaries[reports.KERNELS])
+    run.summaries[reports.KERNELS] = kern
+    run.summaries[reports.API] = _more_launches(
+        run.summaries[reports.API], added_ns, added_launches
+    )
+    text = render_in_place(seed, run)
+    return text.replace("dev1-gemma-4b.sqlite", "gemma3-4b-f16-nofa-generated.sqlite")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,9 +17,9 @@ writes beside a report it captured (a dict: ``server_args``, ``env``, ``model``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,9 +29,11 @@ import pandas as pd
 
 from llamaprof import reports
 from llamaprof.analyze.compare import LONG_COLUMNS
+from llamaprof.capture.command import GRAPH_NODES_OPTION
 from llamaprof.capture.record import load_record
 from llamaprof.errors import LlamaprofError
 from llamaprof.model import Run
+from llamaprof.server_args import POSITIONAL, difference_labels, parse_server_args
 
 __all__ = [
     "ComparabilityWarning",
@@ -208,30 +210,11 @@ def _arg_text(value: Any) -> str:
 
 def _args_dict(server_args: Any) -> dict[str, str]:
     """Server args as ``{flag: value}``, from ``parse_server_args``' dict or an argv list."""
-    if isinstance(server_args, Mapping):
-        return {str(k): _arg_text(v) for k, v in server_args.items() if k != "_positional"}
-    result: dict[str, str] = {}
     if isinstance(server_args, list | tuple):
-        items = [str(item) for item in server_args]
-        i = 0
-        while i < len(items):
-            item = items[i]
-            if item.startswith("-"):
-                if "=" in item and item.startswith("--"):
-                    key, value = item.split("=", 1)
-                    result[key] = value
-                elif i + 1 < len(items) and not _is_flag(items[i + 1]):
-                    result[item] = items[i + 1]
-                    i += 1
-                else:
-                    result[item] = FLAG_SET
-            i += 1
-    return result
-
-
-def _is_flag(token: str) -> bool:
-    """A token that starts a new flag (``-fa``), not a negative number value (``-1``)."""
-    return token.startswith("-") and not token[1:2].isdigit()
+        server_args = parse_server_args([str(item) for item in server_args])
+    if isinstance(server_args, Mapping):
+        return {str(k): _arg_text(v) for k, v in server_args.items() if k != POSITIONAL}
+    return {}
 
 
 def _text(value: Any) -> str:
@@ -319,27 +302,17 @@ def diff_labels(records: Mapping[str, Record | None]) -> dict[str, str]:
     keep their label. Labels that would still collide get `` #2``, `` #3``.
     """
     flats = {label: flatten_config(record) for label, record in records.items()}
-    keys: list[str] = []
-    for flat in flats.values():
-        keys.extend(k for k in flat if k.startswith(("arg ", "env ")) and k not in keys)
-    known = [label for label, flat in flats.items() if flat]
-    differing = [k for k in keys if len({flats[label].get(k) for label in known}) > 1]
-    result: dict[str, str] = {}
-    for label, flat in flats.items():
-        if not flat or not differing:
-            result[label] = label
-            continue
-        parts = []
-        for key in differing:
-            kind, name = key.split(" ", 1)
-            value = flat.get(key)
-            if value is None:
-                parts.append(f"no {name}")
-            elif kind == "arg":
-                parts.append(name if value == FLAG_SET else f"{name} {value}")
-            else:
-                parts.append(f"{name}={value}")
-        result[label] = " ".join(parts)
+    known = [label for label, flat in flats.items() if flat]  # no record: keeps its label
+    texts = [
+        {key: _label_part(key, value) for key, value in flats[label].items()} for label in known
+    ]
+    parts = difference_labels(
+        [{k: t for k, t in text.items() if t is not None} for text in texts],
+        absent=lambda key: f"no {key.split(' ', 1)[1]}",
+    )
+    result = {label: label for label in flats}
+    for label, part in zip(known, parts, strict=True):
+        result[label] = part or label  # nothing differs: the label stays
     seen: dict[str, int] = {}
     for label in list(result):
         text = result[label]
@@ -347,6 +320,16 @@ def diff_labels(records: Mapping[str, Record | None]) -> dict[str, str]:
         if seen[text] > 1:
             result[label] = f"{text} #{seen[text]}"
     return result
+
+
+def _label_part(key: str, value: str) -> str | None:
+    """``-fa on`` / ``--metrics`` for an ``arg`` setting, ``NAME=value`` for an ``env`` one."""
+    kind, _, name = key.partition(" ")
+    if kind == "arg":
+        return name if value == FLAG_SET else f"{name} {value}"
+    if kind == "env":
+        return f"{name}={value}"
+    return None  # model, gpu, versions...: in the config table, not in labels
 
 
 # --- comparability warnings ------------------------------------------------------------------
@@ -411,15 +394,19 @@ def _graph_launches(run: Run | None) -> int:
 
 
 def _node_level(record: Record | None) -> bool:
-    """True if the record says nsys traced CUDA graphs per node (``--cuda-graph-trace=node``)."""
-    text = json.dumps(record or {}, default=str)
-    return bool(_NODE_TRACE.search(text))
+    """True if the record's nsys command traced CUDA graphs per node.
 
-
-# The option as one token, as two argv tokens, or a parsed config flag.
-_NODE_TRACE = re.compile(
-    r'cuda-graph-trace=node|"--cuda-graph-trace",\s*"node"|"cuda_graph_(?:trace|nodes)":\s*(?:"node"|true)'
-)
+    Only ``commands.nsys`` (an argv list) counts, as ``--cuda-graph-trace=node`` or as the
+    two tokens ``--cuda-graph-trace node``: a prompt or a log that mentions the option
+    does not.
+    """
+    command = ((record or {}).get("commands") or {}).get("nsys") or []
+    if not isinstance(command, list | tuple):
+        return False
+    tokens = [str(token) for token in command]
+    return GRAPH_NODES_OPTION in tokens or any(
+        a == "--cuda-graph-trace" and b == "node" for a, b in itertools.pairwise(tokens)
+    )
 
 
 def _graphs_disabled(record: Record | None) -> bool:

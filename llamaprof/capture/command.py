@@ -11,6 +11,19 @@ from pathlib import Path
 
 from llamaprof.capture.config import LOOPBACK, Variant
 from llamaprof.capture.errors import ConfigError
+from llamaprof.server_args import args_texts, difference_labels, parse_server_args
+
+__all__ = [
+    "DEFAULT_NSYS_OPTIONS",
+    "GRAPH_NODES_OPTION",
+    "build_nsys_command",
+    "build_server_command",
+    "check_server_args",
+    "config_labels",
+    "nsys_profile_options",
+    "parse_server_args",  # re-exported: the capture records server args with it
+    "slug",
+]
 
 #: nsys options a capture uses unless the user gives their own for the same option.
 DEFAULT_NSYS_OPTIONS = ("--trace=cuda,nvtx,osrt",)
@@ -90,59 +103,12 @@ def build_nsys_command(
     return [nsys, "profile", "-o", str(output), *options, *server_command]
 
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def parse_server_args(args: list[str] | tuple[str, ...]) -> dict[str, object]:
-    """Server args as a dict: flag -> value, True for a bare flag, a list when repeated.
-
-    A token that follows a flag and is not itself a flag (negative numbers are values) is
-    that flag's value; ``--key=value`` is split.
-
-    >>> parse_server_args(["-ngl", "99", "-fa", "on", "--metrics", "-t", "-1", "--ctx-size=0"])
-    {'-ngl': '99', '-fa': 'on', '--metrics': True, '-t': '-1', '--ctx-size': '0'}
-    """
-    out: dict[str, object] = {}
-    positional: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("-") or _NUMBER.match(token):
-            positional.append(token)
-            i += 1
-            continue
-        if token.startswith("--") and "=" in token:
-            key, value = token.split("=", 1)
-            i += 1
-        elif i + 1 < len(args) and (not args[i + 1].startswith("-") or _NUMBER.match(args[i + 1])):
-            key, value = token, args[i + 1]
-            i += 2
-        else:
-            key, value = token, True
-            i += 1
-        if key in out:
-            previous = out[key]
-            out[key] = [*(previous if isinstance(previous, list) else [previous]), value]
-        else:
-            out[key] = value
-    if positional:
-        out["_positional"] = positional
-    return out
-
-
-def _pairs(variant: Variant, shared_env: dict[str, str]) -> list[tuple[str, str]]:
-    """(key, text) items that describe a config: environment first, then flags."""
+def _texts(variant: Variant, shared_env: dict[str, str]) -> dict[str, str]:
+    """{key: text} that describe a config: environment first, then flags."""
     env = {**shared_env, **variant.env_dict}
-    items = [(f"env:{k}", f"{k}={v}") for k, v in env.items()]
-    for key, value in parse_server_args(variant.args).items():
-        if value is True:
-            text = key
-        elif isinstance(value, list):
-            text = " ".join(key if v is True else f"{key} {v}" for v in value)
-        else:
-            text = f"{key} {value}"
-        items.append((key, text))
-    return items
+    texts = {f"env:{k}": f"{k}={v}" for k, v in env.items()}
+    texts.update(args_texts(parse_server_args(variant.args)))
+    return texts
 
 
 def config_labels(variants: list[Variant], shared_env: dict[str, str] | None = None) -> list[str]:
@@ -155,20 +121,17 @@ def config_labels(variants: list[Variant], shared_env: dict[str, str] | None = N
     >>> config_labels([Variant()])
     ['defaults']
     """
-    shared_env = shared_env or {}
-    described = [dict(_pairs(v, shared_env)) for v in variants]
-    keys = {k for d in described for k in d}
+    described = [_texts(v, shared_env or {}) for v in variants]
+
+    def whole(texts: dict[str, str]) -> str:
+        return " ".join(texts.values()) or "defaults"
+
     if len(variants) > 1:
-        differing = {k for k in keys if len({d.get(k) for d in described}) > 1}
+        labels = [label or "defaults" for label in difference_labels(described)]
     else:
-        differing = keys
-
-    def label(d: dict[str, str], shown: set[str]) -> str:
-        return " ".join(text for key, text in d.items() if key in shown) or "defaults"
-
-    labels = [label(d, differing) for d in described]
+        labels = [whole(d) for d in described]
     if len(set(labels)) < len(labels):  # the same config twice: all of it, numbered
-        labels = [f"{label(d, keys)} #{i + 1}" for i, d in enumerate(described)]
+        labels = [f"{whole(d)} #{i + 1}" for i, d in enumerate(described)]
     return labels
 
 

@@ -26,6 +26,7 @@ from llamaprof.discover import (
 from llamaprof.errors import LlamaprofError, ReportParseError
 from llamaprof.loading import load_run
 from llamaprof.model import Run, label_from_name
+from llamaprof.server_args import args_texts
 
 #: Set to 1 to run without the watchdog thread (tests); the run list then polls the folder.
 NO_WATCH_ENV = "LLAMAPROF_NO_WATCH"
@@ -135,9 +136,7 @@ def _config_text(record: dict | None) -> str | None:
         return " ".join(str(a) for a in args)
     parsed = record.get("server_args")
     if isinstance(parsed, dict) and parsed:
-        return " ".join(
-            f"{k} {v}" if v not in (None, True, "") else str(k) for k, v in parsed.items()
-        )
+        return " ".join(args_texts(parsed).values())
     return None
 
 

@@ -90,3 +90,12 @@ def test_llama_modules_do_not_import_streamlit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_axis_unit_reads_like_the_other_charts() -> None:
+    """Microsecond-sized totals read "µs", as ``llamaprof.charts.axis_unit`` names it."""
+    small = _breakdown().assign(total_ns=lambda f: f["total_ns"] / 100)
+    spec = family_stacked_bars(small, per="/token").to_dict()
+    assert spec["encoding"]["x"]["title"] == "GPU kernel time (µs/token)"
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert max(row["scaled"] for row in rows) == 24.0  # 2.4 ms / 100 = 24,000 ns = 24 µs

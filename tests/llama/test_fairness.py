@@ -266,6 +266,23 @@ def test_comparability_warnings_all_kinds() -> None:
     assert warnings[4] == ComparabilityWarning("cuda-graphs", warnings[4].message, ("a",))
 
 
+def test_node_level_tracing_is_read_from_the_nsys_command() -> None:
+    """Only the record's nsys command counts: a prompt naming the option does not."""
+    runs = {"a": _run("a", api=_api([("cudaGraphLaunch", 10)]))}
+    prompt = {
+        "workload": {"prompts": ["explain --cuda-graph-trace=node"]},
+        "commands": {"nsys": ["nsys", "profile", "-o", "a", "llama-server"]},
+        "log_tail": '"--cuda-graph-trace", "node"',
+    }
+    assert [w.kind for w in comparability_warnings(runs, {"a": prompt})] == ["cuda-graphs"]
+    for nsys in (
+        ["nsys", "profile", "--cuda-graph-trace=node", "llama-server"],
+        ["nsys", "profile", "--cuda-graph-trace", "node", "llama-server"],
+    ):
+        record = {"commands": {"nsys": nsys}}
+        assert comparability_warnings(runs, {"a": record}) == []
+
+
 def test_no_warnings_for_like_runs() -> None:
     """Runs that agree, or that cannot tell, raise nothing; GPU falls back to the record."""
     runs = {"a": _run("a", nsys="2025.1.3"), "b": _run("b", nsys="2025.1.3"), "c": None}
