@@ -5,6 +5,7 @@ import streamlit as st
 from llamaprof import reports
 from llamaprof.analyze.findings import run_findings
 from llamaprof.ui.common import keep_valid_selection, md_escape, readable_runs
+from llamaprof.ui.llama_views import finding_markdown
 from llamaprof.ui.sidebar import reports_sidebar
 from llamaprof.ui.views import single_run_header, single_run_report
 
@@ -43,7 +44,7 @@ findings = run_findings(run)
 if findings:
     with st.expander("Key findings", expanded=True):
         for finding in findings:
-            st.markdown(f"**{finding.title}.** {finding.detail}")
+            st.markdown(finding_markdown(finding))
 for report, tab in zip(
     reports.REPORT_NAMES, st.tabs([reports.TITLES[r] for r in reports.REPORT_NAMES]), strict=True
 ):

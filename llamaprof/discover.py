@@ -24,12 +24,13 @@ import shutil
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from llamaprof.errors import LlamaprofError
+from llamaprof.errors import LlamaprofError, UnknownReportFormat
 from llamaprof.model import ReportFormat
 
 #: Default reports folder, relative to the working directory the app starts in.
@@ -54,6 +55,41 @@ NOT_REPORT_SUFFIXES = (
 NSYS_REP_SUFFIXES = (".nsys-rep", ".qdrep")
 #: Seconds a copied-in file must stay unchanged before it is read.
 SETTLE_S = 0.5
+#: How many sniff results ``scan_reports`` keeps (oldest dropped first).
+SNIFF_CACHE_SIZE = 4096
+
+# (path, size, mtime_ns) -> (format, error): every app rerun scans the folder, and opening
+# each file to read 64 KiB of it again cost more than the rest of the scan. Only results
+# that come from the file's bytes are kept; "cannot be read" may pass without a new mtime.
+_sniffed: OrderedDict[tuple[str, int, int], tuple[ReportFormat | None, str | None]] = OrderedDict()
+_sniffed_lock = threading.Lock()
+
+
+def sniff_cached(path: Path, size: int, mtime_ns: int) -> tuple[ReportFormat | None, str | None]:
+    """``sniff(path)`` as (format, None) or (None, one-line reason), cached per file state.
+
+    A file keeps its entry while its size and mtime stay the same; thread-safe (the app
+    serves several sessions), bounded by ``SNIFF_CACHE_SIZE``.
+    """
+    from llamaprof.sources import sniff
+
+    key = (str(path), size, mtime_ns)
+    with _sniffed_lock:
+        if key in _sniffed:
+            _sniffed.move_to_end(key)
+            return _sniffed[key]
+    try:
+        result: tuple[ReportFormat | None, str | None] = (sniff(path), None)
+        keep = True
+    except LlamaprofError as exc:
+        result = (None, getattr(exc, "reason", str(exc)))
+        keep = isinstance(exc, UnknownReportFormat)
+    if keep:
+        with _sniffed_lock:
+            _sniffed[key] = result
+            while len(_sniffed) > SNIFF_CACHE_SIZE:
+                _sniffed.popitem(last=False)
+    return result
 
 
 @dataclass(frozen=True)
@@ -165,10 +201,9 @@ def scan_reports(folder: str | Path, *, now_ns: int | None = None) -> list[Repor
     ['gemma3-4b-f16-fa-seed.txt', 'gemma3-4b-f16-nofa-generated.txt']
 
     A missing folder gives an empty list. ``now_ns`` (default: the clock) decides
-    which files are still settling. Sniffing reads at most 64 KiB per file.
+    which files are still settling. Sniffing reads at most 64 KiB per file, once per
+    file state (``sniff_cached``).
     """
-    from llamaprof.sources import sniff
-
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -195,10 +230,7 @@ def scan_reports(folder: str | Path, *, now_ns: int | None = None) -> list[Repor
         settling = -1e9 < age_ns < SETTLE_S * 1e9
         fmt, error = None, None
         if not settling:
-            try:
-                fmt = sniff(path)
-            except LlamaprofError as exc:
-                error = getattr(exc, "reason", str(exc))
+            fmt, error = sniff_cached(path, st.st_size, st.st_mtime_ns)
         entries.append(
             ReportEntry(
                 path=path,

@@ -44,7 +44,13 @@ SKIP_REASONS: dict[str, str] = {
 # printed in ns) and float64 otherwise (text printed in ms, sizes printed in MB).
 TIME_STATS = ["total_ns", "count", "avg_ns", "med_ns", "min_ns", "max_ns", "stddev_ns"]
 SIZE_STATS = [
-    "total_bytes", "count", "avg_bytes", "med_bytes", "min_bytes", "max_bytes", "stddev_bytes",
+    "total_bytes",
+    "count",
+    "avg_bytes",
+    "med_bytes",
+    "min_bytes",
+    "max_bytes",
+    "stddev_bytes",
 ]
 
 COLUMNS: dict[str, list[str]] = {
@@ -55,8 +61,14 @@ COLUMNS: dict[str, list[str]] = {
     # has not); grid/block: "   1    1    1" strings, only where nsys 2022.4 split
     # rows by launch configuration, else NA.
     KERNELS: [
-        "time_pct", *TIME_STATS, "name",
-        "demangled_name", "base_name", "mangled_name", "grid", "block",
+        "time_pct",
+        *TIME_STATS,
+        "name",
+        "demangled_name",
+        "base_name",
+        "mangled_name",
+        "grid",
+        "block",
     ],
     # operation: the label as the source printed it ("[CUDA memcpy Host-to-Device]");
     # op: canonical direction shared by every nsys version (see ``canonical_op``).
@@ -84,14 +96,37 @@ def canonical_report_name(name: str) -> str:
 
 # Canonical memory-operation directions. Index = copyKind / ENUM_CUDA_MEMCPY_OPER id.
 MEMCPY_SHORT = [
-    "Unknown", "HtoD", "DtoH", "HtoA", "AtoH", "AtoA", "AtoD", "DtoA", "DtoD", "HtoH", "PtoP",
-    "UM HtoD", "UM DtoH", "UM DtoD",
+    "Unknown",
+    "HtoD",
+    "DtoH",
+    "HtoA",
+    "AtoH",
+    "AtoA",
+    "AtoD",
+    "DtoA",
+    "DtoD",
+    "HtoH",
+    "PtoP",
+    "UM HtoD",
+    "UM DtoH",
+    "UM DtoD",
 ]
 #: Labels of ``ENUM_CUDA_MEMCPY_OPER.label`` (nsys 2022.4+), same index.
 MEMCPY_LONG = [
-    "Unknown", "Host-to-Device", "Device-to-Host", "Host-to-Array", "Array-to-Host",
-    "Array-to-Array", "Array-to-Device", "Device-to-Array", "Device-to-Device", "Host-to-Host",
-    "Peer-to-Peer", "Unified Host-to-Device", "Unified Device-to-Host", "Unified Device-to-Device",
+    "Unknown",
+    "Host-to-Device",
+    "Device-to-Host",
+    "Host-to-Array",
+    "Array-to-Host",
+    "Array-to-Array",
+    "Array-to-Device",
+    "Device-to-Array",
+    "Device-to-Device",
+    "Host-to-Host",
+    "Peer-to-Peer",
+    "Unified Host-to-Device",
+    "Unified Device-to-Host",
+    "Unified Device-to-Device",
 ]
 MEMSET = "memset"
 

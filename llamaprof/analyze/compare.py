@@ -271,11 +271,6 @@ def signed_text(text: str, value: float) -> str:
     return f"+{text}" if value > 0 else text
 
 
-# The old private name, still imported by ``analyze/findings.py``; drop once it imports
-# ``signed_text``.
-_signed = signed_text
-
-
 def split_unit(unit: str) -> tuple[str, str]:
     """``("ns", "/token")`` from ``"ns/token"``: the base unit and the per-suffix.
 

@@ -24,8 +24,43 @@ from llamaprof.analyze.fairness import (
     require_divisors,
     unit_for,
 )
+from llamaprof.analyze.findings import Finding
 from llamaprof.analyze.llama_kernels import family_frame
 from llamaprof.model import Run
+
+
+def within_spread(delta: float, spread: float) -> bool:
+    """True when a change is noise: repeats spread (``spread`` > 0) at least as far as it.
+
+    ``delta`` and ``spread`` in one unit (e.g. ns); the spread is the larger standard
+    deviation of the two groups compared. Without a spread (single runs) nothing is noise.
+
+    >>> within_spread(-3.0, 5.0), within_spread(6.0, 5.0), within_spread(0.0, 0.0)
+    (True, False, False)
+    """
+    return bool(spread > 0 and abs(delta) <= spread)
+
+
+def comparison_frames(
+    runs: Mapping[str, Run],
+    view,
+    *,
+    by: str = "name",
+    normalize: Normalize = Normalize.NONE,
+    records: Mapping[str, Mapping | None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Each run's frame of ``view`` as ``build_comparison`` compares it: label -> frame.
+
+    ``view_frames``' frames (the summary's columns; kernels merged by name), summed by
+    family with ``by="family"``, ``view.value`` divided by the run's generated tokens or
+    requests under ``normalize`` (NotNormalizable when a record lacks the count).
+    """
+    frames = view_frames(runs, view.name)
+    if by == "family":
+        frames = {label: family_frame(frame) for label, frame in frames.items()}
+    records = records if records is not None else load_records(runs)
+    factors = require_divisors({label: records.get(label) for label in runs}, normalize)
+    return normalize_frames(frames, factors, columns=(view.value,))
 
 
 @dataclass
@@ -69,12 +104,9 @@ def build_comparison(
     group two or more runs as repeats of one config, groups are compared by their means
     (``repeat_diff``); otherwise runs one by one (``compare_runs``).
     """
-    frames = view_frames(runs, view.name)
-    if by == "family":
-        frames = {label: family_frame(frame) for label, frame in frames.items()}
     records = records if records is not None else load_records(runs)
     factors = require_divisors({label: records.get(label) for label in runs}, normalize)
-    frames = normalize_frames(frames, factors, columns=(view.value,))
+    frames = comparison_frames(runs, view, by=by, normalize=normalize, records=records)
     key = "name" if by == "family" else view.key
     unit = unit_for(view.report, normalize)
     caption = normalization_caption(normalize, factors)
@@ -125,8 +157,7 @@ def regressions(comparison: Comparison, limit_pct: float) -> list[str]:
     for label, (total, std) in comparison.totals.items():
         if label == comparison.baseline:
             continue
-        spread = max(std, base_std)
-        if abs(total - base) <= spread and spread > 0:
+        if within_spread(total - base, max(std, base_std)):
             continue
         if base:
             pct = (total - base) * 100.0 / base
@@ -135,3 +166,31 @@ def regressions(comparison: Comparison, limit_pct: float) -> list[str]:
         elif total > 0:
             lines.append(f"{label}: total {total:g} against 0 in {comparison.baseline} {limit}")
     return lines
+
+
+#: What a finding's detail gets when its change is within the spread of the repeats.
+NOISE_REMARK = " (within the spread of the repeats: noise)"
+
+
+def mark_noise(finding: Finding, comparison: Comparison) -> Finding:
+    """``finding`` with ``NOISE_REMARK`` when its change is within the repeats' spread.
+
+    A finding about one kernel (or family) reads the repeat frame's ``noise`` flag of its
+    row; one about a run's total compares the totals against the larger standard deviation
+    of the two groups (``within_spread``). Other findings come back unchanged.
+    """
+    numbers = finding.numbers
+    group = str(numbers.get("run", ""))
+    long = comparison.long
+    if "name" in numbers:  # one kernel (family): the repeat frame's own noise flag
+        rows = long[(long["name"] == numbers["name"]) & (long["run"] == group)]
+        noise = bool(len(rows) and rows["noise"].iloc[0])
+    elif group in comparison.totals:
+        total, std = comparison.totals[group]
+        base, base_std = comparison.totals[comparison.baseline]
+        noise = within_spread(total - base, max(std, base_std))
+    else:
+        noise = False
+    if not noise:
+        return finding
+    return Finding(finding.title, finding.detail.rstrip(".") + NOISE_REMARK + ".", finding.numbers)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.analyze.compare import signed_text
 from llamaprof.analyze.kernel_names import short_kernel_name
 from llamaprof.analyze.llama_kernels import (
     FAMILY_NAMES,
@@ -264,7 +265,7 @@ def comparison_findings(
                 if base_total
                 else f"{run}: total {fmt(total)}{suffix}",
                 f"{run} totals {fmt(total)}{suffix} against the baseline's "
-                f"{fmt(base_total)}{suffix} ({_signed(fmt, change)}{suffix}).",
+                f"{fmt(base_total)}{suffix} ({signed_text(fmt(change), change)}{suffix}).",
                 {
                     "run": str(run),
                     "total": total,
@@ -282,10 +283,6 @@ def comparison_findings(
             for _, row in chosen.iterrows():
                 findings.append(_kernel_change(str(run), kind, row, fmt, suffix))
     return findings
-
-
-def _signed(fmt, value: float) -> str:
-    return ("+" if value > 0 else "") + fmt(value)
 
 
 def _display_name(name: str) -> str:
@@ -309,11 +306,12 @@ def _kernel_change(run: str, kind: str, row: pd.Series, fmt, suffix: str) -> Fin
     else:
         pct_text = f"{pct:+.1f}%"
     where = f"{family}: {short}" if short != family else family
+    change = signed_text(fmt(row["delta"]), row["delta"])
     return Finding(
         f"{run}: {kind} in {where} ({pct_text})",
         f"{short if short == family else f'{short} ({family})'} went from "
         f"{fmt(row['baseline_value'])}{suffix} to "
-        f"{fmt(row['value'])}{suffix} ({_signed(fmt, row['delta'])}{suffix}, {pct_text}).",
+        f"{fmt(row['value'])}{suffix} ({change}{suffix}, {pct_text}).",
         {
             "run": run,
             "kind": kind,

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from llamaprof.analyze.compare import change_text, unit_formatter
-from llamaprof.analyze.comparison import run_totals
+from llamaprof.analyze.compare import change_text, signed_text, unit_formatter
+from llamaprof.analyze.comparison import run_totals, within_spread
 from llamaprof.analyze.kernel_names import OTHER, short_names
 from llamaprof.analyze.llama_kernels import (
     annotate_ggml_types,
@@ -77,12 +77,58 @@ def to_csv(long: pd.DataFrame) -> str:
     return table.to_csv(index=False, lineterminator="\n")
 
 
-def _value_cell(fmt, value: float, stds: pd.Series | None, label: str) -> str:
-    """A value, with `` ± std`` for a repeat group whose runs differ."""
+def value_text(fmt, value: float, std: float | None = None) -> str:
+    """A value for people, with `` ± std`` for a repeat group whose runs differ."""
     text = fmt(value)
-    if stds is not None and not pd.isna(stds[label]) and stds[label] > 0:
-        text += f" ± {fmt(stds[label])}"
+    if std is not None and not pd.isna(std) and std > 0:
+        text += f" ± {fmt(std)}"
     return text
+
+
+def change_texts(fmt, delta: float, pct: float, status: str, noise: bool = False) -> list[str]:
+    """The Δ and Δ% cells of one change: signed value and ``change_text``, `` (noise)`` marked."""
+    text = change_text(pct, status)
+    if noise:
+        text += " (noise)"
+    return [signed_text(fmt(delta), delta), text]
+
+
+def comparison_table(
+    long: pd.DataFrame, labels: list[str], baseline: str, unit: str
+) -> pd.DataFrame:
+    """A comparison side by side for people, all cells text: the app's and Markdown's table.
+
+    ``long``: ``compare_runs``' frame, or ``repeat_long``'s (``run`` a repeat group,
+    ``value`` its mean, with ``std`` and ``noise``); ``labels``: runs (groups), baseline
+    first. Columns: ``name``; per label its value in ``unit``'s human form (``1.23 ms``,
+    `` ± std`` where a group's runs differ); per label other than ``baseline``
+    ``Δ <label>`` (signed) and ``Δ% <label>`` (``change_text``, `` (noise)`` appended
+    where the repeat frame marks the change as within the spread).
+    """
+    fmt = unit_formatter(unit)
+    others = [label for label in labels if label != baseline]
+    has_std, has_noise = "std" in long.columns, "noise" in long.columns
+    rows = []
+    for name, part in long.groupby("name", sort=False):
+        part = part.set_index("run")
+        row = [name]
+        row += [
+            value_text(fmt, part.at[lb, "value"], part.at[lb, "std"] if has_std else None)
+            for lb in labels
+        ]
+        for label in others:
+            noise = has_noise and _flag(part.at[label, "noise"])
+            row += change_texts(
+                fmt,
+                part.at[label, "delta"],
+                part.at[label, "delta_pct"],
+                part.at[label, "status"],
+                noise,
+            )
+        rows.append(row)
+    columns = ["name", *labels]
+    columns += [f"{p} {label}" for label in others for p in ("Δ", "Δ%")]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _cell(text: object) -> str:
@@ -138,37 +184,25 @@ def to_markdown(
     align = ["---", *(["---"] if show_family else []), *["---:"] * (len(header) - 1 - show_family)]
     names = list(dict.fromkeys(long["name"]))
     short = _display_names(names) if kernels and by == "name" else {}
+    table = comparison_table(long, labels, baseline, unit)
     rows = []
-    for name in names:
-        part = long[long["name"] == name].set_index("run")
+    for cells in table.itertuples(index=False):
+        name = cells[0]
         display = short.get(name, name)
-        cells = [f"`{display}`" if short and name != OTHER else display]
+        first = [f"`{display}`" if short and name != OTHER else display]
         if show_family:
-            cells.append("" if name == OTHER else kernel_family(name))
-        stds = part["std"] if "std" in part.columns else None
-        cells += [_value_cell(fmt, part.at[lb, "value"], stds, lb) for lb in labels]
-        for label in others:
-            delta = part.at[label, "delta"]
-            pct = change_text(part.at[label, "delta_pct"], part.at[label, "status"])
-            if "noise" in part.columns and _flag(part.at[label, "noise"]):
-                pct += " (noise)"
-            cells += [("+" if delta > 0 else "") + fmt(delta), pct]
-        rows.append(cells)
+            first.append("" if name == OTHER else kernel_family(name))
+        rows.append(first + list(cells[1:]))
     if totals is None:
         totals = {label: (value, 0.0) for label, value in run_totals(long).items()}
     base_total, base_std = totals[baseline]
     total_row = ["**Total**", *([""] if show_family else [])]
-    total_row += [
-        fmt(totals[lb][0]) + (f" ± {fmt(totals[lb][1])}" if totals[lb][1] else "") for lb in labels
-    ]
+    total_row += [value_text(fmt, *totals[lb]) for lb in labels]
     for label in others:
         delta = totals[label][0] - base_total
         pct = delta * 100.0 / base_total if base_total else math.nan
-        text = "" if math.isnan(pct) else ("0.0%" if pct == 0 else f"{pct:+.1f}%")
-        spread = max(totals[label][1], base_std)
-        if text and spread and abs(delta) <= spread:
-            text += " (noise)"
-        total_row += [("+" if delta > 0 else "") + fmt(delta), text]
+        noise = not math.isnan(pct) and within_spread(delta, max(totals[label][1], base_std))
+        total_row += change_texts(fmt, delta, pct, "changed", noise)
     rows.append(total_row)
     lines.append("| " + " | ".join(_cell(h) for h in header) + " |")
     lines.append("|" + "|".join(align) + "|")

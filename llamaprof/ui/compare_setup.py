@@ -9,11 +9,15 @@ disabled and says why), and runs can be labelled by what differs in their config
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import pandas as pd
 import streamlit as st
 
+from llamaprof.analyze.compare import VIEWS
+from llamaprof.analyze.comparison import Comparison, build_comparison, comparison_frames
 from llamaprof.analyze.fairness import (
     Normalize,
     diff_labels,
@@ -22,9 +26,19 @@ from llamaprof.analyze.fairness import (
     repeat_groups,
     safe_records,
 )
+from llamaprof.analyze.llama_kernels import family_breakdown
+from llamaprof.capture.record import record_path
 from llamaprof.model import Run
 
-__all__ = ["NORMALIZE_TEXT", "CompareSetup", "compare_setup", "safe_records"]
+__all__ = [
+    "NORMALIZE_TEXT",
+    "CompareSetup",
+    "compare_setup",
+    "family_breakdown_of",
+    "safe_records",
+    "setup_identity",
+    "view_comparison",
+]
 
 #: What the normalisation control offers, and how it reads.
 NORMALIZE_TEXT: dict[str, str] = {
@@ -79,7 +93,7 @@ class CompareSetup:
 
 def compare_setup(runs: Mapping[str, Run], baseline: str) -> CompareSetup:
     """Draw the normalisation control and the labels toggle; return the page's setup."""
-    records, problems = safe_records(runs)
+    records, problems = _records_of(runs)
     for problem in problems:
         st.warning(f"Capture record ignored: {problem}", icon=":material/warning:")
     with_record = [label for label, record in records.items() if record]
@@ -147,3 +161,91 @@ def compare_setup(runs: Mapping[str, Run], baseline: str) -> CompareSetup:
         sources=sources,
         factors={label: float(value or 1.0) for label, value in found.items()},
     )
+
+
+# --- the comparisons every view of the page reads, cached ----------------------------------
+
+
+def _records_of(runs: Mapping[str, Run]) -> tuple[dict[str, dict | None], list[str]]:
+    """``safe_records(runs)``, parsed again only when a record file changes."""
+    identity = tuple(
+        (label, str(run.path), _file_identity(record_path(run.path))) for label, run in runs.items()
+    )
+    return _cached_records(identity, dict(runs))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_records(
+    identity: tuple, _runs: dict[str, Run]
+) -> tuple[dict[str, dict | None], list[str]]:
+    # Keyed by the record files' identity (path, mtime, size); ``_runs`` is not hashed.
+    return safe_records(_runs)
+
+
+def _file_identity(path) -> tuple[str, int, int]:
+    """(path, mtime_ns, size) of a file; (path, -1, -1) when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def setup_identity(setup: CompareSetup) -> tuple:
+    """What makes two setups compare alike: each file's identity and the options.
+
+    Each run's report and capture record are identified by path, mtime and size (a few
+    ``stat`` calls), not by their content: the records came from those files, and hashing
+    their content on every call of every view was the page's largest fixed cost.
+    """
+    files = []
+    for label, run in setup.runs.items():
+        report = _file_identity(run.path)
+        if report[1] < 0:  # gone meanwhile: the object itself then identifies it
+            report = (str(run.path), id(run), 0)
+        files.append((label, *report, _file_identity(record_path(run.path))))
+    has_record = tuple(bool(setup.records.get(label)) for label in setup.runs)
+    return (tuple(files), has_record, setup.baseline, setup.normalize.value)
+
+
+def view_comparison(
+    setup: CompareSetup, view: str, *, by: str = "name", repeats: bool = False
+) -> Comparison:
+    """``llamaprof compare``'s comparison of one view under the page's setup (cached).
+
+    ``by`` "name" or "family" (kernels); ``repeats``: compare repeat groups when records
+    group runs. Returns ``llamaprof.analyze.comparison.Comparison`` (long frame, unit, caption...).
+    """
+    return _cached_comparison(setup_identity(setup), setup, view, by, repeats)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_comparison(identity: tuple, _setup: CompareSetup, view: str, by: str, repeats: bool):
+    # Keyed by ``identity`` and the options; the leading underscore keeps Streamlit from
+    # hashing every run's frames on each rerun, which would cost more than comparing them.
+    return build_comparison(
+        _setup.runs,
+        _setup.baseline,
+        VIEWS[view],
+        by=by,
+        normalize=_setup.normalize,
+        records=_setup.records,
+        repeats=repeats,
+    )
+
+
+def family_breakdown_of(setup: CompareSetup) -> pd.DataFrame:
+    """``family_breakdown`` of each run's kernels as the page compares them (cached).
+
+    The kernel frames are ``comparison_frames``' (merged by name, divided as the page's
+    normalisation says), so the stacked bars add up to the table's totals.
+    """
+    return _cached_breakdown(setup_identity(setup), setup)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_breakdown(identity: tuple, _setup: CompareSetup) -> pd.DataFrame:
+    frames = comparison_frames(
+        _setup.runs, VIEWS["kernels"], normalize=_setup.normalize, records=_setup.records
+    )
+    return family_breakdown(frames)

@@ -1,8 +1,9 @@
 """The llama.cpp-aware blocks of the compare page: families, repeats, configuration, findings.
 
 Each block reads the page's ``CompareSetup`` and shows what ``llamaprof compare`` prints for
-the same runs and options (its ``build_comparison``), so app and command line agree.
-``repeat_table`` is the only computation here, a pure reshaping for display.
+the same runs and options (its ``build_comparison``), so app and command line agree. The
+tables come from ``llamaprof.render`` and the findings from ``llamaprof.analyze``; nothing
+is computed here.
 """
 
 from __future__ import annotations
@@ -11,22 +12,23 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from llamaprof.analyze.compare import diff_table, unit_formatter, view_frames
-from llamaprof.analyze.fairness import config_diff, divisors, normalize_frames
+from llamaprof.analyze.compare import diff_table
+from llamaprof.analyze.comparison import mark_noise
+from llamaprof.analyze.fairness import config_diff
 from llamaprof.analyze.findings import Finding, comparison_findings
 from llamaprof.analyze.llama_kernels import (
     FAMILY_DESCRIPTIONS,
     FAMILY_NAMES,
     family_breakdown,
     family_drilldown,
-    family_summary,
     kernel_family,
 )
 from llamaprof.charts import LABEL_LIMIT, delta_bars
 from llamaprof.charts_llama import family_stacked_bars
 from llamaprof.model import Run
-from llamaprof.ui.compare_setup import CompareSetup
-from llamaprof.units import format_ns
+from llamaprof.render.comparison import comparison_table
+from llamaprof.render.tables import config_table, diff_display_table, family_summary_table
+from llamaprof.ui.compare_setup import CompareSetup, family_breakdown_of, view_comparison
 
 #: How the Kernels tab can group rows (the ``compare_kernels_by`` control).
 KERNELS_BY: dict[str, str] = {"name": "By kernel", "family": "By family"}
@@ -50,8 +52,7 @@ def kernels_by_control() -> str:
 
 def family_mix_chart(setup: CompareSetup, *, key: str) -> None:
     """One stacked bar per run: where its GPU kernel time goes, by family."""
-    frames = {label: normalized_kernels(setup, label) for label in setup.runs}
-    breakdown = family_breakdown(frames)
+    breakdown = family_breakdown_of(setup)
     if breakdown.empty:
         st.info("No run has kernels to group by family.")
         return
@@ -66,17 +67,8 @@ def family_mix_chart(setup: CompareSetup, *, key: str) -> None:
     st.altair_chart(chart, key=key)
 
 
-def normalized_kernels(setup: CompareSetup, label: str) -> pd.DataFrame:
-    """One run's kernel summary (merged by name), divided as the page's normalisation says."""
-    frames = view_frames({label: setup.runs[label]}, "kernels")
-    factors = divisors({label: setup.records.get(label)}, setup.normalize)
-    return normalize_frames(frames, factors, columns=("total_ns",))[label]
-
-
 def family_drilldown_view(setup: CompareSetup, *, colors: dict[str, str], top: int) -> None:
     """Pick a family; see its kernels across runs (the by-kernel diff, that family's rows)."""
-    from llamaprof.ui.views import _display_table, view_comparison
-
     result = view_comparison(setup, "kernels", by="name")
     families = [f for f in FAMILY_NAMES if f in set(_families(result.long))]
     if not families:
@@ -104,7 +96,7 @@ def family_drilldown_view(setup: CompareSetup, *, colors: dict[str, str], top: i
             key="delta_family_drill",
         )
     st.dataframe(
-        _display_table(wide, result.unit, kernels=True),
+        diff_display_table(wide, result.unit, kernels=True),
         hide_index=True,
         key="table_family_drill",
         column_config={"full name": st.column_config.TextColumn(width="large")},
@@ -113,21 +105,6 @@ def family_drilldown_view(setup: CompareSetup, *, colors: dict[str, str], top: i
 
 def _families(long: pd.DataFrame) -> list[str]:
     return [kernel_family(name) for name in dict.fromkeys(long["name"])]
-
-
-def family_summary_table(kernels: pd.DataFrame) -> pd.DataFrame:
-    """One run's ``family_summary`` for people: Family, Time, Share, Launches, Kernels, What."""
-    summary = family_summary(kernels)
-    return pd.DataFrame(
-        {
-            "Family": summary["family"],
-            "Time": [format_ns(v) for v in summary["total_ns"]],
-            "Share (%)": [f"{v:.1f}" for v in summary["time_pct"]],
-            "Launches": [f"{int(v):,}" for v in summary["count"]],
-            "Kernels": summary["n_kernels"],
-            "What": summary["description"],
-        }
-    )
 
 
 def run_families(run: Run, kernels: pd.DataFrame) -> None:
@@ -146,54 +123,15 @@ def run_families(run: Run, kernels: pd.DataFrame) -> None:
 # --- repeats -------------------------------------------------------------------------------
 
 
-def repeat_table(long: pd.DataFrame, labels: list[str], baseline: str, unit: str) -> pd.DataFrame:
-    """Repeat groups side by side for people: ``mean ± std`` and changes marked as noise.
-
-    ``long`` is ``repeat_long``'s frame (``llamaprof compare``'s with repeats): ``run`` holds
-    the group, ``value`` its mean, plus ``std`` and ``noise``. ``labels``: the groups,
-    baseline first. Columns: ``name``; per group its mean (`` ± std`` when its runs differ);
-    per other group ``Δ <group>`` (signed) and ``Δ% <group>`` (`` (noise)`` appended when
-    the change is no larger than the spread, the larger standard deviation of the two).
-    """
-    fmt = unit_formatter(unit)
-    names = list(dict.fromkeys(long["name"]))
-    by_name = {name: part.set_index("run") for name, part in long.groupby("name", sort=False)}
-    rows = []
-    for name in names:
-        part = by_name[name]
-        row: dict[str, str] = {"name": name}
-        for group in labels:
-            mean, std = part.at[group, "value"], part.at[group, "std"]
-            row[group] = fmt(mean) + (f" ± {fmt(std)}" if std and not pd.isna(std) else "")
-        for group in labels:
-            if group == baseline:
-                continue
-            delta, pct = part.at[group, "delta"], part.at[group, "delta_pct"]
-            status = part.at[group, "status"]
-            row[f"Δ {group}"] = ("+" if delta > 0 else "") + fmt(delta)
-            text = {"new": "new", "missing": "missing"}.get(status)
-            if text is None:
-                text = "" if pd.isna(pct) else ("0.0%" if pct == 0 else f"{pct:+.1f}%")
-            if bool(part.at[group, "noise"]):
-                text += " (noise)"
-            row[f"Δ% {group}"] = text
-        rows.append(row)
-    columns = ["name", *labels]
-    columns += [f"{p} {g}" for g in labels if g != baseline for p in ("Δ", "Δ%")]
-    return pd.DataFrame(rows, columns=columns)
-
-
 def repeats_view(setup: CompareSetup, view: str, *, by: str, key: str) -> None:
     """The comparison of repeat groups: means ± standard deviation, noise marked."""
-    from llamaprof.ui.views import view_comparison
-
     result = view_comparison(setup, view, by=by, repeats=True)
     if not result.repeats:
         return
     st.markdown("**Repeat groups** (mean ± standard deviation)")
     st.caption(result.caption)
     st.dataframe(
-        repeat_table(result.long, result.labels, result.baseline, result.unit),
+        comparison_table(result.long, result.labels, result.baseline, result.unit),
         hide_index=True,
         key=key,
     )
@@ -226,10 +164,7 @@ def config_section(setup: CompareSetup) -> pd.DataFrame | None:
             key="compare_config_only_diff",
             persist_state="session",
         )
-        if only:
-            table = table[table["differs"]]
-        table = table[["differs", *(c for c in table.columns if c != "differs")]]
-        table = table.reset_index(drop=True)
+        table = config_table(table, only_differences=only)
         differing = int(table["differs"].sum())
         st.caption(
             f"{differing} setting{'s' * (differing != 1)} differ"
@@ -258,37 +193,13 @@ def comparison_findings_for(setup: CompareSetup, by: str) -> list[Finding]:
     With repeat groups, a change no larger than the spread of the repeats gets
     " (within the spread of the repeats: noise)" appended to its detail.
     """
-    from llamaprof.ui.views import view_comparison
-
     result = view_comparison(setup, "kernels", by=by, repeats=setup.repeats)
     if result.long.empty:
         return []
     findings = comparison_findings(result.long, result.baseline, unit=result.unit)
     if not result.repeats:
         return findings
-    return [_mark_noise(finding, result) for finding in findings]
-
-
-_NOISE = " (within the spread of the repeats: noise)"
-
-
-def _mark_noise(finding: Finding, result) -> Finding:
-    """``finding`` with the noise remark when its change is within the repeats' spread."""
-    numbers = finding.numbers
-    group = str(numbers.get("run", ""))
-    if "name" in numbers:  # one kernel (family): the repeat frame's own noise flag
-        rows = result.long[(result.long["name"] == numbers["name"]) & (result.long["run"] == group)]
-        noise = bool(len(rows) and rows["noise"].iloc[0])
-    elif group in result.totals:  # the total: against the larger spread of the two totals
-        total, std = result.totals[group]
-        base, base_std = result.totals[result.baseline]
-        spread = max(std, base_std)
-        noise = spread > 0 and abs(total - base) <= spread
-    else:
-        noise = False
-    if not noise:
-        return finding
-    return Finding(finding.title, finding.detail.rstrip(".") + _NOISE + ".", finding.numbers)
+    return [mark_noise(finding, result) for finding in findings]
 
 
 def findings_section(setup: CompareSetup, by: str) -> None:
@@ -317,8 +228,6 @@ __all__ = [
     "finding_markdown",
     "findings_section",
     "kernels_by_control",
-    "normalized_kernels",
-    "repeat_table",
     "repeats_view",
     "run_families",
 ]

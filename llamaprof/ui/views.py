@@ -1,15 +1,14 @@
 """Drawing blocks of the compare and single-run pages: headers, views, tables, downloads.
 
-Each block takes runs (label -> ``Run``), calls one pure function of ``llamaprof.analyze``
-or ``llamaprof.charts``, and displays the result; no analysis happens here.
+Each block takes runs (label -> ``Run``), calls pure functions of ``llamaprof.analyze``,
+``llamaprof.render`` or ``llamaprof.charts``, and displays the result; no analysis happens
+here. The comparisons come from ``compare_setup.view_comparison`` (cached per setup).
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
 import re
 from collections.abc import Mapping
 
@@ -20,19 +19,23 @@ from llamaprof import reports
 from llamaprof.analyze.compare import (
     VIEWS,
     diff_table,
-    humanize_diff_table,
     top_n_with_other,
 )
-from llamaprof.analyze.comparison import build_comparison
 from llamaprof.analyze.fairness import comparability_warnings
-from llamaprof.analyze.kernel_names import short_names
 from llamaprof.analyze.overview import run_overview
 from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
 from llamaprof.model import Run
 from llamaprof.render.comparison import to_markdown
 from llamaprof.render.nsys_format import render_column
+from llamaprof.render.tables import diff_display_table, summary_table
 from llamaprof.ui.common import md_escape
-from llamaprof.ui.compare_setup import CompareSetup
+from llamaprof.ui.compare_setup import CompareSetup, setup_identity, view_comparison
+from llamaprof.ui.llama_views import (
+    family_drilldown_view,
+    family_mix_chart,
+    repeats_view,
+    run_families,
+)
 from llamaprof.units import format_bytes, format_ns
 
 #: The comparison tabs: title and the views (of ``VIEWS``) each shows.
@@ -140,54 +143,6 @@ def run_headers(
                     st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
-def _display_table(wide: pd.DataFrame, unit: str, kernels: bool) -> pd.DataFrame:
-    """The humanized diff table with short names first and the full name last."""
-    table = humanize_diff_table(wide, unit)
-    if kernels:
-        shorts = short_names(list(wide["name"]))
-        table.insert(0, "kernel", [shorts.get(n, n) for n in wide["name"]])
-        table = table.rename(columns={"name": "full name"})
-        return table[[c for c in table.columns if c != "full name"] + ["full name"]]
-    return table
-
-
-def view_comparison(setup: CompareSetup, view: str, *, by: str = "name", repeats: bool = False):
-    """``llamaprof compare``'s comparison of one view under the page's setup (cached).
-
-    ``by`` "name" or "family" (kernels); ``repeats``: compare repeat groups when records
-    group runs. Returns ``llamaprof.analyze.comparison.Comparison`` (long frame, unit, caption...).
-    """
-    return _cached_comparison(setup_identity(setup), setup, view, by, repeats)
-
-
-def setup_identity(setup: CompareSetup) -> tuple:
-    """What makes two setups compare alike: each file's identity, the options, the records."""
-    files = []
-    for label, run in setup.runs.items():
-        try:
-            stat = os.stat(run.path)
-            files.append((label, str(run.path), stat.st_mtime_ns, stat.st_size))
-        except OSError:  # gone meanwhile: the object itself then identifies it
-            files.append((label, str(run.path), id(run), 0))
-    records = json.dumps(setup.records, sort_keys=True, default=str)
-    return (tuple(files), setup.baseline, setup.normalize.value, records)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _cached_comparison(identity: tuple, _setup: CompareSetup, view: str, by: str, repeats: bool):
-    # Keyed by ``identity`` and the options; the leading underscore keeps Streamlit from
-    # hashing every run's frames on each rerun, which would cost more than comparing them.
-    return build_comparison(
-        _setup.runs,
-        _setup.baseline,
-        VIEWS[view],
-        by=by,
-        normalize=_setup.normalize,
-        records=_setup.records,
-        repeats=repeats,
-    )
-
-
 @st.cache_data(max_entries=256, show_spinner=False)
 def _cached_tables(
     identity: tuple, _setup: CompareSetup, view: str, by: str
@@ -196,7 +151,7 @@ def _cached_tables(
     result = view_comparison(_setup, view, by=by)
     wide = diff_table(result.long, list(_setup.runs), _setup.baseline)
     kernels = VIEWS[view].report == reports.KERNELS and by == "name"
-    return wide, _display_table(wide, result.unit, kernels)
+    return wide, diff_display_table(wide, result.unit, kernels)
 
 
 def comparison_document(setup: CompareSetup, *, top: int, kernels_by: str = "name") -> str:
@@ -257,8 +212,6 @@ def comparison_view(
     kernels follows the table. With repeat groups, their mean ± spread table comes first.
     None when no run has data for the view (e.g. text output without the size summary).
     """
-    from llamaprof.ui.llama_views import family_drilldown_view, family_mix_chart, repeats_view
-
     spec = VIEWS[view]
     runs, baseline = setup.runs, setup.baseline
     result = view_comparison(setup, view, by=by)
@@ -337,30 +290,6 @@ def single_run_header(run: Run) -> None:
     cols[5].metric("GPU busy", _share(f["gpu_busy_share"]))
 
 
-def _human_summary(frame: pd.DataFrame, report: str) -> pd.DataFrame:
-    """The summary with times and sizes as text for people; names short, full name last."""
-    out = pd.DataFrame()
-    if "time_pct" in frame:
-        out["Time (%)"] = frame["time_pct"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
-    fmt = format_bytes if report == reports.MEM_SIZE else format_ns
-    unit = "bytes" if report == reports.MEM_SIZE else "ns"
-    out["Total"] = frame[f"total_{unit}"].map(fmt)
-    out["Count"] = frame["count"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
-    for stat in ("avg", "med", "min", "max", "stddev"):
-        column = f"{stat}_{unit}"
-        if column in frame:
-            out[stat.capitalize() if stat != "stddev" else "StdDev"] = frame[column].map(fmt)
-    if report == reports.KERNELS:
-        shorts = short_names(list(frame["name"]))
-        out.insert(0, "Kernel", [shorts.get(n, n) for n in frame["name"]])
-        out["Full name"] = frame["name"].to_numpy()
-    elif report == reports.API:
-        out.insert(0, "Name", frame["name"].to_numpy())
-    else:
-        out.insert(0, "Operation", frame["operation"].to_numpy())
-    return out
-
-
 def single_run_report(run: Run, report: str, *, top: int) -> None:
     """One summary of one run: chart, readable table, exact table, nsys text, CSV."""
     frame = run.summary(report)
@@ -381,7 +310,7 @@ def single_run_report(run: Run, report: str, *, top: int) -> None:
         key=f"run_chart_{report}",
     )
     st.dataframe(
-        _human_summary(frame, report),
+        summary_table(frame, report),
         hide_index=True,
         key=f"run_table_{report}",
         column_config={"Full name": st.column_config.TextColumn(width="large")},
@@ -399,6 +328,4 @@ def single_run_report(run: Run, report: str, *, top: int) -> None:
         on_click="ignore",
     )
     if report == reports.KERNELS:
-        from llamaprof.ui.llama_views import run_families
-
         run_families(run, frame)

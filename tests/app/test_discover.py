@@ -362,3 +362,42 @@ def test_watcher_ignores_cache_writes(tmp_path: Path) -> None:
         assert watcher.generation == g0
     finally:
         watcher.stop()
+
+
+def test_scan_sniffs_each_file_state_once(tmp_path: Path, monkeypatch) -> None:
+    """A second scan reuses the sniff of an unchanged file; a new mtime or size sniffs again."""
+    import llamaprof.sources as sources
+
+    calls: list[str] = []
+    real = sources.sniff
+
+    def counting(path):
+        calls.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(sources, "sniff", counting)
+    report = _write(tmp_path / "a.sqlite", SQLITE_HEAD)
+    _write(tmp_path / "junk.txt", b"not a report at all\n")
+    first = scan_reports(tmp_path)
+    assert sorted(calls) == ["a.sqlite", "junk.txt"]
+    second = scan_reports(tmp_path)
+    assert sorted(calls) == ["a.sqlite", "junk.txt"]  # nothing opened again
+    assert [(e.format, e.error) for e in second] == [(e.format, e.error) for e in first]
+    assert second[1].format is None and second[1].error.startswith("is not an nsys report")
+    _write(report, SEED.read_bytes())  # same path, new content and size
+    os.utime(report, (OLD + 5, OLD + 5))
+    third = scan_reports(tmp_path)
+    assert sorted(calls) == ["a.sqlite", "a.sqlite", "junk.txt"]
+    assert third[0].format is ReportFormat.STATS_TEXT
+
+
+def test_sniff_cache_stays_bounded(tmp_path: Path, monkeypatch) -> None:
+    """The sniff cache drops its oldest entries beyond SNIFF_CACHE_SIZE."""
+    from llamaprof import discover
+
+    monkeypatch.setattr(discover, "SNIFF_CACHE_SIZE", 2)
+    monkeypatch.setattr(discover, "_sniffed", discover.OrderedDict())
+    paths = [_write(tmp_path / f"r{i}.sqlite", SQLITE_HEAD) for i in range(3)]
+    for path in paths:
+        assert discover.sniff_cached(path, 100, OLD * 10**9) == (ReportFormat.SQLITE, None)
+    assert [key[0] for key in discover._sniffed] == [str(paths[1]), str(paths[2])]

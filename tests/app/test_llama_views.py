@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 from app.support import GENERATED, SEED, copy_report, downloaded, make_app
 
-from llamaprof.ui.llama_views import repeat_table
-
 SEED_LABEL, GEN_LABEL = SEED.stem, GENERATED.stem
 
 
@@ -277,33 +275,6 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, download
         "| `mul_mat_vec` | matmul | 15.0 ms/token ± 2.35 ms/token | 16.0 ms/token ± 2.52 ms/token "
         "| +1.04 ms/token | +6.9% (noise) |"
     )
-
-
-def test_repeat_table_marks_noise_only_within_the_spread():
-    """repeat_table writes mean ± std per group and appends (noise) where |Δ| <= spread."""
-    long = pd.DataFrame(
-        {
-            "name": ["k", "k", "j", "j"],
-            "run": ["a", "b", "a", "b"],
-            "value": [100.0, 130.0, 50.0, 51.0],
-            "delta": [0.0, 30.0, 0.0, 1.0],
-            "delta_pct": [0.0, 30.0, 0.0, 2.0],
-            "status": ["same", "changed", "same", "changed"],
-            "std": [5.0, 0.0, 2.0, 0.0],
-            "noise": [False, False, False, True],
-        }
-    )
-    table = repeat_table(long, ["a", "b"], "a", "ns")
-    assert table.to_dict("records") == [
-        {"name": "k", "a": "100 ns ± 5.00 ns", "b": "130 ns", "Δ b": "+30.0 ns", "Δ% b": "+30.0%"},
-        {
-            "name": "j",
-            "a": "50.0 ns ± 2.00 ns",
-            "b": "51.0 ns",
-            "Δ b": "+1.00 ns",
-            "Δ% b": "+2.0% (noise)",
-        },
-    ]
 
 
 def test_findings_cite_their_numbers(examples_dir: Path):

@@ -42,9 +42,26 @@ PAYLOAD_MARK = "-- llamaprof stand-in nsys: SQL payload --\n"
 
 # Options of `nsys profile` that take a separate value (when not written as --opt=value).
 _VALUE_OPTIONS = {
-    "-o", "--output", "-t", "--trace", "--cuda-graph-trace", "-f", "--force-overwrite",
-    "-s", "--sample", "--cpuctxsw", "-d", "--duration", "--delay", "-y", "--stats",
-    "--capture-range", "-c", "--capture-range-end", "-e", "--env-var",
+    "-o",
+    "--output",
+    "-t",
+    "--trace",
+    "--cuda-graph-trace",
+    "-f",
+    "--force-overwrite",
+    "-s",
+    "--sample",
+    "--cpuctxsw",
+    "-d",
+    "--duration",
+    "--delay",
+    "-y",
+    "--stats",
+    "--capture-range",
+    "-c",
+    "--capture-range-end",
+    "-e",
+    "--env-var",
 }
 
 
@@ -79,23 +96,34 @@ def _parse_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def _payload(wall_ns: int, start_epoch_ns: int, command: list[str]) -> str:
     """An SQL script for a tiny, plausible llama-server run lasting ``wall_ns``."""
     names = [
-        "cudaLaunchKernel_v7000", "cudaStreamSynchronize_v3020", "cudaMemcpyAsync_v3020",
+        "cudaLaunchKernel_v7000",
+        "cudaStreamSynchronize_v3020",
+        "cudaMemcpyAsync_v3020",
         "void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *)",
-        "mul_mat_vec", "void rms_norm_f32<(int)1024>(const float *, float *, int)",
-        "rms_norm_f32", "cudaMemsetAsync_v3020",
+        "mul_mat_vec",
+        "void rms_norm_f32<(int)1024>(const float *, float *, int)",
+        "rms_norm_f32",
+        "cudaMemsetAsync_v3020",
     ]
     step = max(wall_ns // 20, 10)
     runtime = []
     for i in range(6):
         runtime.append((i * step, i * step + 1500 + 100 * i, 0, 1, i + 1, 1, 0))
     runtime += [
-        (7 * step, 8 * step, 0, 1, 7, 2, 0), (9 * step, 10 * step, 0, 1, 8, 2, 0),
-        (11 * step, 11 * step + 4000, 0, 1, 9, 3, 0), (12 * step, 12 * step + 3000, 0, 1, 10, 3, 0),
+        (7 * step, 8 * step, 0, 1, 7, 2, 0),
+        (9 * step, 10 * step, 0, 1, 8, 2, 0),
+        (11 * step, 11 * step + 4000, 0, 1, 9, 3, 0),
+        (12 * step, 12 * step + 3000, 0, 1, 10, 3, 0),
         (13 * step, 13 * step + 900, 0, 1, 11, 8, 0),
     ]
     kernels = [
-        (i * step + 2000, i * step + 2000 + (60000 if i % 3 else 2500), i + 1,
-         4 if i % 3 else 6, 5 if i % 3 else 7)
+        (
+            i * step + 2000,
+            i * step + 2000 + (60000 if i % 3 else 2500),
+            i + 1,
+            4 if i % 3 else 6,
+            5 if i % 3 else 7,
+        )
         for i in range(6)
     ]
     sql = [
@@ -248,8 +276,9 @@ def export(argv: list[str]) -> int:
     if os.environ.get("FAKE_NSYS_EXPORT_FAIL") == "1":
         with open(output, "wb") as f:
             f.write(b"SQLite format 3\x00 (partial)")
-        print("Exporting failed: stand-in export failure (FAKE_NSYS_EXPORT_FAIL=1)",
-              file=sys.stderr)
+        print(
+            "Exporting failed: stand-in export failure (FAKE_NSYS_EXPORT_FAIL=1)", file=sys.stderr
+        )
         return 1
     db = sqlite3.connect(output)
     try:
@@ -272,8 +301,7 @@ def main(argv: list[str]) -> int:
         return profile(argv[1:])
     if argv[0] == "export":
         return export(argv[1:])
-    print(f"nsys: unknown command '{argv[0]}' (stand-in supports profile, export)",
-          file=sys.stderr)
+    print(f"nsys: unknown command '{argv[0]}' (stand-in supports profile, export)", file=sys.stderr)
     return 1
 
 

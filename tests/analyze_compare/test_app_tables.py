@@ -1,0 +1,223 @@
+"""The pure helpers behind the compare and run pages: spread test, noise marks, tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from llamaprof import reports
+from llamaprof.analyze.compare import VIEWS, compare_runs, diff_table
+from llamaprof.analyze.comparison import (
+    NOISE_REMARK,
+    Comparison,
+    build_comparison,
+    comparison_frames,
+    mark_noise,
+    within_spread,
+)
+from llamaprof.analyze.fairness import Normalize
+from llamaprof.analyze.findings import Finding
+from llamaprof.render.comparison import comparison_table
+from llamaprof.render.tables import (
+    config_table,
+    diff_display_table,
+    family_summary_table,
+    summary_table,
+)
+
+MATMUL = (
+    "void mul_mat_vec_q<(ggml_type)12, 1>(const void *, const void *, float *, int, int, int, int)"
+)
+NORM = "void rms_norm_f32<1024>(const float *, float *, int, float)"
+ATTN = "void flash_attn_ext_f16<64, 64, 4>(const char *)"
+
+
+def test_within_spread_needs_a_spread_and_a_change_no_larger():
+    """A change is noise only when there is a spread and |delta| does not exceed it."""
+    assert within_spread(5.0, 5.0)
+    assert within_spread(-5.0, 5.0)
+    assert not within_spread(5.5, 5.0)
+    assert not within_spread(0.0, 0.0)  # single runs: no spread, never noise
+    assert not within_spread(-1.0, 0.0)
+
+
+def test_comparison_table_repeats_mark_noise_only_within_the_spread():
+    """The repeat table writes mean ± std per group and appends (noise) where the frame says."""
+    long = pd.DataFrame(
+        {
+            "name": ["k", "k", "j", "j"],
+            "run": ["a", "b", "a", "b"],
+            "value": [100.0, 130.0, 50.0, 51.0],
+            "delta": [0.0, 30.0, 0.0, 1.0],
+            "delta_pct": [0.0, 30.0, 0.0, 2.0],
+            "status": ["same", "changed", "same", "changed"],
+            "std": [5.0, 0.0, 2.0, 0.0],
+            "noise": [False, False, False, True],
+        }
+    )
+    table = comparison_table(long, ["a", "b"], "a", "ns")
+    assert table.to_dict("records") == [
+        {"name": "k", "a": "100 ns ± 5.00 ns", "b": "130 ns", "Δ b": "+30.0 ns", "Δ% b": "+30.0%"},
+        {
+            "name": "j",
+            "a": "50.0 ns ± 2.00 ns",
+            "b": "51.0 ns",
+            "Δ b": "+1.00 ns",
+            "Δ% b": "+2.0% (noise)",
+        },
+    ]
+
+
+def test_comparison_table_of_single_runs_says_new_and_missing(make_run):
+    """Without repeats: plain values, signed deltas, and new / missing for one-sided kernels."""
+    runs = {
+        "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10), (NORM, 500, 10)]),
+        "b": make_run("b.sqlite", kernels=[(MATMUL, 1_500_000, 10), (ATTN, 3_000, 4)]),
+    }
+    frames = comparison_frames(runs, VIEWS["kernels"], records={})
+    long = compare_runs(frames, "a", key="name", value="total_ns")
+    table = comparison_table(long, ["a", "b"], "a", "ns").set_index("name")
+    assert table.loc[MATMUL].to_dict() == {
+        "a": "2.00 ms",
+        "b": "1.50 ms",
+        "Δ b": "-500 µs",
+        "Δ% b": "-25.0%",
+    }
+    assert table.loc[NORM, "Δ% b"] == "missing"
+    assert table.loc[ATTN, "Δ% b"] == "new"
+    assert table.loc[ATTN, "Δ b"] == "+3.00 µs"
+
+
+def test_comparison_frames_divide_by_tokens_and_sum_families(make_run):
+    """Per token divides each run's kernel time by its generated tokens; by family sums."""
+    runs = {
+        "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10), (NORM, 500_000, 10)]),
+        "b": make_run("b.sqlite", kernels=[(MATMUL, 1_000_000, 5)]),
+    }
+    records = {
+        "a": {"totals": {"generated_tokens": 100}},
+        "b": {"totals": {"generated_tokens": 50}},
+    }
+    frames = comparison_frames(
+        runs, VIEWS["kernels"], normalize=Normalize.PER_TOKEN, records=records
+    )
+    assert dict(zip(frames["a"]["name"], frames["a"]["total_ns"], strict=True)) == {
+        MATMUL: 20_000.0,
+        NORM: 5_000.0,
+    }
+    assert frames["b"]["total_ns"].tolist() == [20_000.0]
+    families = comparison_frames(runs, VIEWS["kernels"], by="family", records={})
+    assert dict(zip(families["a"]["name"], families["a"]["total_ns"], strict=True)) == {
+        "matmul": 2_000_000,
+        "norm": 500_000,
+    }
+
+
+def _repeat_comparison(make_run) -> Comparison:
+    """Two repeat groups of two runs each: a's totals 100/110 µs, b's 104/106 µs."""
+    runs = {
+        "a1": make_run("a1.sqlite", kernels=[(MATMUL, 100_000, 1)]),
+        "a2": make_run("a2.sqlite", kernels=[(MATMUL, 110_000, 1)]),
+        "b1": make_run("b1.sqlite", kernels=[(MATMUL, 104_000, 1)]),
+        "b2": make_run("b2.sqlite", kernels=[(MATMUL, 106_000, 1)]),
+    }
+    records = {
+        label: {"repeat": {"group": label[0]}, "totals": {"generated_tokens": 10}} for label in runs
+    }
+    return build_comparison(runs, "a1", VIEWS["kernels"], records=records)
+
+
+def test_mark_noise_appends_the_remark_within_the_spread(make_run):
+    """A total or kernel change inside the repeats' spread gets the remark; others do not."""
+    comparison = _repeat_comparison(make_run)
+    assert comparison.labels == ["a", "b"]
+    assert comparison.totals["a"][0] == 105_000.0
+    total = Finding("b: total", "b totals 105 µs against 105 µs (+0 ns).", {"run": "b"})
+    assert mark_noise(total, comparison).detail == (
+        "b totals 105 µs against 105 µs (+0 ns)" + NOISE_REMARK + "."
+    )
+    kernel = Finding("b: kernel", "went from 105 µs to 105 µs.", {"run": "b", "name": MATMUL})
+    assert mark_noise(kernel, comparison).detail.endswith(NOISE_REMARK + ".")
+    other = Finding("note", "nothing to do with a run.", {"share": 1.0})
+    assert mark_noise(other, comparison) == other
+
+
+def test_mark_noise_leaves_changes_beyond_the_spread(make_run):
+    """Single runs have no spread: their total change is never marked as noise."""
+    runs = {
+        "a": make_run("a.sqlite", kernels=[(MATMUL, 100_000, 1)]),
+        "b": make_run("b.sqlite", kernels=[(MATMUL, 100_001, 1)]),
+    }
+    comparison = build_comparison(runs, "a", VIEWS["kernels"], records={})
+    total = Finding("b: total", "b totals more.", {"run": "b"})
+    assert mark_noise(total, comparison) == total
+
+
+def test_diff_display_table_puts_short_kernel_names_first(make_run):
+    """Kernels read by short name first, the full name last; other views keep their columns."""
+    runs = {
+        "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10)]),
+        "b": make_run("b.sqlite", kernels=[(MATMUL, 1_000_000, 10)]),
+    }
+    frames = comparison_frames(runs, VIEWS["kernels"], records={})
+    wide = diff_table(compare_runs(frames, "a", key="name", value="total_ns"), ["a", "b"], "a")
+    table = diff_display_table(wide, "ns", kernels=True)
+    assert table.columns[0] == "kernel" and table.columns[-1] == "full name"
+    assert table["kernel"].tolist() == ["mul_mat_vec_q"]
+    assert table["full name"].tolist() == [MATMUL]
+    plain = diff_display_table(wide, "ns", kernels=False)
+    assert "kernel" not in plain.columns and plain.columns[0] == "name"
+
+
+def test_summary_table_writes_times_sizes_and_counts(make_run):
+    """The run page's table: short kernel names, human times, counts with separators."""
+    run = make_run(
+        "a.sqlite",
+        kernels=[(MATMUL, 2_000_000, 12_345)],
+        mem_size=[("[CUDA memcpy Host-to-Device]", 4_190_000, 3)],
+    )
+    kernels = summary_table(run.summary(reports.KERNELS), reports.KERNELS)
+    assert kernels.columns[0] == "Kernel" and kernels.columns[-1] == "Full name"
+    assert kernels[["Kernel", "Total", "Count"]].to_dict("records") == [
+        {"Kernel": "mul_mat_vec_q", "Total": "2.00 ms", "Count": "12,345"}
+    ]
+    sizes = summary_table(run.summary(reports.MEM_SIZE), reports.MEM_SIZE)
+    assert sizes[["Operation", "Total", "Count"]].to_dict("records") == [
+        {"Operation": "[CUDA memcpy Host-to-Device]", "Total": "4.19 MB", "Count": "3"}
+    ]
+
+
+def test_family_summary_table_shares_and_launches(make_run):
+    """One row per family: time, share of the run's kernel time, launches, distinct kernels."""
+    run = make_run("a.sqlite", kernels=[(MATMUL, 3_000_000, 1_500), (NORM, 1_000_000, 20)])
+    table = family_summary_table(run.summary(reports.KERNELS))
+    records = table.drop(columns="What").to_dict("records")
+    assert records == [
+        {
+            "Family": "matmul",
+            "Time": "3.00 ms",
+            "Share (%)": "75.0",
+            "Launches": "1,500",
+            "Kernels": 1,
+        },
+        {"Family": "norm", "Time": "1.00 ms", "Share (%)": "25.0", "Launches": "20", "Kernels": 1},
+    ]
+
+
+def test_config_table_puts_differs_first_and_filters():
+    """``differs`` becomes the first column; only_differences keeps the differing settings."""
+    diff = pd.DataFrame(
+        {
+            "setting": ["arg -fa", "model"],
+            "a": ["on", "m.gguf"],
+            "b": ["off", "m.gguf"],
+            "differs": [True, False],
+        },
+        index=[3, 7],
+    )
+    table = config_table(diff)
+    assert list(table.columns) == ["differs", "setting", "a", "b"]
+    assert list(table.index) == [0, 1]
+    only = config_table(diff, only_differences=True)
+    assert only.to_dict("records") == [
+        {"differs": True, "setting": "arg -fa", "a": "on", "b": "off"}
+    ]
