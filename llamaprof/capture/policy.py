@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
+from llamaprof.discover import LOOPBACK_ADDRESSES  # the same rule as the folder policy
+
 ALLOW_ENV = "LLAMAPROF_ALLOW_CAPTURE"
 
 
