@@ -24,6 +24,7 @@ from pathlib import Path
 
 from llamaprof.capture.errors import CaptureCancelled
 from llamaprof.errors import CaptureFailed, NsysNotFound
+from llamaprof.versions import version_output
 
 __all__ = [
     "DEFAULT_HINT",
@@ -108,18 +109,7 @@ def find_nsys(explicit: str | None = None, *, hint: str = DEFAULT_HINT) -> str:
 
 def nsys_version(nsys: str, env: dict[str, str] | None = None) -> str | None:
     """``2025.1.3.140-251234567890v0`` from ``nsys --version``, or None if it cannot say."""
-    try:
-        done = subprocess.run(
-            [nsys, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = _VERSION.search(done.stdout + done.stderr)
+    match = _VERSION.search(version_output(nsys, env, timeout_s=30))
     return match.group(1) if match else None
 
 

@@ -41,16 +41,7 @@ OVERVIEW_COLUMNS = [
     "gpus",
     "format",
 ]
-_INT_COLUMNS = [
-    "kernel_time_ns",
-    "api_time_ns",
-    "memops_time_ns",
-    "bytes_htod",
-    "bytes_dtoh",
-    "bytes_dtod",
-    "bytes_other",
-    "span_ns",
-]
+_INT_COLUMNS = [c for c in OVERVIEW_COLUMNS if c.endswith("_ns") or c.startswith("bytes_")]
 
 
 def _total(run: Run, report: str, column: str) -> int | float | None:

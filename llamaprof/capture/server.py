@@ -36,6 +36,7 @@ import requests
 from llamaprof.capture.config import LOOPBACK
 from llamaprof.capture.errors import CaptureCancelled
 from llamaprof.errors import CaptureFailed
+from llamaprof.versions import version_output
 
 _POLL_S = 0.05
 
@@ -96,18 +97,7 @@ def port_in_use(port: int) -> bool:
 
 def server_version(server: str, env: dict[str, str] | None = None) -> str | None:
     """``0.1.0-dev (build 1, commit 7e4c0a9)`` from ``llama-server --version``, or None."""
-    try:
-        done = subprocess.run(
-            [server, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for line in (done.stderr + "\n" + done.stdout).splitlines():
+    for line in version_output(server, env).splitlines():
         if line.startswith("version:"):
             return line.split(":", 1)[1].strip()
     return None

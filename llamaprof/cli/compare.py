@@ -58,7 +58,7 @@ from llamaprof.analyze.fairness import (
 from llamaprof.errors import LlamaprofError
 from llamaprof.loading import load_run
 from llamaprof.model import Run
-from llamaprof.render.comparison import to_csv, to_json, to_markdown
+from llamaprof.render.comparison import comparison_section, to_csv, to_json
 
 FORMATS = ("md", "csv", "json")
 #: Exit status when a run regresses by more than ``--fail-above``.
@@ -233,20 +233,8 @@ def compare(
     elif fmt == "csv":
         click.echo(to_csv(shown), nl=False)
     else:
-        title = f"{reports.TITLES[view.report]} ({view.report})"
         click.echo(
-            to_markdown(
-                shown,
-                title=title,
-                unit=result.unit,
-                baseline=result.baseline,
-                labels=result.labels,
-                by=by,
-                caption=result.caption,
-                warnings=warnings,
-                kernels=view.report == reports.KERNELS,
-                totals=result.totals,
-            ),
+            comparison_section(result, view.report, by=by, shown=shown, warnings=warnings),
             nl=False,
         )
     if fmt != "md":

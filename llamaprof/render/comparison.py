@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from llamaprof import reports
 from llamaprof.analyze.compare import change_text, signed_text, unit_formatter
-from llamaprof.analyze.comparison import run_totals, within_spread
+from llamaprof.analyze.comparison import Comparison, run_totals, within_spread
 from llamaprof.analyze.kernel_names import OTHER, short_names
 from llamaprof.analyze.llama_kernels import (
     annotate_ggml_types,
@@ -208,3 +209,29 @@ def to_markdown(
     lines.append("|" + "|".join(align) + "|")
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def comparison_section(
+    result: Comparison,
+    report: str,
+    *,
+    by: str,
+    shown: pd.DataFrame | None = None,
+    warnings: Sequence[str] = (),
+) -> str:
+    """One report's Markdown section of a comparison, as the CLI prints it and the app downloads.
+
+    ``shown``: the rows to print (e.g. ``top_n_with_other`` of ``result.long``); default all.
+    """
+    return to_markdown(
+        result.long if shown is None else shown,
+        title=f"{reports.TITLES[report]} ({report})",
+        unit=result.unit,
+        baseline=result.baseline,
+        labels=result.labels,
+        by=by,
+        caption=result.caption,
+        warnings=warnings,
+        kernels=report == reports.KERNELS,
+        totals=result.totals,
+    )

@@ -25,7 +25,7 @@ from llamaprof.analyze.fairness import comparability_warnings
 from llamaprof.analyze.overview import run_overview
 from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
 from llamaprof.model import Run
-from llamaprof.render.comparison import to_markdown
+from llamaprof.render.comparison import comparison_section
 from llamaprof.render.nsys_format import render_column
 from llamaprof.render.tables import diff_display_table, summary_table
 from llamaprof.ui.common import md_escape
@@ -159,7 +159,7 @@ def comparison_document(setup: CompareSetup, *, top: int, kernels_by: str = "nam
     prints for each view, under the page's setup (labels, normalisation, repeat groups).
 
     A title line and the comparability warnings (``> ⚠``), then per view of ``VIEWS`` the
-    table of ``render.comparison.to_markdown``: the ``top`` keys by impact, the rest as
+    table of ``render.comparison.comparison_section``: the ``top`` keys by impact, the rest as
     "other", and a Total row. Kernels are compared ``kernels_by`` "name" or "family", as the
     page shows them. A view no run has data for says so in one line.
     """
@@ -181,17 +181,12 @@ def comparison_document(setup: CompareSetup, *, top: int, kernels_by: str = "nam
             continue
         result = view_comparison(setup, name, by=by, repeats=setup.repeats)
         lines.append(
-            to_markdown(
-                top_n_with_other(result.long, top, by="impact"),
-                title=title,
-                unit=result.unit,
-                baseline=result.baseline,
-                labels=result.labels,
+            comparison_section(
+                result,
+                view.report,
                 by=by,
-                caption=result.caption,
+                shown=top_n_with_other(result.long, top, by="impact"),
                 warnings=[f"{label} has no {view.report} report." for label in lacking],
-                kernels=view.report == reports.KERNELS,
-                totals=result.totals,
             )
         )
     return "\n".join(lines).rstrip("\n") + "\n"
