@@ -4,7 +4,7 @@ The capture runs in a background thread owned by the app's process (one for all 
 ``st.cache_resource``), so a rerun or another browser tab finds it, and a second capture
 cannot start while one runs. Captures start only when the app listens on loopback alone,
 or with LLAMAPROF_ALLOW_CAPTURE=1: a capture starts programs on this machine. The policy is
-``llamaprof.capture.policy``; the Start button's callback and the capture runner check it
+``llamaprof.policy``; the Start button's callback and the capture runner check it
 again, so a click that reaches the server while Start is disabled starts nothing.
 """
 
@@ -14,10 +14,10 @@ import shutil
 import streamlit as st
 
 from llamaprof.capture.config import CaptureConfig, Variant, Workload, parse_env
-from llamaprof.capture.policy import capture_allowed
-from llamaprof.capture.record import record_row, record_rows
 from llamaprof.capture.runner import WORKLOAD, BackgroundCapture
 from llamaprof.errors import CaptureFailed, LlamaprofError
+from llamaprof.policy import capture_allowed
+from llamaprof.record import parse_record, record_row, record_rows
 from llamaprof.ui.sidebar import reports_sidebar
 
 
@@ -84,7 +84,8 @@ def _start(folder) -> None:
 
 def _show_results(job: BackgroundCapture) -> None:
     if job.records:
-        rows = [record_row(r) for r in job.records]  # the same columns as the folder's table
+        # the same columns as the folder's table
+        rows = [record_row(parse_record(r, r["name"])) for r in job.records]
         st.dataframe(rows, key="capture_results", hide_index=True)
     if job.cancelled:
         st.warning(

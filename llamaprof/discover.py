@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -33,14 +33,6 @@ from typing import BinaryIO
 from llamaprof.errors import LlamaprofError, UnknownReportFormat
 from llamaprof.model import ReportFormat
 
-#: Default reports folder, relative to the working directory the app starts in.
-DEFAULT_REPORTS_DIR = "reports"
-#: Environment variable that overrides the default reports folder.
-REPORTS_DIR_ENV = "LLAMAPROF_REPORTS_DIR"
-#: Environment variable that lets a browser change the folder off loopback (value ``1``).
-ALLOW_FOLDER_CHANGE_ENV = "LLAMAPROF_ALLOW_FOLDER_CHANGE"
-#: ``server.address`` values that mean "this machine only".
-LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Folder names never descended into (our disk cache, VCS folders).
 SKIP_DIRS = frozenset({".llamaprof-cache", ".git", "__pycache__", ".ipynb_checkpoints"})
 #: Name endings of files being written (ours and other tools'): never listed.
@@ -121,35 +113,6 @@ class ReportEntry:
         """(path, mtime_ns, size) that changes whenever the run's content may change."""
         # An export appearing beside an .nsys-rep changes what it reads to.
         return (str(self.path), self.mtime_ns + self.export_mtime_ns, self.size)
-
-
-def default_reports_dir() -> Path:
-    """The reports folder from ``LLAMAPROF_REPORTS_DIR``, else ``./reports``."""
-    return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR).expanduser()
-
-
-def folder_choice_allowed(address: str | None, environ: Mapping[str, str]) -> tuple[bool, str]:
-    """Whether a browser may pick files on this machine, and one line saying why (not).
-
-    Picking files means changing the reports folder (which uploads, pasted text and
-    captures write into, and which is read recursively) and "add by path" (which links
-    any readable file into it). Allowed when the app listens on loopback only
-    (``address``: Streamlit's ``server.address``), or when the operator sets
-    ``LLAMAPROF_ALLOW_FOLDER_CHANGE=1``; otherwise every session uses the server's folder.
-
-    >>> folder_choice_allowed("127.0.0.1", {})[0], folder_choice_allowed("0.0.0.0", {})[0]
-    (True, False)
-    """
-    if environ.get(ALLOW_FOLDER_CHANGE_ENV) == "1":
-        return True, f"{ALLOW_FOLDER_CHANGE_ENV}=1 lets every visitor pick the folder."
-    if address in LOOPBACK_ADDRESSES:
-        return True, f"The app listens on {address} only, so only this machine picks the folder."
-    where = f"on {address}" if address else "on every network interface"
-    return False, (
-        f"Fixed by the server: this app listens {where}, so visitors cannot point it at other "
-        f"files. Set {REPORTS_DIR_ENV} when starting it, or {ALLOW_FOLDER_CHANGE_ENV}=1 to "
-        "allow changing it from the browser."
-    )
 
 
 def is_temporary(name: str) -> bool:

@@ -1,25 +1,67 @@
-"""The exceptions llamaprof raises; the CLI and the app turn them into one-line messages.
+"""Every exception llamaprof raises on purpose; the CLI and the app turn them into one line.
 
-Kept streamlit-free and click-free: only the boundaries (``llamaprof.cli``,
-``llamaprof.ui``) translate these into user-facing output.
+Kept streamlit-free and click-free: only the boundaries (``llamaprof.cli``, ``llamaprof.ui``)
+translate these into what a user sees (``llamaprof: <reason>`` and exit status 1, or
+``st.error``). The hierarchy is small on purpose::
+
+    LlamaprofError
+    ├── ReportParseError(path, reason)      a report or capture record cannot be read
+    │   └── UnknownReportFormat             none of the formats llamaprof reads
+    ├── NsysNotFound                        an operation needs nsys and none was found
+    ├── NsysFailed(reason, returncode, stderr_tail)
+    │   └── ExportFailed                    ``nsys export`` failed, timed out, wrote nothing
+    ├── WindowError                         a time window that cannot apply to a run
+    ├── NotNormalizable                     totals cannot be divided per token / request
+    ├── NoData                              nothing to compare or print
+    └── CaptureFailed(reason, returncode, stderr_tail)
+        ├── CaptureCancelled                the user cancelled; every process was stopped
+        ├── CaptureBusy                     another capture holds the lock
+        ├── ConfigError                     the capture settings are wrong
+        └── CaptureRefused                  captures are not allowed from here
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "CaptureBusy",
+    "CaptureCancelled",
+    "CaptureFailed",
+    "CaptureRefused",
+    "ConfigError",
+    "ExportFailed",
+    "LlamaprofError",
+    "NoData",
+    "NotNormalizable",
+    "NsysFailed",
+    "NsysNotFound",
+    "ReportParseError",
+    "UnknownReportFormat",
+    "WindowError",
+]
+
 
 class LlamaprofError(Exception):
     """Base class of every error llamaprof reports to a user as one line."""
 
+    @property
+    def reason(self) -> str:
+        """The one-line message (subclasses with a path keep the reason without it)."""
+        return str(self)
+
 
 class ReportParseError(LlamaprofError):
-    """A report file could not be read."""
+    """A report file (or the capture record beside it) could not be read."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = Path(path)
-        self.reason = reason
+        self._reason = reason
         super().__init__(f"{self.path.name}: {reason}")
+
+    @property
+    def reason(self) -> str:
+        return self._reason
 
 
 class UnknownReportFormat(ReportParseError):
@@ -30,11 +72,63 @@ class NsysNotFound(LlamaprofError):
     """An operation needs the nsys executable and none was found."""
 
 
-class CaptureFailed(LlamaprofError):
-    """A capture (llama-server under nsys) did not complete."""
+class _WithTail(LlamaprofError):
+    """An error of an external program: its exit status and the last lines it printed."""
 
     def __init__(self, reason: str, returncode: int | None = None, stderr_tail: str = "") -> None:
-        self.reason = reason
+        self._reason = reason
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         super().__init__(reason)
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+        self.args = (value,)
+
+
+class NsysFailed(_WithTail):
+    """An nsys command failed; ``stderr_tail`` holds the end of what it printed."""
+
+
+class ExportFailed(NsysFailed):
+    """``nsys export`` failed, timed out or wrote nothing."""
+
+
+class WindowError(LlamaprofError):
+    """A time window that cannot apply: unknown phase, bad syntax, or a report without times."""
+
+
+class NotNormalizable(LlamaprofError):
+    """A run cannot be normalised: it has no capture record, or the record lacks the count."""
+
+
+class NoData(LlamaprofError):
+    """Nothing to print or compare (no run holds the report asked for)."""
+
+
+class CaptureFailed(_WithTail):
+    """A capture (llama-server under nsys) did not complete."""
+
+
+class CaptureCancelled(CaptureFailed):
+    """The user cancelled the capture; every process was stopped and nothing was kept."""
+
+    def __init__(self, reason: str = "capture cancelled; nothing was kept") -> None:
+        super().__init__(reason)
+
+
+class CaptureBusy(CaptureFailed):
+    """Another capture is running; only one runs at a time."""
+
+
+class ConfigError(CaptureFailed):
+    """The capture settings are wrong before anything was started."""
+
+
+class CaptureRefused(CaptureFailed):
+    """Captures are not allowed here (the app listens off loopback, or they are switched off)."""

@@ -6,7 +6,7 @@ through its export) and captures (``capture``: export right after profiling) nee
 - ``find_nsys(explicit=None)``: ``explicit``, else ``$LLAMAPROF_NSYS``, else ``nsys`` on PATH,
   else a known install folder (``KNOWN_NSYS``); NsysNotFound otherwise.
 - ``export_sqlite(nsys, report, sqlite, timeout_s=…, cancel=…)``: ``nsys export --type
-  sqlite`` as an argument list, stopped on timeout or cancel; ExportFailed (a CaptureFailed)
+  sqlite`` as an argument list, stopped on timeout or cancel; ExportFailed
   with the tail of nsys's output when it fails.
 """
 
@@ -22,8 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from llamaprof.capture.errors import CaptureCancelled
-from llamaprof.errors import CaptureFailed, NsysNotFound
+from llamaprof.errors import CaptureCancelled, CaptureFailed, ExportFailed, NsysNotFound
 from llamaprof.versions import version_output
 
 __all__ = [
@@ -55,10 +54,6 @@ _TAIL_LINES = 20
 _POLL_S = 0.05
 
 _VERSION = re.compile(r"version\s+(\S+)", re.IGNORECASE)
-
-
-class ExportFailed(CaptureFailed):
-    """``nsys export`` failed, timed out or wrote nothing; ``stderr_tail``: its last lines."""
 
 
 def resolve_executable(path: str, what: str) -> str:
@@ -140,7 +135,7 @@ def export_sqlite(
     """Run ``nsys export --type sqlite`` and check it wrote ``sqlite``; returns the command.
 
     nsys's output goes to an anonymous temporary file (nothing is left beside the report).
-    Raises ExportFailed (a CaptureFailed: ``returncode``, ``stderr_tail`` = its last 20 lines)
+    Raises ExportFailed (``returncode``, ``stderr_tail`` = its last 20 lines)
     on a non-zero status, a timeout, a missing file or an nsys that cannot be started, and
     CaptureCancelled (after stopping nsys) when ``cancel`` is set.
     """

@@ -30,9 +30,9 @@ import pandas as pd
 from llamaprof import reports
 from llamaprof.analyze.compare import LONG_COLUMNS
 from llamaprof.capture.command import GRAPH_NODES_OPTION
-from llamaprof.capture.record import load_record
-from llamaprof.errors import LlamaprofError
+from llamaprof.errors import LlamaprofError, NotNormalizable
 from llamaprof.model import Run
+from llamaprof.record import read_record
 from llamaprof.server_args import POSITIONAL, difference_labels, parse_server_args
 
 __all__ = [
@@ -66,10 +66,6 @@ class Normalize(StrEnum):
     PER_REQUEST = "per-request"  # per HTTP request of the workload (record totals.requests)
 
 
-class NotNormalizable(LlamaprofError):
-    """A run cannot be normalised: it has no capture record, or the record lacks the count."""
-
-
 _DIVISOR_KEY = {Normalize.PER_TOKEN: "generated_tokens", Normalize.PER_REQUEST: "requests"}
 _PER = {Normalize.NONE: "", Normalize.PER_TOKEN: "/token", Normalize.PER_REQUEST: "/request"}
 
@@ -79,7 +75,12 @@ def load_records(runs: Mapping[str, Run]) -> dict[str, dict | None]:
 
     Raises ReportParseError when a record exists but cannot be read (see ``safe_records``).
     """
-    return {label: load_record(run.path) for label, run in runs.items()}
+    return {label: _record_data(run) for label, run in runs.items()}
+
+
+def _record_data(run: Run) -> dict | None:
+    record = read_record(run.path)
+    return dict(record.data) if record is not None else None
 
 
 def safe_records(runs: Mapping[str, Run]) -> tuple[dict[str, dict | None], list[str]]:
@@ -93,7 +94,7 @@ def safe_records(runs: Mapping[str, Run]) -> tuple[dict[str, dict | None], list[
     problems: list[str] = []
     for label, run in runs.items():
         try:
-            records[label] = load_record(run.path)
+            records[label] = _record_data(run)
         except LlamaprofError as exc:
             records[label] = None
             problems.append(f"{label}: {getattr(exc, 'reason', None) or exc}")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from llamaprof.capture.config import LOOPBACK, Variant
-from llamaprof.capture.errors import ConfigError
+from llamaprof.capture.config import Variant
+from llamaprof.errors import ConfigError
+from llamaprof.policy import LOOPBACK
 from llamaprof.server_args import args_texts, difference_labels, parse_server_args
 
 __all__ = [

@@ -10,11 +10,8 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from llamaprof.capture.errors import ConfigError
-from llamaprof.discover import default_reports_dir  # one rule for app and CLI
-
-#: The only address a capture ever gives llama-server or sends a request to.
-LOOPBACK = "127.0.0.1"
+from llamaprof.errors import ConfigError
+from llamaprof.policy import default_reports_dir  # one rule for app and CLI
 
 #: Sent when neither a prompt text nor a prompt length is given.
 DEFAULT_PROMPT = (

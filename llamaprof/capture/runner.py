@@ -30,7 +30,8 @@ from pathlib import Path
 import requests
 
 from llamaprof import __version__
-from llamaprof.capture import record as rec
+from llamaprof import record as rec
+from llamaprof.capture import files
 from llamaprof.capture.command import (
     build_nsys_command,
     build_server_command,
@@ -41,9 +42,7 @@ from llamaprof.capture.command import (
     slug,
 )
 from llamaprof.capture.config import ENV_KNOB_PREFIXES, CaptureConfig, Variant
-from llamaprof.capture.errors import CaptureBusy, CaptureCancelled, CaptureRefused
 from llamaprof.capture.nsys import export_sqlite, find_nsys, nsys_version, resolve_executable
-from llamaprof.capture.policy import capture_allowed
 from llamaprof.capture.server import (
     ServerProcess,
     free_port,
@@ -52,7 +51,14 @@ from llamaprof.capture.server import (
     tail_lines,
 )
 from llamaprof.capture.workload import fetch_metrics, run_workload, summarize
-from llamaprof.errors import CaptureFailed
+from llamaprof.errors import (
+    CaptureBusy,
+    CaptureCancelled,
+    CaptureFailed,
+    CaptureRefused,
+    ExportFailed,
+)
+from llamaprof.policy import capture_allowed
 
 try:
     import fcntl
@@ -126,7 +132,7 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
         base = cfg.name if single_named else f"{cfg.name or stamp}_{slug(label)}"
         for i in range(1, cfg.repeat + 1):
             wanted = f"{base}_r{i}" if cfg.repeat > 1 else base
-            name = rec.unique_name(cfg.reports_dir, wanted, taken)
+            name = files.unique_name(cfg.reports_dir, wanted, taken)
             taken.add(name)
             runs.append(
                 PlannedRun(
@@ -292,7 +298,7 @@ def interrupted_captures(reports_dir: str | Path, lock_path: Path | None = None)
     what it left, to tell the user. Empty while a capture is running (its folder is live).
     """
     try:
-        found = sorted(p for p in Path(reports_dir).glob(".*" + rec.TMP_DIR_SUFFIX) if p.is_dir())
+        found = sorted(p for p in Path(reports_dir).glob(".*" + files.TMP_DIR_SUFFIX) if p.is_dir())
     except OSError:
         return []
     if not found or capture_running(lock_path):
@@ -510,7 +516,7 @@ def _capture_one(
 ) -> dict:
     cfg = prepared.cfg
     reports = cfg.reports_dir
-    tmp = reports / f".{run.name}{rec.TMP_DIR_SUFFIX}"
+    tmp = reports / f".{run.name}{files.TMP_DIR_SUFFIX}"
     try:
         tmp.mkdir()
     except FileExistsError:
@@ -565,14 +571,17 @@ def _capture_one(
                 )
             reporter.step(EXPORTING)
             t_export = time.monotonic()
-            export_cmd = export_sqlite(
-                prepared.nsys,
-                report_file,
-                sqlite_file,
-                timeout_s=cfg.report_timeout_s,
-                cancel=cancel,
-                env=env,
-            )
+            try:
+                export_cmd = export_sqlite(
+                    prepared.nsys,
+                    report_file,
+                    sqlite_file,
+                    timeout_s=cfg.report_timeout_s,
+                    cancel=cancel,
+                    env=env,
+                )
+            except ExportFailed as exc:
+                raise CaptureFailed(exc.reason, exc.returncode, exc.stderr_tail) from None
             export_s = time.monotonic() - t_export
         elif outcome.server_status not in (0, None):
             problems.append(f"llama-server exited with status {outcome.server_status}")
@@ -619,9 +628,9 @@ def _capture_one(
             "problems": problems,
             "report": report_file.name if nsys_cmd else None,
             "sqlite": sqlite_file.name if nsys_cmd else None,
-            "server_log_tail": proc.log_tail(rec.LOG_TAIL_LINES),
+            "server_log_tail": proc.log_tail(files.LOG_TAIL_LINES),
         }
-        rec.write_json_atomic(tmp / (run.name + rec.RECORD_SUFFIX), record)
+        files.write_json_atomic(tmp / (run.name + rec.RECORD_SUFFIX), record)
         (tmp / "server.log").unlink()
         _publish(
             tmp,

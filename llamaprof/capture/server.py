@@ -33,9 +33,8 @@ from pathlib import Path
 
 import requests
 
-from llamaprof.capture.config import LOOPBACK
-from llamaprof.capture.errors import CaptureCancelled
-from llamaprof.errors import CaptureFailed
+from llamaprof.errors import CaptureCancelled, CaptureFailed
+from llamaprof.policy import LOOPBACK
 from llamaprof.versions import version_output
 
 _POLL_S = 0.05

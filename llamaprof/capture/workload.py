@@ -24,8 +24,7 @@ from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
 from llamaprof.capture.config import DEFAULT_PROMPT, Workload
-from llamaprof.capture.errors import CaptureCancelled, ConfigError
-from llamaprof.errors import CaptureFailed
+from llamaprof.errors import CaptureCancelled, CaptureFailed, ConfigError
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 

@@ -19,11 +19,11 @@ from llamaprof.capture.config import (
     CaptureConfig,
     Variant,
     Workload,
-    default_reports_dir,
     parse_env,
 )
-from llamaprof.capture.errors import ConfigError
 from llamaprof.capture.runner import BackgroundCapture, CaptureProgress
+from llamaprof.errors import ConfigError
+from llamaprof.policy import default_reports_dir
 
 EPILOG = """\b
 Examples:

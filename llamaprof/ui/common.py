@@ -14,18 +14,17 @@ from pathlib import Path, PurePosixPath
 
 import streamlit as st
 
-from llamaprof.capture.record import load_record
 from llamaprof.discover import (
     FolderWatcher,
     ReportEntry,
-    default_reports_dir,
-    folder_choice_allowed,
     folder_signature,
     scan_reports,
 )
 from llamaprof.errors import LlamaprofError, ReportParseError
 from llamaprof.loading import load_run
 from llamaprof.model import Run, label_from_name
+from llamaprof.policy import default_reports_dir, folder_choice_allowed
+from llamaprof.record import read_record
 from llamaprof.server_args import args_texts
 
 #: Set to 1 to run without the watchdog thread (tests); the run list then polls the folder.
@@ -83,7 +82,7 @@ def page_setup() -> Path:
 def folder_choice() -> tuple[bool, str]:
     """Whether this session may change the folder and add by path, and why (not).
 
-    See ``llamaprof.discover.folder_choice_allowed``: loopback only, or opted in.
+    See ``llamaprof.policy.folder_choice_allowed``: loopback only, or opted in.
     """
     return folder_choice_allowed(st.get_option("server.address"), os.environ)
 
@@ -121,9 +120,10 @@ def load_run_cached(path: str, mtime_ns: int, size: int) -> Run:
 def _record(path: Path) -> dict | None:
     """The capture record beside a report, if a capture wrote one (None if unreadable)."""
     try:
-        return load_record(path)
+        record = read_record(path)
     except LlamaprofError:
         return None
+    return dict(record.data) if record is not None else None
 
 
 def _config_text(record: dict | None) -> str | None:

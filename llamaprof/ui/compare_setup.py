@@ -27,8 +27,8 @@ from llamaprof.analyze.fairness import (
     safe_records,
 )
 from llamaprof.analyze.llama_kernels import family_breakdown
-from llamaprof.capture.record import record_path
 from llamaprof.model import Run
+from llamaprof.record import record_path
 
 __all__ = [
     "NORMALIZE_TEXT",

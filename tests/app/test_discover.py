@@ -14,7 +14,6 @@ import pytest
 from llamaprof.discover import (
     FolderWatcher,
     add_by_path,
-    folder_choice_allowed,
     folder_signature,
     is_relevant_path,
     safe_name,
@@ -26,6 +25,7 @@ from llamaprof.discover import (
 )
 from llamaprof.errors import LlamaprofError
 from llamaprof.model import ReportFormat
+from llamaprof.policy import folder_choice_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "reports" / "gemma3-4b-f16-fa-seed.txt"

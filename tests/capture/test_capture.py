@@ -21,11 +21,10 @@ import pytest
 
 from llamaprof.capture import runner as runner_module
 from llamaprof.capture.config import Variant, Workload
-from llamaprof.capture.errors import CaptureBusy, CaptureCancelled
-from llamaprof.capture.record import load_record
 from llamaprof.capture.runner import STOPPING, WORKLOAD, BackgroundCapture, run_capture
 from llamaprof.capture.server import ServerProcess, free_port, listening_pid, pid_alive
-from llamaprof.errors import CaptureFailed, NsysNotFound
+from llamaprof.errors import CaptureBusy, CaptureCancelled, CaptureFailed, NsysNotFound
+from llamaprof.record import read_record
 
 pytestmark = pytest.mark.server
 
@@ -96,7 +95,7 @@ def test_profiled_capture_records_everything(make_config, reports, tiny_model, f
     ]
     assert set(record) == RECORD_KEYS
     assert (
-        load_record(reports / "one.nsys-rep")
+        read_record(reports / "one.nsys-rep").data
         == json.loads((reports / "one.llamaprof.json").read_text())
         == json.loads(json.dumps(record))
     )

@@ -22,8 +22,6 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from llamaprof.capture.config import CaptureConfig, Variant, Workload
-from llamaprof.capture.errors import CaptureRefused
-from llamaprof.capture.policy import capture_allowed
 from llamaprof.capture.runner import (
     BackgroundCapture,
     CaptureLock,
@@ -34,7 +32,8 @@ from llamaprof.capture.runner import (
 )
 from llamaprof.capture.server import ServerProcess, free_port, listening_pid
 from llamaprof.capture.workload import run_workload
-from llamaprof.errors import CaptureFailed
+from llamaprof.errors import CaptureFailed, CaptureRefused
+from llamaprof.policy import capture_allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 

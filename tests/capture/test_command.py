@@ -19,17 +19,11 @@ from llamaprof.capture.command import (
     slug,
 )
 from llamaprof.capture.config import CaptureConfig, Variant, Workload, parse_env
-from llamaprof.capture.errors import ConfigError
-from llamaprof.capture.record import (
-    load_record,
-    record_path,
-    record_rows,
-    run_stem,
-    unique_name,
-)
+from llamaprof.capture.files import unique_name
 from llamaprof.capture.runner import plan_runs
 from llamaprof.capture.workload import check_loopback, request_body, summarize
-from llamaprof.errors import ReportParseError
+from llamaprof.errors import ConfigError, ReportParseError
+from llamaprof.record import read_record, record_path, record_rows, run_stem
 
 
 def test_server_command_always_gets_loopback_host_and_port():
@@ -281,24 +275,24 @@ def test_summarize_weights_by_tokens():
     }
 
 
-def test_load_record_beside_report_export_or_itself(tmp_path):
-    """load_record finds <stem>.llamaprof.json from any of the run's files."""
+def test_read_record_beside_report_export_or_itself(tmp_path):
+    """read_record finds <stem>.llamaprof.json from any of the run's files."""
     (tmp_path / "run1.llamaprof.json").write_text(json.dumps({"name": "run1", "label": "-fa on"}))
     for name in ("run1.nsys-rep", "run1.sqlite", "run1.llamaprof.json"):
-        assert load_record(tmp_path / name) == {"name": "run1", "label": "-fa on"}
+        assert read_record(tmp_path / name).data == {"name": "run1", "label": "-fa on"}
     assert record_path(tmp_path / "run1.qdrep") == tmp_path / "run1.llamaprof.json"
     assert run_stem("a.b.nsys-rep") == "a.b"
-    assert load_record(tmp_path / "other.nsys-rep") is None
+    assert read_record(tmp_path / "other.nsys-rep") is None
 
 
-def test_load_record_rejects_a_corrupt_record(tmp_path):
+def test_read_record_rejects_a_corrupt_record(tmp_path):
     """A record that is not a JSON object is a ReportParseError naming the file."""
     (tmp_path / "bad.llamaprof.json").write_text("{not json")
     with pytest.raises(ReportParseError, match=r"bad\.llamaprof\.json: not a valid capture record"):
-        load_record(tmp_path / "bad.sqlite")
+        read_record(tmp_path / "bad.sqlite")
     (tmp_path / "list.llamaprof.json").write_text("[1]")
     with pytest.raises(ReportParseError, match="not a JSON object"):
-        load_record(tmp_path / "list.llamaprof.json")
+        read_record(tmp_path / "list.llamaprof.json")
 
 
 def test_capture_modules_do_not_import_streamlit():

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from llamaprof.capture.nsys import export_sqlite, find_nsys, nsys_version
-from llamaprof.errors import CaptureFailed, NsysNotFound
+from llamaprof.errors import ExportFailed, NsysNotFound
 
 # A target that runs until SIGINT, then exits with status 3 after a short cleanup.
 TARGET = (
@@ -116,7 +116,7 @@ def test_export_builds_an_sqlite_like_nsys(fake_nsys, tmp_path):
 
 
 def test_export_failure_is_reported(fake_nsys, tmp_path, monkeypatch):
-    """A failing export raises CaptureFailed with nsys's last line."""
+    """A failing export raises ExportFailed with nsys's last line."""
     subprocess.run(
         [fake_nsys, "profile", "-o", str(tmp_path / "x"), sys.executable, "-c", "0"],
         check=True,
@@ -125,7 +125,7 @@ def test_export_failure_is_reported(fake_nsys, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_NSYS_EXPORT_FAIL", "1")
     try:
         export_sqlite(fake_nsys, tmp_path / "x.nsys-rep", tmp_path / "x.sqlite", timeout_s=30)
-    except CaptureFailed as exc:
+    except ExportFailed as exc:
         assert str(exc) == (
             "nsys export failed with status 1: Exporting failed: stand-in export failure "
             "(FAKE_NSYS_EXPORT_FAIL=1)"

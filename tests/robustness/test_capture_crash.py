@@ -21,7 +21,6 @@ from app.support import make_app
 
 from llamaprof.capture import runner
 from llamaprof.capture.config import CaptureConfig
-from llamaprof.capture.record import list_records
 from llamaprof.capture.runner import (
     BackgroundCapture,
     capture_running,
@@ -31,6 +30,7 @@ from llamaprof.capture.runner import (
 )
 from llamaprof.capture.server import descendants, free_port, listening_pid, pid_alive
 from llamaprof.discover import scan_reports
+from llamaprof.record import list_records
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 

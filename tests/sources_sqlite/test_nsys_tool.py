@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from llamaprof import nsys as nsys_tool
-from llamaprof.capture.errors import CaptureCancelled
-from llamaprof.errors import NsysNotFound
+from llamaprof.errors import CaptureCancelled, NsysNotFound
 
 FAKE = """#!{python}
 import os, sys, time
