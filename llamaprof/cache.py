@@ -43,12 +43,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llamaprof.events import Events
 from llamaprof.model import KernelNaming, ReportFormat, Run, RunInfo
 
 log = logging.getLogger(__name__)
 
 #: Bump when the entry layout changes; older entries are then rebuilt.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_FOLDER = ".llamaprof-cache"
 ENV_CACHE_DIR = "LLAMAPROF_CACHE_DIR"
 _MAGIC = b"LLAMAPROF-RUN-CACHE\n"
@@ -157,7 +158,11 @@ def code_fingerprint() -> str:
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(CACHE_FORMAT).encode())
-    files = [package / "model.py", package / "reports.py", package / "rounding.py"]
+    files = [
+        package / name
+        for name in ("model.py", "events.py", "summaries.py", "numeric.py", "reports.py")
+    ]
+    files.append(package / "rounding.py")
     files.append(Path(__file__).resolve())
     files += sorted((package / "sources").rglob("*.py"))
     for file in files:
@@ -242,6 +247,12 @@ def _encode(run: Run, identity: dict[str, int | str]) -> bytes:
         ("summary", name, df) for name, df in run.summaries.items()
     ]
     frames += [("variant", naming.value, df) for naming, df in run.kernel_variants.items()]
+    events = run.events
+    if events is not None:
+        for name in _EVENT_FRAMES:
+            frame = getattr(events, name)
+            if frame is not None:
+                frames.append(("events", name, frame))
     payload = bytearray()
     index = []
     for kind, name, df in frames:
@@ -265,6 +276,7 @@ def _encode(run: Run, identity: dict[str, int | str]) -> bytes:
         "report_format": run.format.value,
         "info": dataclasses.asdict(run.info),
         "skipped": run.skipped,
+        "events": None if events is None else _event_facts(events),
         "frames": index,
         "payload_bytes": len(payload),
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
@@ -362,14 +374,37 @@ def _read_entry(entry: Path, identity: dict[str, int | str], path: Path) -> Run:
         raise _Unusable("checksum mismatch")
     info, skipped, fmt = _decode_header_facts(header)
     run = Run(path=path, format=fmt, skipped=skipped, info=info)
+    facts = header.get("events")
+    if facts is not None:
+        run.events = Events(
+            api_names=list(facts["api_names"]),
+            memory_ops=list(facts["memory_ops"]),
+            session_start_utc_ns=facts["session_start_utc_ns"],
+            capture_end_ns=facts["capture_end_ns"],
+        )
     for frame in header["frames"]:
         blob = payload[frame["offset"] : frame["offset"] + frame["length"]]
         df = _frame_from_parquet(bytes(blob), frame["objects"])
         if frame["kind"] == "summary":
             run.summaries[frame["name"]] = df
+        elif frame["kind"] == "events" and run.events is not None:
+            setattr(run.events, frame["name"], df)
         else:
             run.kernel_variants[KernelNaming(frame["name"])] = df
     return run
+
+
+#: The frames of ``Events`` an entry stores (lists and numbers go in the header).
+_EVENT_FRAMES = ("api", "kernels", "kernel_names", "memory")
+
+
+def _event_facts(events: Events) -> dict:
+    return {
+        "api_names": events.api_names,
+        "memory_ops": events.memory_ops,
+        "session_start_utc_ns": events.session_start_utc_ns,
+        "capture_end_ns": events.capture_end_ns,
+    }
 
 
 def _decode_header_facts(header: dict) -> tuple[RunInfo, dict[str, str], ReportFormat]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.events import Events, Window
 
 
 class ReportFormat(Enum):
@@ -81,6 +82,11 @@ class Run:
     ``kernel_variants`` holds the kernel summary grouped by other namings where the
     source allows (SQLite exports: base and mangled names); the default
     (demangled) summary is ``summaries[KERNELS]``.
+
+    ``events`` holds every CUDA event where the source has times (SQLite exports and
+    ``.nsys-rep``; None for ``nsys stats`` text and CSV): time windows, phases and
+    timelines read them (``llamaprof.events``). ``window`` names the time window the
+    summaries cover (``llamaprof.analyze.windows``); None means the whole capture.
     """
 
     path: Path
@@ -89,6 +95,8 @@ class Run:
     skipped: dict[str, str] = field(default_factory=dict)
     info: RunInfo = field(default_factory=RunInfo)
     kernel_variants: dict[KernelNaming, pd.DataFrame] = field(default_factory=dict)
+    events: Events | None = None
+    window: Window | None = None
 
     @property
     def label(self) -> str:

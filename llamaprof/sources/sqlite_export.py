@@ -32,7 +32,11 @@ import pandas as pd
 
 from llamaprof import reports
 from llamaprof.errors import ReportParseError
-from llamaprof.model import KernelNaming, ReportFormat, Run, RunInfo
+from llamaprof.events import MEMCPY as MEMCPY_KIND
+from llamaprof.events import MEMSET as MEMSET_KIND
+from llamaprof.events import Events
+from llamaprof.model import ReportFormat, Run, RunInfo
+from llamaprof.numeric import factorize, union_length
 from llamaprof.sources.sqlite_columns import (
     ColumnReader,
     Layout,
@@ -40,21 +44,13 @@ from llamaprof.sources.sqlite_columns import (
     TablePlan,
     rowid_ranges,
 )
-from llamaprof.sources.sqlite_stats import (
-    factorize,
-    group_stats,
-    order_by_total,
-    size_frame,
-    time_frame,
-    union_length,
-)
+from llamaprof.summaries import MEMSET_LABEL, summarize
 
 RUNTIME = "CUPTI_ACTIVITY_KIND_RUNTIME"
 KERNEL = "CUPTI_ACTIVITY_KIND_KERNEL"
 MEMCPY = "CUPTI_ACTIVITY_KIND_MEMCPY"
 MEMSET = "CUPTI_ACTIVITY_KIND_MEMSET"
 MEMCPY_ENUM = "ENUM_CUDA_MEMCPY_OPER"
-MEMSET_LABEL = "[CUDA memset]"
 
 #: Columns each activity table must have for its report (picked by name, never position).
 _REQUIRED = {
@@ -148,9 +144,7 @@ class _Reader:
         self.notes: list[str] = []
         self.warnings: list[str] = []  # data left out: the numbers are incomplete
         self._strings: dict[int, str] = {}
-        self.gpu_busy_ns: int | None = None  # union of GPU work intervals (None: no such table)
         self.id_bound = 0  # StringIds bound of the kernel name-id packing (see _kernel_plan)
-        self.span_bounds: list[tuple[int, int]] = []
 
     # -- top level ---------------------------------------------------------------------------
 
@@ -159,14 +153,12 @@ class _Reader:
         plans = self._plans()
         ranges = {table: rowid_ranges(self.con, table) for table in plans}
         workers = min(_MAX_WORKERS, os.cpu_count() or 1, sum(map(len, ranges.values())) or 1)
-        run = Run(path=self.path, format=ReportFormat.SQLITE)
+        events = Events(session_start_utc_ns=self._session_start_ns())
         with ColumnReader(self.uri, workers) as reader:
-            # queued in this order: the API summary is computed while kernel chunks are read
+            # queued in this order: the API events are built while kernel chunks are read
             pending = {table: reader.submit(plan, ranges[table]) for table, plan in plans.items()}
             if RUNTIME in pending:
-                run.summaries[reports.API] = self._api_summary(self._collect(RUNTIME, pending))
-            else:
-                run.skipped[reports.API] = reports.SKIP_REASONS[reports.API]
+                self._api_events(self._collect(RUNTIME, pending), events)
             kernel, memcpy, memset = (
                 self._collect(table, pending) if table in pending else None
                 for table in (KERNEL, MEMCPY, MEMSET)
@@ -176,25 +168,24 @@ class _Reader:
             plan = self._kernel_plan(self.id_bound, packed=False)
             with ColumnReader(self.uri, workers) as reader:
                 kernel = self._collect(KERNEL, {KERNEL: reader.submit(plan, ranges[KERNEL])})
-        # busy time first: the kernels' start times are then let go before their statistics
         if kernel is not None:
-            self._kernel_triples(kernel)  # and their name ids before the busy time
-        self._note_gpu_work([data for data in (kernel, memcpy, memset) if data is not None])
-        if kernel is not None:
-            default, base, mangled = self._kernel_summaries(kernel)
+            self._kernel_events(kernel, events)
             del kernel
-            run.summaries[reports.KERNELS] = default
-            run.kernel_variants[KernelNaming.BASE] = base
-            run.kernel_variants[KernelNaming.MANGLED] = mangled
-        else:
-            run.skipped[reports.KERNELS] = reports.SKIP_REASONS[reports.KERNELS]
         if memcpy is not None or memset is not None:
-            mem_time, mem_size = self._mem_summaries(memcpy, memset)
-            run.summaries[reports.MEM_TIME], run.summaries[reports.MEM_SIZE] = mem_time, mem_size
-        else:
-            for report in (reports.MEM_TIME, reports.MEM_SIZE):
-                run.skipped[report] = reports.SKIP_REASONS[report]
-        run.info = self._run_info()
+            self._memory_events(memcpy, memset, events)
+            del memcpy, memset
+        bounds = events.bounds()
+        events.capture_end_ns = bounds[1] if bounds else None
+        summaries, skipped, variants = summarize(events)
+        run = Run(
+            path=self.path,
+            format=ReportFormat.SQLITE,
+            summaries=summaries,
+            skipped=skipped,
+            kernel_variants=variants,
+            events=events,
+        )
+        run.info = self._run_info(events)
         return run
 
     def _plans(self) -> dict[str, TablePlan]:
@@ -202,36 +193,41 @@ class _Reader:
         plans = {}
         bound = self._string_id_bound()  # ids < bound - 1; bound - 1 marks "no mangled name"
         if RUNTIME in self.tables:
-            plain = Layout({"nameId": "nameId", "d": "end - start"}, _as_read, _INTEGER_TIMES)
+            times = {"d": "end - start", "start": "start"}
+            plain = Layout({"nameId": "nameId", **times}, _as_read, _INTEGER_TIMES)
             layouts: tuple[Layout, ...] = (plain,)
             if bound < 2**31:
-                # one integer per call; an id out of range gives NULL (next layout), never a
-                # wrong split; a negative duration gives a negative value (read plain)
+                # duration and name id in one integer; an id out of range gives NULL (next
+                # layout), never a wrong split; a negative duration gives a negative value
+                # (read plain)
                 packed = (
                     f"CASE WHEN nameId BETWEEN 0 AND {bound - 2} "
                     f"THEN (end - start) * {bound} + nameId END"
                 )
-                layouts = (Layout({"p": packed}, _unpacker(bound, "d", "nameId")), plain)
-            # the API calls' span, computed in the same pass, without fetching start
+                unpack = _unpacker(bound, "d", "nameId")
+                layouts = (Layout({"p": packed, "start": "start"}, unpack), plain)
             plans[RUNTIME] = TablePlan(
-                RUNTIME,
-                ("nameId", "d"),
-                layouts,
-                _REQUIRED[RUNTIME],
-                minimum=("start",),
-                maximum=("end",),
+                RUNTIME, ("nameId", "d", "start"), layouts, _REQUIRED[RUNTIME]
             )
         if KERNEL in self.tables:
             plans[KERNEL] = self._kernel_plan(bound)
         if MEMCPY in self.tables:
             exprs = {"kind": "copyKind", "start": "start", "d": "end - start", "bytes": "bytes"}
+            exprs["device"] = self._device_expr(MEMCPY)
             layout = Layout(exprs, _as_read, _INTEGER_TIMES)
             plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), _REQUIRED[MEMCPY])
         if MEMSET in self.tables:
             exprs = {"start": "start", "d": "end - start", "bytes": "bytes"}
+            exprs["device"] = self._device_expr(MEMSET)
             layout = Layout(exprs, _as_read, _INTEGER_TIMES)
             plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), _REQUIRED[MEMSET])
         return plans
+
+    def _device_expr(self, table: str) -> str:
+        """The CUDA device of a row (-1 where the export does not say: never a row left out)."""
+        if "deviceId" not in self._columns(table):
+            return "-1"
+        return "CASE WHEN typeof(deviceId) = 'integer' THEN deviceId ELSE -1 END"
 
     def _kernel_plan(self, bound: int, *, packed: bool = True) -> TablePlan:
         """Kernel rows: start, duration and the (demangled, base, mangled) name ids.
@@ -249,7 +245,8 @@ class _Reader:
         base = "coalesce(shortName, demangledName)" if "shortName" in columns else "demangledName"
         has_mangled = "mangledName" in columns
         mangled = f"coalesce(mangledName, {bound - 1})" if has_mangled else str(bound - 1)
-        times = {"d": "end - start", "start": "start"}
+        device = self._device_expr(KERNEL)
+        times = {"d": "end - start", "start": "start", "device": device}
         raw = _REQUIRED[KERNEL]
         self.id_bound = bound
         if not packed or bound**3 >= 2**63:
@@ -261,11 +258,16 @@ class _Reader:
         plain = Layout({"key": key, **times}, _as_read, _INTEGER_TIMES)
         # a duration too long to fit beside the key overflows to REAL, a negative one makes
         # ``p`` negative: that chunk reads plain
-        fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start"}
+        fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start", "device": device}
         layouts = (Layout(fused, _unpacker(bound**3, "d", "key")), plain)
         low, high = _id_extremes(columns)
         return TablePlan(
-            KERNEL, ("key", "d", "start"), layouts, raw, minimum=(low,), maximum=(high,)
+            KERNEL,
+            ("key", "d", "start", "device"),
+            layouts,
+            raw,
+            minimum=(low,),
+            maximum=(high,),
         )
 
     def _kernel_ids_fit(self, data: TableData) -> bool:
@@ -305,144 +307,86 @@ class _Reader:
                         self.path, f"table {table} lacks column(s) {', '.join(missing)}"
                     )
 
-    # -- the four summaries ------------------------------------------------------------------
+    # -- events --------------------------------------------------------------------------------
 
-    def _api_summary(self, data: TableData) -> pd.DataFrame:
+    def _api_events(self, data: TableData, events: Events) -> None:
+        """API calls as events; one name code per distinct nameId, in nameId order (nsys's
+        GROUP BY), its text with the ``_vNNNN`` ABI suffix cut."""
         cols = data.columns
-        first, last = data.minimum["start"], data.maximum["end"]
-        if first is not None and last is not None:
-            self.span_bounds.append((first, last))
         keys, codes = factorize(cols.pop("nameId"))
-        stats = group_stats(codes, len(keys), cols.pop("d"))
-        names = [_strip_abi_suffix(n) for n in self._names(keys)]
-        # ORDER BY total DESC; ties keep the GROUP BY (nameId) order
-        return order_by_total(time_frame(stats, names), "total_ns")[reports.COLUMNS[reports.API]]
+        events.api_names = [_strip_abi_suffix(n) for n in self._names(keys)]
+        events.api = pd.DataFrame(
+            {"start_ns": cols.pop("start"), "duration_ns": cols.pop("d"), "name": codes}
+        )
 
-    def _kernel_summaries(self, data: TableData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Kernel summary by demangled (default), base and mangled name, from one table pass.
-
-        Rows are grouped once by their (demangled, base, mangled) id triple; a naming whose
-        groups are exactly those triples (the usual case) reuses that grouping's statistics.
-        """
+    def _kernel_events(self, data: TableData, events: Events) -> None:
+        """Kernels as events; one name code per distinct (demangled, base, mangled) id triple."""
         cols = data.columns
         bound = self.id_bound
-        triples, codes = self._kernel_triples(data)
-        fine = group_stats(codes, len(triples), cols["d"])
-        no_mangled = triples[:, 2] == bound - 1
-        triples[no_mangled, 2] = -1
-        mangled_or_demangled = np.where(no_mangled, triples[:, 0], triples[:, 2])
-        return (
-            self._kernel_frame(triples[:, 0], triples, codes, cols["d"], fine),
-            self._kernel_frame(triples[:, 1], triples, codes, cols["d"], fine),
-            self._kernel_frame(mangled_or_demangled, triples, codes, cols["d"], fine),
-        )
-
-    def _kernel_triples(self, data: TableData) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct (demangled, base, mangled) id triples and each row's index into them.
-
-        Computed once (the first call): the row codes then replace the id columns, which
-        are let go.
-        """
-        cols = data.columns
-        if "triples" not in cols:
-            bound = self.id_bound
-            if "key" in cols:
-                keys, codes = factorize(cols.pop("key"))
-                triples = np.stack([keys // bound**2, keys // bound % bound, keys % bound], 1)
-            else:
-                ids = [cols.pop(name) for name in ("dem", "base", "mangled")]
-                triples, codes = np.unique(np.stack(ids, axis=1), axis=0, return_inverse=True)
-                codes = codes.reshape(-1)
-            cols["triples"], cols["codes"] = triples, codes
-        return cols["triples"], cols["codes"]
-
-    def _kernel_frame(
-        self,
-        naming: np.ndarray,
-        triples: np.ndarray,
-        codes: np.ndarray,
-        d: np.ndarray,
-        fine: dict[str, np.ndarray],
-    ) -> pd.DataFrame:
-        """Kernel summary grouped by ``naming`` (one name id per triple).
-
-        The name columns take each group's lowest id, so a demangled name that maps to
-        several short names shows the first.
-        """
-        keys, group_of_triple = factorize(naming)
-        if len(keys) == len(triples):  # one triple per group: reorder, don't recompute
-            order = np.argsort(group_of_triple)
-            stats = {name: values[order] for name, values in fine.items()}
+        if "key" in cols:
+            keys, codes = factorize(cols.pop("key"))
+            triples = np.stack([keys // bound**2, keys // bound % bound, keys % bound], 1)
         else:
-            stats = group_stats(group_of_triple[codes], len(keys), d)
-        big = np.iinfo(np.int64).max
-        name_ids = []
-        for column in range(3):
-            lowest = np.full(len(keys), big, dtype=np.int64)
-            ids = triples[:, column]
-            np.minimum.at(lowest, group_of_triple, np.where(ids >= 0, ids, big))
-            name_ids.append(np.where(lowest == big, -1, lowest))
-        frame = time_frame(stats, self._names(keys))
-        frame["demangled_name"] = self._names(name_ids[0])
-        frame["base_name"] = self._names(name_ids[1])
-        mangled = self._names(name_ids[2])
-        frame["mangled_name"] = pd.Series(
-            [None if i < 0 else n for i, n in zip(name_ids[2], mangled, strict=True)], dtype="str"
+            ids = [cols.pop(name) for name in ("dem", "base", "mangled")]
+            triples, codes = np.unique(np.stack(ids, axis=1), axis=0, return_inverse=True)
+            codes = codes.reshape(-1).astype(np.int32)
+        triples[triples[:, 2] == bound - 1, 2] = -1  # no mangled name
+        mangled = self._names(triples[:, 2])
+        events.kernel_names = pd.DataFrame(
+            {
+                "demangled_id": triples[:, 0],
+                "base_id": triples[:, 1],
+                "mangled_id": triples[:, 2],
+                "demangled": self._names(triples[:, 0]),
+                "base": self._names(triples[:, 1]),
+                "mangled": _or_none(triples[:, 2], mangled),
+            }
         )
-        frame["grid"] = pd.Series(None, index=frame.index, dtype="str")
-        frame["block"] = pd.Series(None, index=frame.index, dtype="str")
-        # 2024+: ORDER BY total DESC, instances ASC, name ASC
-        frame = frame.sort_values(
-            ["total_ns", "count", "name"], ascending=[False, True, True], kind="stable"
+        events.kernels = pd.DataFrame(
+            {
+                "start_ns": cols.pop("start"),
+                "duration_ns": cols.pop("d"),
+                "name": codes,
+                "device": cols.pop("device").astype(np.int16),
+            }
         )
-        return frame.reset_index(drop=True)[reports.COLUMNS[reports.KERNELS]]
 
-    def _mem_summaries(
-        self, memcpy: TableData | None, memset: TableData | None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """memcpy rows labelled by copyKind UNION ALL memset rows, grouped by label."""
-        label_names: list[str] = []  # label index -> printed operation
-        labels, durations, sizes = [], [], []
+    def _memory_events(
+        self, memcpy: TableData | None, memset: TableData | None, events: Events
+    ) -> None:
+        """memcpy rows (labelled by copyKind) then memset rows, as events.
+
+        Labels are every memcpy label the export knows, in text order, then the memset label;
+        a copyKind without a label gets op -1 (nsys INNER JOINs the labels: such rows vanish
+        from its summaries, yet they are GPU work).
+        """
+        label_names: list[str] = []
+        frames = []
         if memcpy is not None:
             cols = memcpy.columns
             kind_labels = self._memcpy_labels()
-            known = np.isin(cols["kind"], np.array(list(kind_labels), dtype=np.int64))
-            if not known.all():  # nsys INNER JOINs the labels: such rows vanish
+            label_names = sorted(set(kind_labels.values()))
+            kinds = np.array(sorted(kind_labels), dtype=np.int64)
+            label_of_kind = np.array(
+                [label_names.index(kind_labels[k]) for k in kinds.tolist()], dtype=np.int64
+            )
+            known = np.isin(cols["kind"], kinds)
+            if not known.all():
                 self.notes.append(
                     f"{int((~known).sum())} memcpy rows with an unknown copyKind were left out, "
                     "as nsys does."
                 )
-            label_names = sorted(set(kind_labels.values()))
-            kinds = np.array(sorted(kind_labels), dtype=np.int64)
-            label_of_kind = np.array([label_names.index(kind_labels[k]) for k in kinds.tolist()])
-            label_of_kind = label_of_kind.astype(np.int64)
-            labels.append(label_of_kind[np.searchsorted(kinds, cols["kind"][known])])
-            durations.append(cols["d"][known])
-            sizes.append(cols["bytes"][known])
+            op = np.full(len(cols["kind"]), -1, dtype=np.int64)
+            op[known] = label_of_kind[np.searchsorted(kinds, cols["kind"][known])]
+            frames.append(_memory_frame(cols, op, MEMCPY_KIND))
         if memset is not None:
-            cols = memset.columns
             if MEMSET_LABEL not in label_names:
                 label_names.append(MEMSET_LABEL)
-            labels.append(np.full(len(cols["d"]), label_names.index(MEMSET_LABEL)))
-            durations.append(cols["d"])
-            sizes.append(cols["bytes"])
-        keys, codes = factorize(np.concatenate(labels).astype(np.int64))
-        time_stats = group_stats(codes, len(keys), np.concatenate(durations))
-        size_stats = group_stats(codes, len(keys), np.concatenate(sizes))
-        names = [label_names[k] for k in keys.tolist()]
-        ops = [reports.canonical_op(n) for n in names]
-        # GROUP BY name, ORDER BY total DESC: ties come out in name order
-        by_name = sorted(range(len(names)), key=names.__getitem__)
-
-        times = time_frame(time_stats, names).rename(columns={"name": "operation"})
-        times["op"] = pd.Series(ops, dtype="str")
-        bytes_ = size_frame(size_stats)
-        bytes_["operation"] = pd.Series(names, dtype="str")
-        bytes_["op"] = pd.Series(ops, dtype="str")
-        return (
-            order_by_total(times.iloc[by_name], "total_ns")[reports.COLUMNS[reports.MEM_TIME]],
-            order_by_total(bytes_.iloc[by_name], "total_bytes")[reports.COLUMNS[reports.MEM_SIZE]],
-        )
+            cols = memset.columns
+            op = np.full(len(cols["d"]), label_names.index(MEMSET_LABEL), dtype=np.int64)
+            frames.append(_memory_frame(cols, op, MEMSET_KIND))
+        events.memory_ops = label_names
+        events.memory = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def _memcpy_labels(self) -> dict[int, str]:
         """copyKind -> printed label: ENUM table (2022.4+) or the old hard-coded list."""
@@ -456,7 +400,7 @@ class _Reader:
 
     # -- facts -------------------------------------------------------------------------------
 
-    def _run_info(self) -> RunInfo:
+    def _run_info(self, events: Events) -> RunInfo:
         info = RunInfo(
             nsys_version=self._export_meta("EXPORT_PRODUCT_VERSION"),
             gpus=self._gpus(),
@@ -465,9 +409,11 @@ class _Reader:
             notes=self.notes,
             warnings=self.warnings,
         )
-        if self.span_bounds:
-            info.span_ns = max(e for _, e in self.span_bounds) - min(s for s, _ in self.span_bounds)
-        info.gpu_busy_ns = self.gpu_busy_ns
+        bounds = events.bounds()
+        if bounds is not None:
+            info.span_ns = bounds[1] - bounds[0]
+        if events.kernels is not None or events.memory is not None:
+            info.gpu_busy_ns = union_length(events.gpu_parts())
         info.process_name = self._process_name()
         return info
 
@@ -495,17 +441,23 @@ class _Reader:
                 return names
         return []
 
+    def _session_start_ns(self) -> int | None:
+        """Wall-clock ns of the timeline's zero (``TARGET_INFO_SESSION_START_TIME.utcEpochNs``)."""
+        table = "TARGET_INFO_SESSION_START_TIME"
+        if table not in self.tables or "utcEpochNs" not in self._columns(table):
+            return None
+        row = self.con.execute(f"SELECT utcEpochNs FROM {table} LIMIT 1").fetchone()
+        return row[0] if row and isinstance(row[0], int) else None
+
     def _start_utc(self) -> str | None:
         table = "TARGET_INFO_SESSION_START_TIME"
         if table not in self.tables:
             return None
-        columns = self._columns(table)
-        if "utcEpochNs" in columns:
-            row = self.con.execute(f"SELECT utcEpochNs FROM {table} LIMIT 1").fetchone()
-            if row and isinstance(row[0], int):
-                stamp = datetime.fromtimestamp(row[0] // 1_000_000_000, tz=UTC)
-                return stamp.isoformat(timespec="seconds")
-        if "utcTime" in columns:
+        epoch_ns = self._session_start_ns()
+        if epoch_ns is not None:
+            stamp = datetime.fromtimestamp(epoch_ns // 1_000_000_000, tz=UTC)
+            return stamp.isoformat(timespec="seconds")
+        if "utcTime" in self._columns(table):
             row = self.con.execute(f"SELECT utcTime FROM {table} LIMIT 1").fetchone()
             if row and row[0]:
                 return f"{row[0]}+00:00"
@@ -592,20 +544,6 @@ class _Reader:
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self.con.execute(f'PRAGMA table_info("{table}")')}
 
-    def _note_gpu_work(self, tables: list[TableData]) -> None:
-        """Span and busy time of GPU work (kernels, memcpy whatever their label, memset);
-        then drops the tables' start times, needed for nothing else."""
-        parts = [(data.columns["start"], data.columns["d"]) for data in tables]
-        for starts, durations in parts:
-            if len(starts):
-                self.span_bounds.append((int(starts.min()), int((starts + durations).max())))
-        # an interval whose end precedes its start covers nothing (nsys still sums its length)
-        parts = [(s, d if not len(d) or d.min() >= 0 else np.maximum(d, 0)) for s, d in parts]
-        self.gpu_busy_ns = union_length(parts) if tables else None
-        del parts
-        for data in tables:
-            del data.columns["start"]
-
     def _string_id_bound(self) -> int:
         """One more than any StringIds id, plus one spare value (a cheap PRIMARY KEY lookup)."""
         (top,) = self.con.execute("SELECT max(id) FROM StringIds").fetchone()
@@ -668,3 +606,22 @@ def _unpacker(base: int, high: str, low: str) -> Callable[[dict], dict | None]:
         return {high: quotient, low: remainder, **columns}
 
     return decode
+
+
+def _memory_frame(cols: dict[str, np.ndarray], op: np.ndarray, kind: int) -> pd.DataFrame:
+    """One memory table's rows as ``Events.memory`` rows."""
+    return pd.DataFrame(
+        {
+            "start_ns": cols["start"],
+            "duration_ns": cols["d"],
+            "op": op.astype(np.int16),
+            "bytes": cols["bytes"],
+            "kind": np.full(len(op), kind, dtype=np.int8),
+            "device": cols["device"].astype(np.int16),
+        }
+    )
+
+
+def _or_none(ids: np.ndarray, names: list[str]) -> list[str | None]:
+    """``names``, None where the id is negative (no such name)."""
+    return [None if i < 0 else n for i, n in zip(ids.tolist(), names, strict=True)]

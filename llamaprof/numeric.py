@@ -1,9 +1,10 @@
-"""Per-group statistics of nsys summaries, vectorised with numpy (no loop per row).
+"""Per-group statistics and interval unions over integer arrays, vectorised with numpy.
 
 Pure functions over integer arrays: grouping (``factorize``), total/count/avg/median/min/max/
 stddev per group (``group_stats``), the summary frames (rounded by ``llamaprof.rounding``)
-(``time_frame``, ``size_frame``), ``ORDER BY total DESC`` (``order_by_total``) and the GPU
-busy time (``union_length``).
+(``time_frame``, ``size_frame``), ``ORDER BY total DESC`` (``order_by_total``), the GPU
+busy time (``union_length``) and busy time between points (``merge_intervals``,
+``covered_before``).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def union_length(parts: list[tuple[np.ndarray, np.ndarray]]) -> int:
         return coverage.total
     starts = np.concatenate([p[0] for p in parts[1:]])
     ends = np.concatenate([p[0] + p[1] for p in parts[1:]])
-    lows, highs = _disjoint(starts, ends)
+    lows, highs = merge_intervals(starts, ends)
     overlap = int((coverage.upto(highs) - coverage.upto(lows)).sum())
     return coverage.total + int((highs - lows).sum()) - overlap
 
@@ -172,8 +173,12 @@ class _Coverage:
         return np.where(i > 0, covered, 0)
 
 
-def _disjoint(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted disjoint intervals (lows, highs) covering the same points as the given ones."""
+def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted disjoint intervals (lows, highs) covering the same points as the given ones.
+
+    >>> merge_intervals(np.array([0, 5, 2, 20]), np.array([3, 8, 4, 25]))
+    (array([ 0,  5, 20]), array([ 4,  8, 25]))
+    """
     order = np.argsort(starts, kind="stable")
     starts, ends = starts[order], ends[order]
     reach = np.maximum.accumulate(ends)
@@ -181,3 +186,20 @@ def _disjoint(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
     first[1:] = starts[1:] > reach[:-1]
     heads = np.flatnonzero(first)
     return starts[heads], reach[np.append(heads[1:] - 1, len(starts) - 1)]
+
+
+def covered_before(lows: np.ndarray, highs: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Length of the disjoint sorted intervals (``merge_intervals``) lying before each point.
+
+    The covered length inside [a, b) is ``covered_before(b) - covered_before(a)``: GPU busy
+    time per window or per timeline bin, overlapping work counted once.
+
+    >>> covered_before(np.array([0, 10]), np.array([4, 20]), np.array([-1, 2, 5, 15, 30]))
+    array([ 0,  2,  4,  9, 14])
+    """
+    lengths = highs - lows
+    cumulative = np.concatenate([[0], np.cumsum(lengths)])
+    i = np.searchsorted(lows, points, side="right")  # intervals starting at or before a point
+    last = np.maximum(i - 1, 0)
+    inside = np.clip(points - lows[last], 0, lengths[last]) if len(lows) else 0
+    return np.where(i > 0, cumulative[last] + inside, 0).astype(np.int64)

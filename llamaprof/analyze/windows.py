@@ -1,0 +1,276 @@
+"""Time windows: ``--window load|workload|prefill|decode|request:N|A:B`` and what they select.
+
+A window is one or more intervals [A, B) on the nsys timeline (ns since the session start,
+the zero of the export's own timestamps; the same timeline ``llamaprof phases`` prints).
+An event belongs to a window when its **start** lies in it: CUDA API calls by their start,
+GPU work (kernels, memcpy, memset) by its GPU start. Nothing is clipped, so every number of a
+windowed summary stays an nsys-style total of whole events. Only GPU busy time, a measure of
+time rather than of events, counts the part of the GPU work that overlaps the window.
+
+Named windows come from the run's phases (``llamaprof.analyze.phases``: from the capture
+record, else detected); ``A:B`` takes times like ``1.5s``, ``250ms``, ``120us``, ``800ns`` or
+plain nanoseconds, either side may be empty (``2s:``). ``all`` is the whole capture.
+Reports without times (``nsys stats`` text and CSV) refuse a window (WindowError).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from llamaprof.analyze.phases import Phase, decode_intervals, phases_of, prefill_intervals
+from llamaprof.errors import WindowError
+from llamaprof.events import Events, Interval, Window
+from llamaprof.model import Run
+from llamaprof.numeric import covered_before, merge_intervals
+from llamaprof.record import CaptureRecord
+from llamaprof.summaries import summarize
+
+__all__ = [
+    "NAMED",
+    "WHOLE",
+    "WindowSpec",
+    "apply_window",
+    "busy_ns",
+    "parse_duration",
+    "parse_window",
+    "resolve_window",
+    "window_tokens",
+]
+
+#: Window names a user may give, besides ``request:N`` and ``A:B``.
+NAMED = ("all", "load", "workload", "prefill", "decode")
+#: The whole capture.
+WHOLE = Window("all", ((None, None),))
+
+_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s)?\s*$")
+_REQUEST = re.compile(r"^request[: ](\d+)$")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A window as a user wrote it, before it meets a run: a name (``NAMED``), a request
+    number, or explicit bounds (``start_ns``/``end_ns``, None: open)."""
+
+    text: str
+    name: str | None = None  # one of NAMED
+    request: int | None = None  # request:N, 1-based
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+    @property
+    def needs_phases(self) -> bool:
+        """True when the window is named after a phase of the run (not ``all`` nor ``A:B``)."""
+        return self.request is not None or self.name not in (None, "all")
+
+
+def parse_duration(text: str) -> int:
+    """A time as ns: ``1.5s``, ``250ms``, ``120us``, ``800ns`` or plain nanoseconds.
+
+    >>> [parse_duration(t) for t in ("1.5s", "250ms", "120us", "7")]
+    [1500000000, 250000000, 120000, 7]
+
+    Raises WindowError for anything else.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise WindowError(
+            f"not a time: {text!r} (write 1.5s, 250ms, 120us, 800ns or nanoseconds)"
+        )
+    number, unit = match.groups()
+    value = float(number) * _UNITS[unit or "ns"]
+    return round(value)
+
+
+def parse_window(text: str) -> WindowSpec:
+    """A ``--window`` value: ``all``, ``load``, ``workload``, ``prefill``, ``decode``,
+    ``request:N`` or ``A:B``.
+
+    >>> parse_window("2s:").start_ns, parse_window("2s:").end_ns
+    (2000000000, None)
+    >>> parse_window("request:3").request
+    3
+
+    Raises WindowError with the accepted forms for anything else.
+    """
+    value = text.strip().lower()
+    if value in NAMED:
+        return WindowSpec(text, name=value)
+    request = _REQUEST.match(value)
+    if request:
+        number = int(request.group(1))
+        if number < 1:
+            raise WindowError("request numbers start at 1 (request:1 is the first request)")
+        return WindowSpec(text, request=number)
+    if ":" in value:
+        low, _, high = value.partition(":")
+        start = parse_duration(low) if low.strip() else None
+        end = parse_duration(high) if high.strip() else None
+        if start is not None and end is not None and end <= start:
+            raise WindowError(f"empty window {text!r}: its end is not after its start")
+        return WindowSpec(text, start_ns=start, end_ns=end)
+    raise WindowError(
+        f"unknown window {text!r}; use one of {', '.join(NAMED)}, request:N, or A:B "
+        "(times like 1.5s, 250ms, 120us or nanoseconds; either side may be empty)"
+    )
+
+
+def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the run") -> Window:
+    """The ``Window`` ``spec`` means for a run with ``phases`` (``phases_of``).
+
+    Raises WindowError when the run lacks the phase (no capture record with request times,
+    nothing detected, a request number beyond the workload).
+    """
+    if spec.name == "all":
+        return WHOLE
+    if spec.name is None and spec.request is None:
+        return Window(_bounds_name(spec), ((spec.start_ns, spec.end_ns),))
+    if spec.request is not None:
+        for phase in phases:
+            if phase.kind == "request" and phase.request == spec.request:
+                return Window(f"request:{spec.request}", ((phase.start_ns, phase.end_ns),))
+        count = sum(1 for p in phases if p.kind == "request")
+        if count:
+            raise WindowError(f"{label} has {count} requests; there is no request:{spec.request}")
+        raise WindowError(f"{label} has no request times: {_WHY_NO_RECORD}")
+    name = spec.name
+    assert name is not None
+    if name in ("prefill", "decode"):
+        intervals = prefill_intervals(phases) if name == "prefill" else decode_intervals(phases)
+        if not intervals:
+            raise WindowError(f"{label} has no {name} times: {_WHY_NO_RECORD}")
+        return Window(name, tuple(intervals))
+    for phase in phases:
+        if phase.kind == name:
+            return Window(name, ((phase.start_ns, phase.end_ns),))
+    raise WindowError(f"{label} has no {name} phase: {_WHY_NO_RECORD}")
+
+
+_WHY_NO_RECORD = (
+    "phases come from a capture record with request times (schema 2, written by "
+    "`llamaprof capture`) beside an export that has its session start, or are detected "
+    "from the GPU work"
+)
+
+
+def _bounds_name(spec: WindowSpec) -> str:
+    """``A:B`` as people read it: ``1.5 s:2 s``."""
+    from llamaprof.units import format_ns
+
+    low = "" if spec.start_ns is None else format_ns(spec.start_ns)
+    high = "" if spec.end_ns is None else format_ns(spec.end_ns)
+    return f"{low}:{high}"
+
+
+def window_for(
+    run: Run, record: CaptureRecord | None, spec: WindowSpec, *, label: str | None = None
+) -> Window:
+    """``spec`` resolved against ``run``'s phases (record first, else detected)."""
+    label = label or run.path.name
+    if run.events is None:
+        raise WindowError(_no_times(run, label))
+    phases = phases_of(run.events, record) if spec.needs_phases else []
+    return resolve_window(spec, phases, label=label)
+
+
+def _no_times(run: Run, label: str) -> str:
+    return (
+        f"{label} is `nsys stats` {run.format.value.replace('stats-', '')} output, which has "
+        "no event times: a window needs the SQLite export or the .nsys-rep"
+    )
+
+
+def apply_window(run: Run, window: Window, *, label: str | None = None) -> Run:
+    """A copy of ``run`` whose summaries, events and facts cover ``window`` only.
+
+    Summaries: the events starting in the window, summarised as nsys would (``summarize``).
+    ``info.span_ns``: the window's length within the capture; ``info.gpu_busy_ns``: GPU work
+    overlapping the window (overlaps counted once). ``WHOLE`` returns ``run`` itself.
+    Raises WindowError for a run without event times.
+    """
+    if window == WHOLE and run.window is None:
+        return run
+    events = run.events
+    if events is None:
+        raise WindowError(_no_times(run, label or run.path.name))
+    selected = events.select(window.intervals)
+    summaries, skipped, variants = summarize(selected)
+    clipped = _clip(window.intervals, events)
+    info = replace(
+        run.info,
+        span_ns=sum(high - low for low, high in clipped),
+        gpu_busy_ns=busy_ns(events, clipped) if run.info.gpu_busy_ns is not None else None,
+    )
+    return replace(
+        run,
+        summaries=summaries,
+        skipped=skipped,
+        kernel_variants=variants,
+        events=selected,
+        window=window,
+        info=info,
+    )
+
+
+def _clip(intervals: tuple[Interval, ...], events: Events) -> list[tuple[int, int]]:
+    """The intervals within the capture's extent [first event, last event end]."""
+    bounds = events.bounds()
+    if bounds is None:
+        return []
+    first, last = bounds[0], max(bounds[1], events.capture_end_ns or bounds[1])
+    out = []
+    for low, high in intervals:
+        a = first if low is None else max(low, first)
+        b = last if high is None else min(high, last)
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def busy_ns(events: Events, intervals: list[tuple[int, int]]) -> int:
+    """GPU busy time inside ``intervals``: the union of all GPU work (kernels, memory
+    operations; every stream and device) overlapping them, each instant counted once."""
+    parts = events.gpu_parts()
+    if not parts or not intervals:
+        return 0
+    starts = np.concatenate([s for s, _ in parts])
+    lows, highs = merge_intervals(starts, starts + np.concatenate([d for _, d in parts]))
+    edges = np.array([x for pair in intervals for x in pair], dtype=np.int64)
+    covered = covered_before(lows, highs, edges)
+    return int((covered[1::2] - covered[0::2]).sum())
+
+
+def window_tokens(window: Window, record: CaptureRecord | None, phases: list[Phase]) -> int | None:
+    """Generated tokens a per-token value divides by in ``window``; None when unknown.
+
+    ``all`` and ``workload``: every generated token of the workload; ``request:N``: that
+    request's; ``decode``: every generated token but each request's first, which its prefill
+    produces; ``prefill``: the prompt tokens evaluated. ``load`` and ``A:B`` windows have no
+    token count (None: per-token values are not offered there).
+    """
+    if record is None:
+        return None
+    if window.name in ("all", "workload"):
+        return record.generated_tokens
+    requests = sorted(
+        (r for r in record.requests if r.start_ns is not None), key=lambda r: r.start_ns or 0
+    )
+    if window.name.startswith("request:"):
+        number = int(window.name.split(":", 1)[1])
+        if 1 <= number <= len(requests):
+            return requests[number - 1].generated_tokens
+        return None
+    if window.name == "decode":
+        counts = [r.generated_tokens for r in record.requests]
+        if any(c is None for c in counts):
+            return None
+        return sum(max(0, c - 1) for c in counts if c is not None) or None
+    if window.name == "prefill":
+        counts = [r.prompt_tokens for r in record.requests]
+        if any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None) or None
+    return None
