@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark reading a seed-scale nsys SQLite export: bare scan, cold read, warm read.
 
-Writes a synthetic export shaped like the seed's llama-server capture (``llamaprof.synth``:
+Writes a synthetic export shaped like the seed's llama-server capture (``scripts/synth.py``:
 real nsys 2026.1 schema, 1,055,205 kernels and 1,076,916 CUDA API calls at ``--scale 1``)
 into a temporary folder, deleted afterwards, then measures ``--runs`` times each:
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="write the export here and keep it")
     args = parser.parse_args(argv)
 
-    from llamaprof.synth import write_seed_scale_export
+    from synth import write_seed_scale_export  # scripts/synth.py, beside this script
 
     folder = Path(tempfile.mkdtemp(prefix="llamaprof-bench-"))
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a synthetic nsys SQLite export shaped like the seed's capture (see llamaprof.synth).
+"""Write a synthetic nsys SQLite export shaped like the seed's capture (see scripts/synth.py).
 
     .venv/bin/python scripts/make_seed_scale_export.py --out /tmp/seed.sqlite
     .venv/bin/python scripts/make_seed_scale_export.py --scale 10 --out /tmp/seed-x10.sqlite
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from llamaprof.synth import write_seed_scale_export
+from synth import write_seed_scale_export  # scripts/synth.py, beside this script
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,8 +129,9 @@ FAMILY_DESCRIPTIONS: dict[str, str] = {
 
 _COMPILED = tuple((family.name, re.compile(family.pattern)) for family in FAMILIES)
 
-# ggml/include/ggml.h, enum ggml_type (ggml-org/llama.cpp commit 004eaba8); 4, 5 and 31-33,
-# 36-38 were removed from the enum and never appear in kernels.
+# ggml/include/ggml.h, enum ggml_type (ggml-org/llama.cpp), as gguf-py's GGMLQuantizationType
+# 0.19.0 mirrors it (the tests compare the two); 4, 5 and 31-33, 36-38 were removed from the
+# enum and never appear in kernels. NVFP4 builds print ``mul_mat_q<(ggml_type)40, ...>``.
 GGML_TYPES: dict[int, str] = {
     0: "F32",
     1: "F16",
@@ -164,6 +165,8 @@ GGML_TYPES: dict[int, str] = {
     34: "TQ1_0",
     35: "TQ2_0",
     39: "MXFP4",
+    40: "NVFP4",
+    41: "Q1_0",
 }
 
 _GGML_TYPE_ARG = re.compile(r"\(ggml_type\)\s*(\d+)")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from llamaprof.sources import load_report
-from llamaprof.synth import SEED_API, SEED_KERNELS, seed_counts, write_seed_scale_export
 
 from shared_data import SEED_TEXT, shared_file
+from synth import SEED_API, SEED_KERNELS, seed_counts, write_seed_scale_export
 
 SCALE = 0.01
 

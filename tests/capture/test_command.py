@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -293,22 +290,6 @@ def test_read_record_rejects_a_corrupt_record(tmp_path):
     (tmp_path / "list.llamaprof.json").write_text("[1]")
     with pytest.raises(ReportParseError, match="not a JSON object"):
         read_record(tmp_path / "list.llamaprof.json")
-
-
-def test_capture_modules_do_not_import_streamlit():
-    """llamaprof.capture stays streamlit-free (checked in a fresh interpreter)."""
-    code = (
-        "import sys, llamaprof.capture.runner, llamaprof.cli.capture;"
-        "print('streamlit' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).parents[2],
-        check=True,
-    )
-    assert out.stdout.strip() == "False"
 
 
 def test_record_rows_table(tmp_path):

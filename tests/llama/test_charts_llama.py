@@ -1,9 +1,7 @@
-"""The family stacked bar chart, checked through its Vega-Lite spec; no Streamlit in the core."""
+"""The family stacked bar chart, checked through its Vega-Lite spec (no Streamlit in the core:
+tests/layout/test_import_arrows.py)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pandas as pd
 
@@ -79,17 +77,6 @@ def test_stacked_bars_by_share_per_token() -> None:
     rows = next(iter(spec["datasets"].values()))
     assert [r["time_pct"] for r in rows] == [80.0, 16.7, 3.3, 72.7, 27.3]
     assert rows[0]["time"] == "2.40 ms/token"
-
-
-def test_llama_modules_do_not_import_streamlit() -> None:
-    """The analyses, charts and CLI of this feature stay streamlit-free."""
-    code = (
-        "import sys, llamaprof.analyze.llama_kernels, llamaprof.analyze.fairness, "
-        "llamaprof.analyze.findings, llamaprof.charts_llama, llamaprof.cli.compare; "
-        "print('streamlit' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_axis_unit_reads_like_the_other_charts() -> None:

@@ -17,12 +17,19 @@ Where names come from:
   launch interposer, ``void soft_max_f32<true, 256, 256, float>`` and
   ``k_set_rows<float, int, __half>`` in kernel traces, ``topk_moe_cuda<256>`` in a MoE
   decode table).
+- NVFP4: ``void mul_mat_q<(ggml_type)40, (int)24, (bool)0>``, a line of the ``nsys stats``
+  kernel summary of llama-server serving an NVFP4 GGUF on a GB10 (sm_121), quoted in a public
+  runtime-gate note (found with code search).
+
+ggml type numbers are checked against ``gguf.GGMLQuantizationType`` (llama.cpp's gguf-py,
+a test dependency), which mirrors ggml.h's ``enum ggml_type``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from gguf import GGMLQuantizationType
 
 from llamaprof.analyze.compare import compare_runs
 from llamaprof.analyze.llama_kernels import (
@@ -255,48 +262,26 @@ def test_family_summary_empty() -> None:
     assert summary.empty
 
 
-@pytest.mark.parametrize(("number", "name"), sorted(GGML_TYPES.items()))
-def test_decode_every_ggml_type(number: int, name: str) -> None:
-    """Every ggml_type enum value of ggml.h decodes to its name."""
-    assert decode_ggml_types(f"void mul_mat_q<(ggml_type){number}, (int)64, (bool)0>(…") == [name]
+@pytest.mark.parametrize("member", list(GGMLQuantizationType), ids=lambda m: m.name)
+def test_decode_every_ggml_type(member: GGMLQuantizationType) -> None:
+    """Every type of gguf's enum decodes from its ``(ggml_type)N`` argument to its enum name."""
+    assert decode_ggml_types(f"void mul_mat_q<(ggml_type){member.value}, (int)64, (bool)0>(…") == [
+        member.name
+    ]
 
 
-def test_ggml_type_table_matches_ggml_h() -> None:
-    """The table is ggml.h's enum ggml_type (ggml-org/llama.cpp), removed values left out."""
-    assert GGML_TYPES == {
-        0: "F32",
-        1: "F16",
-        2: "Q4_0",
-        3: "Q4_1",
-        6: "Q5_0",
-        7: "Q5_1",
-        8: "Q8_0",
-        9: "Q8_1",
-        10: "Q2_K",
-        11: "Q3_K",
-        12: "Q4_K",
-        13: "Q5_K",
-        14: "Q6_K",
-        15: "Q8_K",
-        16: "IQ2_XXS",
-        17: "IQ2_XS",
-        18: "IQ3_XXS",
-        19: "IQ1_S",
-        20: "IQ4_NL",
-        21: "IQ3_S",
-        22: "IQ2_S",
-        23: "IQ4_XS",
-        24: "I8",
-        25: "I16",
-        26: "I32",
-        27: "I64",
-        28: "F64",
-        29: "IQ1_M",
-        30: "BF16",
-        34: "TQ1_0",
-        35: "TQ2_0",
-        39: "MXFP4",
-    }
+def test_ggml_type_table_is_the_gguf_enum() -> None:
+    """The table has gguf's GGMLQuantizationType exactly: every member, same number and name."""
+    assert {member.value: member.name for member in GGMLQuantizationType} == GGML_TYPES
+
+
+def test_decode_a_real_nvfp4_kernel() -> None:
+    """An NVFP4 build's MMQ kernel, as nsys printed it, reads as NVFP4, the enum's name for 40."""
+    name = "void mul_mat_q<(ggml_type)40, (int)24, (bool)0>"
+    assert GGMLQuantizationType(40).name == "NVFP4"
+    assert decode_ggml_types(name) == ["NVFP4"]
+    assert annotate_ggml_types(name) == "void mul_mat_q<NVFP4, (int)24, (bool)0>"
+    assert kernel_family(name) == "matmul"
 
 
 def test_decode_real_names() -> None:

@@ -16,6 +16,10 @@ issued it (same correlationId), kernels one at a time on one stream.
 
 ``write_seed_scale_export(path, scale=1)`` is the entry point; ``scale=10`` writes ten
 times the seed. Generation is vectorised (numpy) and takes ~5 s per seed on one core.
+
+Test and benchmark data, so it lives in ``scripts/`` and not in the installed package: the
+benchmark scripts beside it and the tests (``scripts`` is on pytest's ``pythonpath``) import it
+as ``synth``.
 """
 
 from __future__ import annotations
@@ -621,7 +625,8 @@ def _write_metadata(con: sqlite3.Connection) -> None:
             ("EXPORT_PARAM_OUTPUT_FILE", "seed-scale.sqlite"),
             ("EXPORT_PARAM_TIME_NORMALIZE", "false"),
             ("EXPORT_CONFIG_TIME_SHIFT", "0"),
-            ("SYNTHETIC_BY", "llamaprof.synth"),  # not an nsys key: marks the file as made here
+            # Not an nsys key: marks the file as made here.
+            ("SYNTHETIC_BY", "llamaprof scripts/synth.py"),
         ],
     )
     con.execute(
