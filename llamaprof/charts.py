@@ -15,14 +15,9 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from llamaprof.analyze.compare import (
-    change_text,
-    signed_text,
-    split_unit,
-    top_n_with_other,
-    unit_formatter,
-)
-from llamaprof.analyze.kernel_names import OTHER, short_names
+from llamaprof.analyze.compare import rest_name, top_n
+from llamaprof.render.comparison import display_names
+from llamaprof.render.text import change_text, signed_text, split_unit, unit_formatter
 from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
@@ -120,21 +115,13 @@ def _color(colors: dict[str, str]) -> alt.Scale:
     return alt.Scale(domain=list(colors), range=list(colors.values()))
 
 
-def _with_labels(frame: pd.DataFrame, all_names: pd.Series) -> pd.DataFrame:
-    """Add ``label``: the short form of each key, unique among ``all_names``.
-
-    ``all_names`` are the keys before the top N was taken, so a kept kernel reads with the
-    template arguments that tell it from its left-out variants, and the "other" row reads
-    ``other (37 more)``.
-    """
-    names = [name for name in dict.fromkeys(all_names) if name != OTHER]
-    labels = short_names(names)
+def _with_labels(frame: pd.DataFrame, *, kernels: bool) -> pd.DataFrame:
+    """Add ``label``: how each key reads for people, as the comparison's table writes it
+    (``llamaprof.render.comparison.display_names``); the rest row keeps ``(37 more)``."""
+    names = list(dict.fromkeys(frame["name"]))
+    labels = display_names(names, kernels=kernels)
     out = frame.copy()
-    out["label"] = [labels.get(name, name) for name in frame["name"]]
-    is_other = out["name"] == OTHER
-    if is_other.any():
-        rest = len(names) - out.loc[~is_other, "name"].nunique()
-        out.loc[is_other, "label"] = f"{OTHER} ({rest} more)"
+    out["label"] = [labels[name] for name in frame["name"]]
     return out
 
 
@@ -145,17 +132,19 @@ def grouped_bars(
     title: str,
     colors: dict[str, str],
     top: int = 10,
+    kernels: bool = False,
 ) -> alt.Chart:
     """Horizontal bars of each key's value, one bar per run, grouped by key.
 
-    ``long`` is ``compare_runs``'s frame (``llamaprof.analyze.compare``); ``unit`` "ns" or
-    "bytes" is the unit of its values. The ``top`` keys with the largest value in any run
-    are shown, the rest summed as "other". The y axis reads each key's short name
-    (``short_names``); the x axis the value in one unit chosen from the data, named in its
-    title; the tooltip gives the full name, the run, the exact value, the human value and
-    the change against the baseline. Colours follow ``colors`` (``run_colors``).
+    ``long`` is ``compare_groups``' frame (``llamaprof.analyze.compare``); ``unit`` "ns" or
+    "bytes" is the unit of its values. The ``top`` keys of highest impact are shown, the rest
+    summed into one row, in the order of the comparison's table (``top_n``). The y axis
+    reads each key as the table does (``kernels``: short kernel names); the x axis the value
+    in one unit chosen from the data, named in its title; the tooltip gives the full name,
+    the run, the exact value, the human value and the change against the baseline. Colours
+    follow ``colors`` (``run_colors``).
     """
-    data = _with_labels(top_n_with_other(long, top, by="value"), long["name"])
+    data = _with_labels(top_n(long, top), kernels=kernels)
     base, per = split_unit(unit)
     symbol, size = axis_unit(data["value"], base)
     data["scaled"] = data["value"].astype("float64") / size
@@ -195,11 +184,13 @@ def delta_bars(
     colors: dict[str, str],
     baseline: str | None = None,
     top: int = 10,
+    kernels: bool = False,
 ) -> alt.Chart:
     """Diverging bars of each key's change against the baseline, one bar per other run.
 
-    ``long`` is ``compare_runs``'s frame. The ``top`` keys with the largest ``impact`` are
-    shown, the rest summed as "other"; bars left of zero are savings, right of zero costs.
+    ``long`` is ``compare_groups``' frame. The ``top`` keys of highest impact are shown (the
+    table's order), the rest summed into one row; bars left of zero are savings, right of
+    zero costs.
     Keys no run changed are left out, and so are the baseline's own (all-zero) bars, in the
     bars and in the legend: ``baseline`` names it, or it is the first run whose values all
     equal the baseline values (``compare_runs``'s frame does not name it). Each key gets at
@@ -209,8 +200,8 @@ def delta_bars(
     if baseline is None:
         same = (long["value"] == long["baseline_value"]).groupby(long["run"], sort=False).all()
         baseline = next((run for run in runs_all if same.get(run, False)), "baseline")
-    changed = long[long["impact"] != 0]
-    data = _with_labels(top_n_with_other(changed, top, by="impact"), long["name"])
+    moved = long.groupby("name", sort=False)["delta"].transform(lambda d: (d != 0).any())
+    data = _with_labels(top_n(long[moved.astype(bool)], top), kernels=kernels)
     data = data[data["run"] != baseline]
     base, per = split_unit(unit)
     human = unit_formatter(unit)
@@ -253,6 +244,7 @@ def single_run_bars(
     title: str,
     color: str = PALETTE[0],
     top: int = 15,
+    kernels: bool = False,
 ) -> alt.Chart:
     """Horizontal bars of one run's summary: the ``top`` keys by ``value``, the rest "other".
 
@@ -275,10 +267,14 @@ def single_run_bars(
     kept, rest = grouped.iloc[:top], grouped.iloc[top:]
     if len(rest):
         other = pd.DataFrame(
-            {"name": [OTHER], "value": [rest["value"].sum()], "count": [rest["count"].sum()]}
+            {
+                "name": [rest_name(len(rest))],
+                "value": [rest["value"].sum()],
+                "count": [rest["count"].sum()],
+            }
         )
         kept = pd.concat([kept, other], ignore_index=True)
-    data = _with_labels(kept, grouped["name"])
+    data = _with_labels(kept, kernels=kernels)
     total = float(grouped["value"].sum()) if len(grouped) else 0.0
     symbol, size = axis_unit(data["value"], unit)
     data["scaled"] = data["value"].astype("float64") / size

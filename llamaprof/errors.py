@@ -13,6 +13,7 @@ translate these into what a user sees (``llamaprof: <reason>`` and exit status 1
     ├── WindowError                         a time window that cannot apply to a run
     ├── NotNormalizable                     totals cannot be divided per token / request
     ├── NoData                              nothing to compare or print
+    ├── OptionError                         an option names what is not there
     └── CaptureFailed(reason, returncode, stderr_tail)
         ├── CaptureCancelled                the user cancelled; every process was stopped
         ├── CaptureBusy                     another capture holds the lock
@@ -36,6 +37,7 @@ __all__ = [
     "NotNormalizable",
     "NsysFailed",
     "NsysNotFound",
+    "OptionError",
     "ReportParseError",
     "UnknownReportFormat",
     "WindowError",
@@ -109,6 +111,10 @@ class NotNormalizable(LlamaprofError):
 
 class NoData(LlamaprofError):
     """Nothing to print or compare (no run holds the report asked for)."""
+
+
+class OptionError(LlamaprofError):
+    """An option names something that is not there (a baseline that is none of the runs)."""
 
 
 class CaptureFailed(_WithTail):

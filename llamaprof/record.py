@@ -36,6 +36,7 @@ from llamaprof.errors import ReportParseError
 from llamaprof.server_args import POSITIONAL, parse_server_args
 
 __all__ = [
+    "FLAG_SET",
     "OWN_SERVER_FLAGS",
     "RECORD_SUFFIX",
     "REPORT_SUFFIX",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["NA", "format_bytes", "format_ns", "format_scaled"]
+__all__ = ["NA", "format_bytes", "format_ns", "format_scaled", "signed_text"]
 
 #: What a missing value reads as.
 NA = "n/a"
@@ -106,3 +106,12 @@ def format_bytes(value: float | int | None) -> str:
     '7.20 GB'
     """
     return format_scaled(value, _BYTE_UNITS)
+
+
+def signed_text(text: str, value: float) -> str:
+    """``text`` (``value`` written for people) with a "+" in front when ``value`` is positive.
+
+    >>> signed_text("2.50 µs", 2500), signed_text("-1.00 ms", -1e6), signed_text("0 ns", 0)
+    ('+2.50 µs', '-1.00 ms', '0 ns')
+    """
+    return f"+{text}" if value > 0 else text

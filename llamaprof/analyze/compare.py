@@ -1,42 +1,39 @@
-"""Compare the CUDA summaries of several runs against a baseline run.
+"""Compare one summary across runs, or groups of repeated runs, against a baseline: numbers only.
 
-Kept streamlit-free: the app, the CLI and the Markdown report share these frames, and
-tests check them without a Streamlit runtime. As HTA's ``TraceDiff.compare_traces``, the
-comparison is an outer join over every key any run has, absent values read 0, and the
-plotting lives elsewhere (``llamaprof.charts``).
+Kept streamlit-free, and free of presentation: values stay in the summaries' units (ns,
+bytes, or per token), and ``llamaprof.render`` writes them for people. As HTA's
+``TraceDiff.compare_traces``, the comparison is an outer join over every key any run has,
+absent values read 0, and plotting lives elsewhere (``llamaprof.charts``).
 
-Values stay in the units of the summaries (ns, bytes); people see them through
-``llamaprof.units`` or ``humanize_diff_table``.
+A comparison's columns are groups: the repeats of one config (``llamaprof.analyze.
+comparison``), or single runs, each a group of one. A group's value is the mean over its
+runs, with their sample standard deviation; a group of one keeps its run's exact value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from llamaprof import reports
-from llamaprof.analyze.kernel_names import OTHER
 from llamaprof.analyze.merge import kernels_by_name
 from llamaprof.model import Run
-from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
     "LONG_COLUMNS",
-    "OTHER",
     "STATUSES",
     "VIEWS",
     "View",
-    "change_text",
+    "compare_groups",
     "compare_runs",
     "diff_table",
-    "humanize_diff_table",
-    "signed_text",
-    "split_unit",
-    "top_n_with_other",
-    "unit_formatter",
+    "is_rest",
+    "rank_names",
+    "rest_name",
+    "top_n",
     "view_frames",
 ]
 
@@ -72,10 +69,10 @@ VIEWS: dict[str, View] = {
     )
 }
 
-#: Status of a key in one run, against the baseline.
+#: Status of a key in one column, against the baseline.
 STATUSES = ("same", "changed", "new", "missing", "absent")
 
-#: Columns of ``compare_runs``'s frame, in order.
+#: Columns of ``compare_groups``' frame, in order.
 LONG_COLUMNS = [
     "name",
     "run",
@@ -86,15 +83,20 @@ LONG_COLUMNS = [
     "status",
     "count",
     "impact",
+    "std",
+    "n",
+    "spread",
+    "noise",
 ]
 
 
-def view_frames(runs: Mapping[str, Run], view: str) -> dict[str, pd.DataFrame]:
+def view_frames(runs: Mapping[str, Run | None], view: str) -> dict[str, pd.DataFrame]:
     """Each run's summary frame for ``view`` (a key of ``VIEWS``), by run label.
 
-    A run whose source lacks the report gets an empty frame with the report's columns
-    (``llamaprof.reports.COLUMNS``), so it compares as "every key missing". Kernel
-    summaries are merged by name first (nsys 2022.4 split them by grid and block).
+    A run whose source lacks the report (or a capture record without a report: None) gets
+    an empty frame with the report's columns (``llamaprof.reports.COLUMNS``), so it compares
+    as "every key missing". Kernel summaries are merged by name first (nsys 2022.4 split
+    them by grid and block).
 
     Raises ValueError for an unknown view.
     """
@@ -103,7 +105,7 @@ def view_frames(runs: Mapping[str, Run], view: str) -> dict[str, pd.DataFrame]:
     spec = VIEWS[view]
     frames: dict[str, pd.DataFrame] = {}
     for label, run in runs.items():
-        frame = run.summary(spec.report)
+        frame = run.summary(spec.report) if run is not None else None
         if frame is None:
             frame = pd.DataFrame(columns=reports.COLUMNS[spec.report])
         elif spec.report == reports.KERNELS and "grid" in frame and frame["grid"].notna().any():
@@ -126,85 +128,71 @@ def _totals(label: str, frame: pd.DataFrame, key: str, value: str) -> pd.DataFra
     return data.groupby("key", sort=False).sum()
 
 
-def _is_integer(series: pd.Series) -> bool:
-    return pd.api.types.is_integer_dtype(series.dtype)
-
-
-def compare_runs(
+def compare_groups(
     frames: Mapping[str, pd.DataFrame],
+    groups: Mapping[str, Sequence[str]],
     baseline: str,
     *,
     key: str = "name",
     value: str = "total_ns",
 ) -> pd.DataFrame:
-    """Compare one summary across runs: one row per (key, run) for every key any run has.
+    """Compare one summary across groups of runs: one row per (key, group) for every key.
 
-    >>> a = pd.DataFrame({"name": ["k1", "k2"], "total_ns": [100, 50], "count": [2, 1]})
-    >>> b = pd.DataFrame({"name": ["k1", "k3"], "total_ns": [150, 10], "count": [3, 1]})
-    >>> compare_runs({"a": a, "b": b}, "a")[["name", "run", "value", "delta", "status"]]
-      name run  value  delta   status
-    0   k1   a    100      0     same
-    1   k1   b    150     50  changed
-    2   k2   a     50      0     same
-    3   k2   b      0    -50  missing
-    4   k3   a      0      0   absent
-    5   k3   b     10     10      new
+    ``frames``: run label -> summary frame with ``key`` and ``value`` columns; ``groups``:
+    group label -> its runs' labels (a run alone is a group of one); ``baseline``: a group.
 
-    Columns:
+    Columns (``LONG_COLUMNS``):
 
-    - ``name``: the key (a kernel or API name, or a memory-operation direction ``op``).
-    - ``run``: the run label, as the keys of ``frames``.
-    - ``value``: the run's ``value`` for that key (ns or bytes), summed over duplicate keys;
-      0 where the run lacks the key.
-    - ``baseline_value``: the baseline run's value for that key (0 where it lacks it).
-    - ``delta``: ``value - baseline_value``.
-    - ``delta_pct``: ``delta`` in percent of ``baseline_value``; NaN where that is 0.
-    - ``status``: "same" (equal to the baseline), "changed", "new" (the baseline lacks the
-      key, the run has it), "missing" (the baseline has it, the run lacks it), "absent"
-      (neither has it: another run brought the key in). The baseline's own rows are "same"
-      (or "absent").
-    - ``count``: the run's instances or calls for that key (0 where absent).
-    - ``impact``: the largest ``|delta|`` of that key over all runs, to sort by.
+    - ``name``: the key (a kernel or API name, a family, a memory direction ``op``).
+    - ``run``: the group's label, as the keys of ``groups``.
+    - ``value``: the group's mean of ``value`` for that key over its runs (a run lacking the
+      key counts 0: a total it did not have); a group of one keeps its run's exact value.
+    - ``baseline_value``: the baseline group's value; ``delta``: ``value - baseline_value``;
+      ``delta_pct``: ``delta`` in percent of ``baseline_value`` (NaN where that is 0).
+    - ``status``: "same" (equal to the baseline), "changed", "new" (no baseline run has the
+      key, a run of this group has it), "missing" (the reverse), "absent" (neither has it:
+      another group brought the key in). The baseline's own rows are "same" (or "absent").
+    - ``count``: instances or calls (the group's mean); ``std``: sample standard deviation
+      of the group's values (n - 1; 0 for one run); ``n``: runs in the group.
+    - ``spread``: the larger ``std`` of the group and the baseline; ``noise``: the change is
+      no larger than the spread (``|delta| <= spread`` with ``spread > 0``): noise, not a
+      finding. The baseline's rows are never noise.
+    - ``impact``: how much the key matters: the larger of its largest ``|delta|`` and its
+      largest ``|value|`` over the groups; rows are ranked by it (``rank_names``).
 
-    Rows are sorted by impact (largest first), then name, then run in the order of
-    ``frames``. ``value``, ``baseline_value``, ``delta`` and ``impact`` are int64 when
-    every run's values are integers, else float64.
+    Rows are sorted by impact (largest first), then name, then group in the order of
+    ``groups``. ``value``, ``baseline_value``, ``delta``, ``impact`` and ``count`` are int64
+    when every group has one run and every value is an integer, else float64.
 
-    Raises ValueError when ``baseline`` is not one of the runs, or a non-empty frame lacks
-    the ``key`` or ``value`` column.
+    Raises ValueError when ``baseline`` is not a group, a group names a run without a frame,
+    or a non-empty frame lacks the ``key`` or ``value`` column.
     """
-    if baseline not in frames:
-        raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(frames)}")
-    labels = list(frames)
-    totals = {label: _totals(label, frame, key, value) for label, frame in frames.items()}
-    keys = list(dict.fromkeys(k for t in totals.values() for k in t.index))
-    integer = all(_is_integer(t["value"]) for t in totals.values())
+    if baseline not in groups:
+        raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(groups)}")
+    members = [m for group in groups.values() for m in group]
+    unknown = [m for m in members if m not in frames]
+    if unknown:
+        raise ValueError(f"no frame for run(s) {', '.join(unknown)}")
+    totals = {label: _totals(label, frames[label], key, value) for label in dict.fromkeys(members)}
+    keys = list(dict.fromkeys(k for label in members for k in totals[label].index))
+    single = all(len(group) == 1 for group in groups.values())
+    integer = single and all(
+        pd.api.types.is_integer_dtype(t["value"]) for t in totals.values()
+    )
     dtype = "int64" if integer else "float64"
-
-    parts = []
-    for label in labels:
-        t = totals[label].reindex(keys)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "name": keys,
-                    "run": label,
-                    "present": t["value"].notna().to_numpy(),
-                    "value": t["value"].fillna(0).to_numpy(),
-                    "count": t["count"].fillna(0).to_numpy(),
-                }
-            )
-        )
+    parts = [
+        _group_rows(label, [totals[m] for m in group], keys)
+        for label, group in groups.items()
+    ]
     long = pd.concat(parts, ignore_index=True)
     long["name"] = long["name"].astype("str")
-    long["value"] = long["value"].astype(dtype)
-    long["count"] = long["count"].astype("int64")
     base = long[long["run"] == baseline].set_index("name")
-    long["baseline_value"] = long["name"].map(base["value"]).astype(dtype)
+    long["baseline_value"] = long["name"].map(base["value"]).astype("float64")
+    baseline_std = long["name"].map(base["std"]).astype("float64")
     in_baseline = long["name"].map(base["present"]).astype(bool)
-    long["delta"] = (long["value"] - long["baseline_value"]).astype(dtype)
+    long["delta"] = long["value"] - long["baseline_value"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pct = long["delta"].astype("float64") * 100.0 / long["baseline_value"].astype("float64")
+        pct = long["delta"] * 100.0 / long["baseline_value"]
     long["delta_pct"] = pct.where(long["baseline_value"] != 0, np.nan)
     long["status"] = np.select(
         [
@@ -216,33 +204,158 @@ def compare_runs(
         ["same", "changed", "new", "missing"],
         default="absent",
     )
-    long["impact"] = long["delta"].abs().groupby(long["name"]).transform("max").astype(dtype)
-    long["run_order"] = long["run"].map({label: i for i, label in enumerate(labels)})
+    is_base = long["run"] == baseline
+    long["spread"] = np.where(is_base, long["std"], np.maximum(long["std"], baseline_std))
+    long["noise"] = ~is_base & (long["spread"] > 0) & (long["delta"].abs() <= long["spread"])
+    largest = np.maximum(long["delta"].abs(), long["value"].abs())
+    long["impact"] = largest.groupby(long["name"]).transform("max")
+    for column in ("value", "baseline_value", "delta", "impact", "count"):
+        long[column] = long[column].astype(dtype)
+    long["n"] = long["n"].astype("int64")
+    long["noise"] = long["noise"].astype(bool)
+    order = {label: i for i, label in enumerate(groups)}
+    long["_order"] = long["run"].map(order)
     long = long.sort_values(
-        ["impact", "name", "run_order"], ascending=[False, True, True], kind="stable"
+        ["impact", "name", "_order"], ascending=[False, True, True], kind="stable"
     )
     return long[LONG_COLUMNS].reset_index(drop=True)
 
 
-def diff_table(long: pd.DataFrame, runs: list[str], baseline: str) -> pd.DataFrame:
-    """The comparison as one row per key, for tables and CSV export.
+def _group_rows(label: str, totals: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """One group's rows: mean, std, presence and mean count of each key over its runs."""
+    values = np.column_stack(
+        [t["value"].reindex(keys).fillna(0).to_numpy(dtype="float64") for t in totals]
+    ) if keys else np.zeros((0, len(totals)))
+    counts = np.column_stack(
+        [t["count"].reindex(keys).fillna(0).to_numpy(dtype="float64") for t in totals]
+    ) if keys else np.zeros((0, len(totals)))
+    present = np.column_stack(
+        [t["value"].reindex(keys).notna().to_numpy() for t in totals]
+    ) if keys else np.zeros((0, len(totals)), dtype=bool)
+    n = len(totals)
+    std = values.std(axis=1, ddof=1) if n > 1 else np.zeros(len(keys))
+    return pd.DataFrame(
+        {
+            "name": keys,
+            "run": label,
+            "value": values.mean(axis=1) if n else np.zeros(len(keys)),
+            "count": counts.mean(axis=1) if n else np.zeros(len(keys)),
+            "present": present.any(axis=1),
+            "std": std,
+            "n": n,
+        }
+    )
 
-    ``long`` is ``compare_runs``'s frame. Rows keep its order (largest impact first).
-    Columns: ``name``; then ``<run>`` (that run's value, ns or bytes) for each of ``runs``;
-    then for each run other than ``baseline``: ``Δ <run>`` (value - baseline value),
-    ``Δ% <run>`` (percent; NaN where the baseline lacks the key) and ``status <run>``
-    (see ``compare_runs``). Values keep their raw units; ``humanize_diff_table`` formats them.
+
+def compare_runs(
+    frames: Mapping[str, pd.DataFrame],
+    baseline: str,
+    *,
+    key: str = "name",
+    value: str = "total_ns",
+) -> pd.DataFrame:
+    """``compare_groups`` with every run a group of its own.
+
+    >>> a = pd.DataFrame({"name": ["k1", "k2"], "total_ns": [100, 50], "count": [2, 1]})
+    >>> b = pd.DataFrame({"name": ["k1", "k3"], "total_ns": [150, 10], "count": [3, 1]})
+    >>> compare_runs({"a": a, "b": b}, "a")[["name", "run", "value", "delta", "status"]]
+      name run  value  delta   status
+    0   k1   a    100      0     same
+    1   k1   b    150     50  changed
+    2   k2   a     50      0     same
+    3   k2   b      0    -50  missing
+    4   k3   a      0      0   absent
+    5   k3   b     10     10      new
+    """
+    return compare_groups(
+        frames, {label: [label] for label in frames}, baseline, key=key, value=value
+    )
+
+
+def rank_names(long: pd.DataFrame) -> list[str]:
+    """The keys of a comparison by impact, largest first, ties by name."""
+    rank = long.groupby("name", sort=False)["impact"].max().reset_index()
+    rank = rank.sort_values(["impact", "name"], ascending=[False, True], kind="stable")
+    return list(rank["name"])
+
+
+def rest_name(count: int) -> str:
+    """The name of the row that sums the keys left out of a top N: ``(37 more)``.
+
+    Parenthesised so that it never reads as a kernel or a family (llama.cpp's kernel family
+    "other" is a real family).
+    """
+    return f"({count} more)"
+
+
+def is_rest(name: str) -> bool:
+    """True for the row ``top_n`` sums the left-out keys into."""
+    return name.startswith("(") and name.endswith(" more)")
+
+
+def top_n(long: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Keep the ``n`` keys of highest impact and sum the rest into one row (``rest_name``).
+
+    The order of ``rank_names`` (impact, then name); within a key, groups keep their order.
+    The rest row sums ``value``, ``baseline_value``, ``delta`` and ``count`` over the keys
+    left out; its ``delta_pct``, ``status`` and ``impact`` are recomputed from those sums,
+    its ``std`` and ``spread`` are NaN (a spread of a sum of means is not known), ``noise``
+    False. No rest row when nothing is left out; ``n`` 0 keeps every key. Columns as
+    ``compare_groups``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be 0 or more, got {n}")
+    names = rank_names(long)
+    if n == 0 or len(names) <= n:
+        return long.reset_index(drop=True)
+    kept = names[:n]
+    runs = list(dict.fromkeys(long["run"]))
+    top = long[long["name"].isin(kept)]
+    rest = long[~long["name"].isin(kept)]
+    sums = rest.groupby("run", sort=False)[["value", "baseline_value", "delta", "count"]].sum()
+    sums = sums.reindex(runs)
+    n_runs = long.groupby("run", sort=False)["n"].first().reindex(runs)
+    other = pd.DataFrame(
+        {
+            "name": rest_name(len(names) - n),
+            "run": runs,
+            "value": sums["value"].to_numpy(),
+            "baseline_value": sums["baseline_value"].to_numpy(),
+            "delta": sums["delta"].to_numpy(),
+            "count": sums["count"].to_numpy(),
+            "std": np.nan,
+            "n": n_runs.to_numpy(),
+            "spread": np.nan,
+            "noise": False,
+        }
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = other["delta"].astype("float64") * 100.0 / other["baseline_value"].astype("float64")
+    other["delta_pct"] = pct.where(other["baseline_value"] != 0, np.nan)
+    other["status"] = np.where(other["delta"] == 0, "same", "changed")
+    other["impact"] = max(other["delta"].abs().max(), other["value"].abs().max())
+    dtypes = {c: long[c].dtype for c in ("value", "baseline_value", "delta", "impact", "count")}
+    other = other.astype(dtypes)
+    return pd.concat([top, other[LONG_COLUMNS]], ignore_index=True)
+
+
+def diff_table(long: pd.DataFrame, runs: list[str], baseline: str) -> pd.DataFrame:
+    """The comparison as one row per key, raw units, for the page's exact table.
+
+    ``long`` is ``compare_groups``' frame (its rows' order is kept). Columns: ``name``; then
+    ``<run>`` (its value) for each of ``runs``; then for each run other than ``baseline``:
+    ``Δ <run>``, ``Δ% <run>`` (NaN where the baseline lacks the key) and ``status <run>``.
 
     An empty comparison gives an empty table with those columns. Raises ValueError when
     ``baseline`` is not in ``runs`` or a run of ``runs`` is not in ``long``.
     """
     if baseline not in runs:
         raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(runs)}")
-    if long.empty:  # also a bare ``pd.DataFrame()``: no run had the report
-        columns = ["name", *runs]
-        for run in runs:
-            if run != baseline:
-                columns += [f"Δ {run}", f"Δ% {run}", f"status {run}"]
+    columns = ["name", *runs]
+    for run in runs:
+        if run != baseline:
+            columns += [f"Δ {run}", f"Δ% {run}", f"status {run}"]
+    if long.empty:
         return pd.DataFrame(columns=columns)
     compared = set(long["run"])
     unknown = [run for run in runs if run not in compared]
@@ -259,161 +372,4 @@ def diff_table(long: pd.DataFrame, runs: list[str], baseline: str) -> pd.DataFra
         table[f"Δ {run}"] = by_run[run]["delta"].to_numpy()
         table[f"Δ% {run}"] = by_run[run]["delta_pct"].to_numpy()
         table[f"status {run}"] = by_run[run]["status"].to_numpy()
-    return table
-
-
-def signed_text(text: str, value: float) -> str:
-    """``text`` (``value`` written for people) with a "+" in front when ``value`` is positive.
-
-    >>> signed_text("2.50 µs", 2500), signed_text("-1.00 ms", -1e6), signed_text("0 ns", 0)
-    ('+2.50 µs', '-1.00 ms', '0 ns')
-    """
-    return f"+{text}" if value > 0 else text
-
-
-def split_unit(unit: str) -> tuple[str, str]:
-    """``("ns", "/token")`` from ``"ns/token"``: the base unit and the per-suffix.
-
-    >>> split_unit("ns/token"), split_unit("bytes")
-    (('ns', '/token'), ('bytes', ''))
-
-    ValueError for a base unit other than "ns" or "bytes".
-    """
-    base, _, per = unit.partition("/")
-    if base not in _FORMATTERS:
-        raise ValueError(f"unknown unit {unit!r}; expected 'ns' or 'bytes' (or ns/token...)")
-    return base, f"/{per}" if per else ""
-
-
-_FORMATTERS = {"ns": format_ns, "bytes": format_bytes}
-
-
-def _split_unit(unit: str):
-    """The formatter of ``unit``'s base unit and its per-suffix (``split_unit``)."""
-    base, per = split_unit(unit)
-    return _FORMATTERS[base], per
-
-
-def unit_formatter(unit: str):
-    """A function writing a value of ``unit`` for people: ``unit_formatter("ns/token")(2500)``.
-
-    >>> unit_formatter("ns/token")(2500), unit_formatter("bytes")(4_190_000)
-    ('2.50 µs/token', '4.19 MB')
-    """
-    fmt, per = _split_unit(unit)
-    return lambda value: fmt(value) + per
-
-
-#: What a table shows where a run lacks the key (rather than a misleading "0 ns").
-LACKING = "—"
-
-
-def humanize_diff_table(wide: pd.DataFrame, unit: str) -> pd.DataFrame:
-    """A copy of ``diff_table``'s frame with values as text for people (``1.23 ms``, ``+4.5%``).
-
-    ``unit`` is "ns" or "bytes", the unit of the values, optionally per something
-    (``ns/token``: values read ``12.3 µs/token``). Δ columns get a sign; Δ% of a key the
-    baseline lacks reads "new" (or "" where the run lacks it too); status columns stay. A
-    run's value (and its Δ where neither it nor the baseline has the key) reads "—" where
-    the run lacks the key, not "0 ns".
-    """
-    fmt, per = _split_unit(unit)
-    out = wide.copy()
-    statuses = [c for c in wide.columns if c.startswith("status ")]
-    # The baseline lacks a key exactly where another run's status is "new" or "absent".
-    base_lacks = (
-        wide[statuses[0]].isin(("new", "absent")).to_numpy() if statuses else [False] * len(wide)
-    )
-    value_columns = [
-        c for c in wide.columns if c != "name" and not c.startswith(("status ", "Δ% ", "Δ "))
-    ]
-    for column in wide.columns:
-        if column == "name" or column.startswith("status "):
-            continue
-        if column.startswith("Δ% "):
-            status = wide[f"status {column[3:]}"]
-            out[column] = [
-                change_text(pct, st) for pct, st in zip(wide[column], status, strict=True)
-            ]
-        elif column.startswith("Δ "):
-            status = wide[f"status {column[2:]}"]
-            out[column] = [
-                LACKING if st == "absent" else signed_text(fmt(v) + per, v)
-                for v, st in zip(wide[column], status, strict=True)
-            ]
-        elif column in value_columns:
-            status_column = f"status {column}"
-            if status_column in wide:
-                lacks = wide[status_column].isin(("missing", "absent")).to_numpy()
-            else:
-                lacks = base_lacks
-            out[column] = [
-                LACKING if lack else fmt(v) + per
-                for v, lack in zip(wide[column], lacks, strict=True)
-            ]
-    return out
-
-
-def change_text(pct: float, status: str) -> str:
-    """Δ% for people: "+12.3%", "0.0%", "new", "missing"; "" where neither run has the key.
-
-    >>> change_text(12.34, "changed"), change_text(float("nan"), "new")
-    ('+12.3%', 'new')
-    """
-    if status == "new":
-        return "new"
-    if status == "missing":
-        return "missing"
-    if status == "absent" or pd.isna(pct):
-        return ""
-    if pct == 0:
-        return "0.0%"
-    return f"{pct:+.1f}%"
-
-
-def top_n_with_other(long: pd.DataFrame, n: int, *, by: str = "value") -> pd.DataFrame:
-    """Keep ``n`` keys of ``compare_runs``'s frame and sum the rest into one ``"other"`` key.
-
-    ``by="value"`` keeps the keys with the largest value in any run (for bar charts of
-    time or bytes), ``by="impact"`` the keys with the largest ``impact`` (for charts of
-    deltas). Kept keys come first, largest first (ties by name), then ``"other"``; within
-    a key, runs keep their order. The ``"other"`` rows sum ``value``, ``baseline_value``,
-    ``delta`` and ``count`` over the rest; their ``delta_pct``, ``status`` and ``impact``
-    are recomputed from those sums. No ``"other"`` row when nothing is left over.
-    Columns as ``compare_runs``.
-    """
-    if by not in ("value", "impact"):
-        raise ValueError(f"unknown order {by!r}; expected 'value' or 'impact'")
-    if n < 0:
-        raise ValueError(f"n must be 0 or more, got {n}")
-    runs = list(dict.fromkeys(long["run"]))
-    rank = long.groupby("name", sort=False)[by].max()
-    rank = rank.reset_index().sort_values([by, "name"], ascending=[False, True], kind="stable")
-    kept = list(rank["name"][:n])
-    rest = long[~long["name"].isin(kept)]
-    order = {name: i for i, name in enumerate(kept)}
-    top = long[long["name"].isin(kept)].copy()
-    top["_key"] = top["name"].map(order)
-    top["_run"] = top["run"].map({run: i for i, run in enumerate(runs)})
-    top = top.sort_values(["_key", "_run"], kind="stable").drop(columns=["_key", "_run"])
-    if rest.empty:
-        return top.reset_index(drop=True)
-    sums = rest.groupby("run", sort=False)[["value", "baseline_value", "delta", "count"]].sum()
-    sums = sums.reindex(runs)
-    other = pd.DataFrame(
-        {
-            "name": OTHER,
-            "run": runs,
-            "value": sums["value"].to_numpy(),
-            "baseline_value": sums["baseline_value"].to_numpy(),
-            "delta": sums["delta"].to_numpy(),
-            "count": sums["count"].to_numpy(),
-        }
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = other["delta"].astype("float64") * 100.0 / other["baseline_value"].astype("float64")
-    other["delta_pct"] = pct.where(other["baseline_value"] != 0, np.nan)
-    other["status"] = np.where(other["delta"] == 0, "same", "changed")
-    other["impact"] = other["delta"].abs().max()
-    other = other.astype({c: long[c].dtype for c in ("value", "baseline_value", "delta", "impact")})
-    return pd.concat([top, other[LONG_COLUMNS]], ignore_index=True)
+    return table[columns]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from llamaprof import reports
-from llamaprof.analyze.compare import signed_text
 from llamaprof.analyze.kernel_names import short_kernel_name
 from llamaprof.analyze.llama_kernels import (
     FAMILY_NAMES,
@@ -26,7 +25,7 @@ from llamaprof.analyze.llama_kernels import (
     kernel_family,
 )
 from llamaprof.model import Run
-from llamaprof.units import format_bytes, format_ns
+from llamaprof.units import format_bytes, format_ns, signed_text
 
 __all__ = ["API_MEANINGS", "Finding", "comparison_findings", "run_findings"]
 

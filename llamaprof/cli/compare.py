@@ -1,115 +1,120 @@
-"""``llamaprof compare``: diff one CUDA summary across runs, for people and for CI.
+"""``llamaprof compare``: diff one CUDA summary, or throughput, across runs, for people and CI.
 
 Contract (see ``llamaprof compare --help``):
 
-- RUN RUN [RUN...]: report files (any format ``llamaprof stats`` reads). Each run's label
-  is its file name without extensions; labels that collide get their folder in front.
-  ``--labels config`` labels runs instead by the server args and environment that differ
-  between their capture records (``-fa on`` vs ``-fa off``).
-- ``--baseline RUN``: the run the others are compared with, by path or label; a path not
-  among the RUNs is read and added first. Default: the first RUN. At least two runs in all.
-- ``--report NAME``: ``cuda_gpu_kern_sum`` (default), ``cuda_api_sum``,
-  ``cuda_gpu_mem_time_sum``, ``cuda_gpu_mem_size_sum``, pre-2023 names, or the view names
-  ``kernels``, ``api``, ``memops_time``, ``memops_size``.
-- ``--by name|family``: rows by kernel (API call, memory operation) or, for the kernel
-  report only, by llama.cpp kernel family (``llamaprof.analyze.llama_kernels``).
-- ``--normalize none|per-token|per-request``: divide every run's totals by its generated
-  tokens (requests), read from the capture record beside the report. A run without one is
-  an error (exit 1) rather than a silent mix of totals and per-token values.
-- ``--format md|csv|json``: ``md`` a Markdown table for a pull request (human units, a
-  Total row, comparability warnings as a quote above it); ``csv`` the long table of
-  ``compare_runs`` (name, run, value, baseline_value, delta, delta_pct, status; raw units);
-  ``json`` ``{"report", "unit", "baseline", "runs", "rows": [{"name", "values", "delta",
-  "delta_pct", "status"}]}`` (raw units; a key neither the run nor the baseline has reads
-  "same", both being 0).
-- Repeats (``--repeats``, the default): when capture records group two or more runs as
-  repeats of one config (``repeat.group``), the groups are compared instead of the runs:
-  labels are group names, values are means; md shows ``mean ± std`` and marks a change no
-  larger than the spread (the larger standard deviation of the two groups) ``(noise)``;
-  json rows add ``std`` and ``noise`` per group; csv adds ``n, std, spread, noise``.
-  ``--no-repeats`` compares run by run.
-- ``--top N``: keep the N rows that changed most, the rest summed as ``other`` (0: all).
-- ``--fail-above PCT``: the chosen total is the sum of the report's values of a run
-  (per token with ``--normalize per-token``; a group's mean total with repeats); exit
-  status 3 when any run's total exceeds the baseline's by more than PCT percent, with one
-  line on stderr per such run. With repeats a rise within the spread is noise, not a
-  regression.
-- Exit status: 0 done, 1 a file cannot be read or normalised (one line on stderr), 2 usage
-  error, 3 regression above ``--fail-above``. Warnings go to stderr for csv and json.
+- RUN RUN [RUN...]: report files (any format ``llamaprof stats`` reads) or capture records
+  (``NAME.llamaprof.json``, e.g. from ``capture --no-profile``; a record's export beside it
+  is read too). Labels: by the server args and environment that differ between the capture
+  records (``-fa on`` vs ``-fa off``) when every run has one, else by file name (colliding
+  names get their folder in front, then `` #2``); ``--labels file|config`` forces either.
+- Repeats (``--repeats``, the default): runs recorded as repeats of one config form one
+  column, compared by mean ± standard deviation; md marks a change no larger than the
+  spread ``(noise)``, json adds ``std`` and ``noise``, csv ``n, std, spread, noise``.
+  ``--no-repeats`` compares run by run (a repeat reads ``-fa on #2``).
+- ``--baseline RUN``: the column the others are compared with, by path or label; a path
+  not among the RUNs is read and added first. Default: the first RUN.
+- ``--report NAME``: ``cuda_gpu_kern_sum``, ``cuda_api_sum``, ``cuda_gpu_mem_time_sum``,
+  ``cuda_gpu_mem_size_sum`` (or pre-2023 names, or ``kernels``, ``api``, ``memops_time``,
+  ``memops_size``) or ``throughput`` (from the capture records: tokens/s and latency; each
+  row carries its ``unit`` and ``better`` direction). Default: kernels, or throughput when no
+  run holds CUDA kernel data (only records, or captures on a machine without a GPU).
+- ``--window``: ``auto`` (default: ``workload`` when every run has a capture record with
+  request times beside an export, else the whole capture), ``all``, ``load``,
+  ``workload``, ``prefill``, ``decode``, ``request:N`` or ``A:B`` (see ``llamaprof stats``).
+- ``--by name|family`` (kernels only), ``--normalize none|per-token|per-request`` (of the
+  window; needs a capture record with the count beside every run, else exit 1).
+- ``--format md|csv|json``, ``--top N`` (the N rows of highest impact, the rest summed into
+  one ``(k more)`` row; 0: all).
+- ``--fail-above PCT``: exit 3 when a column's total (its mean total for repeats; per token
+  with ``--normalize``) exceeds the baseline's by more than PCT percent, a rise within the
+  spread of repeats being noise; for throughput, when a metric moves the wrong way (tokens/s
+  down, latency up) by more than PCT percent.
+- Exit status: 0 done, 1 a file cannot be read, normalised or windowed, or no run holds the
+  report (one line on stderr), 2 usage error, 3 regression above ``--fail-above``. Warnings
+  go to stderr for csv and json.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from llamaprof import reports
-from llamaprof.analyze.compare import VIEWS, top_n_with_other
-from llamaprof.analyze.comparison import build_comparison, regressions
-from llamaprof.analyze.fairness import (
-    Normalize,
-    comparability_warnings,
-    diff_labels,
-    safe_records,
+from llamaprof.analyze.compare import VIEWS
+from llamaprof.analyze.comparison import (
+    THROUGHPUT,
+    Comparison,
+    ViewComparison,
+    auto_window,
+    file_labels,
+    prepare_comparison,
+    regressions,
+    require_data,
 )
-from llamaprof.errors import LlamaprofError
-from llamaprof.loading import load_run
-from llamaprof.model import Run
-from llamaprof.render.comparison import comparison_section, to_csv, to_json
+from llamaprof.analyze.normalize import Normalize
+from llamaprof.analyze.windows import parse_window
+from llamaprof.errors import OptionError, WindowError
+from llamaprof.loading import LoadedRun, load_entry
+from llamaprof.render.comparison import to_csv, to_json, to_markdown
 
 FORMATS = ("md", "csv", "json")
 #: Exit status when a run regresses by more than ``--fail-above``.
 EXIT_REGRESSION = 3
 
-_VIEW_BY_REPORT = {view.report: view for view in VIEWS.values()}
+_VIEW_BY_REPORT = {view.report: view.name for view in VIEWS.values()}
 
 
-def _view_for(ctx: click.Context, param: click.Parameter, value: str):
-    if value in VIEWS:
-        return VIEWS[value]
+def _view_for(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value in VIEWS or value == THROUGHPUT:
+        return value
     try:
         return _VIEW_BY_REPORT[reports.canonical_report_name(value)]
     except ValueError as exc:
-        raise click.BadParameter(f"{exc}, or a view: {', '.join(VIEWS)}", ctx, param) from None
+        raise click.BadParameter(
+            f"{exc}, a view ({', '.join(VIEWS)}), or {THROUGHPUT}", ctx, param
+        ) from None
 
 
-def label_runs(paths: Sequence[Path]) -> list[str]:
-    """Labels for ``paths``: file name without extensions; collisions get their folder.
+def _window_spec(ctx: click.Context, param: click.Parameter, value: str):
+    if value == "auto":
+        return value
+    try:
+        return parse_window(value)
+    except WindowError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
-    >>> label_runs([Path("a/r.sqlite"), Path("b/r.sqlite"), Path("c/s.txt")])
-    ['a/r', 'b/r', 's']
-    """
-    plain = [Run(path=p, format=None).label for p in paths]  # type: ignore[arg-type]
-    labels = []
-    for path, label in zip(paths, plain, strict=True):
-        labels.append(f"{path.parent.name}/{label}" if plain.count(label) > 1 else label)
+
+def _entries(runs: tuple[Path, ...], baseline: str | None) -> tuple[list[LoadedRun], str | None]:
+    """The runs loaded; a --baseline path that is not among them is loaded first."""
     seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        seen[label] = seen.get(label, 0) + 1
-        if seen[label] > 1:
-            labels[i] = f"{label} #{seen[label]}"
-    return labels
-
-
-def _resolve_baseline(paths: list[Path], labels: list[str], baseline: str | None) -> int:
-    """Index of the baseline among ``paths``; a path not among them is added first (-1)."""
+    entries = []
+    for path in runs:
+        seen[str(path)] = seen.get(str(path), 0) + 1
+        n = seen[str(path)]
+        entries.append(load_entry(path, key=str(path) if n == 1 else f"{path} #{n}"))
     if baseline is None:
-        return 0
-    if baseline in labels:
-        return labels.index(baseline)
+        return entries, None
+    keys = {e.key for e in entries}
+    if baseline in keys:
+        return entries, baseline
     wanted = Path(baseline)
-    for i, path in enumerate(paths):
-        if path == wanted or (wanted.exists() and path.exists() and path.samefile(wanted)):
-            return i
-    if wanted.exists():
-        return -1
-    raise click.BadParameter(
-        f"{baseline!r} is neither one of the runs ({', '.join(labels)}) nor a file",
-        param_hint="'--baseline'",
-    )
+    for entry in entries:
+        if wanted.exists() and entry.path.exists() and entry.path.samefile(wanted):
+            return entries, entry.key
+    if wanted.is_file():
+        return [load_entry(wanted), *entries], str(wanted)
+    return entries, baseline  # a label: prepare_comparison resolves it
+
+
+def _default_view(entries: list[LoadedRun]) -> str:
+    """Kernels, unless no run holds kernel data and some run has a capture record."""
+    if any(e.run is not None and e.run.summary(reports.KERNELS) is not None for e in entries):
+        return "kernels"
+    if any(e.record is not None for e in entries):
+        return THROUGHPUT
+    return "kernels"
 
 
 @click.command("compare")
@@ -119,17 +124,30 @@ def _resolve_baseline(paths: list[Path], labels: list[str], baseline: str | None
 @click.option(
     "--baseline",
     metavar="RUN",
-    help="Run to compare against (path or label); default: the first RUN.",
+    help="Column to compare against (path or label); default: the first RUN.",
 )
 @click.option(
     "--report",
     "view",
-    default="cuda_gpu_kern_sum",
-    show_default=True,
+    default=None,
     metavar="NAME",
     callback=_view_for,
-    help="Summary to compare: cuda_gpu_kern_sum, cuda_api_sum, cuda_gpu_mem_time_sum, "
-    "cuda_gpu_mem_size_sum (or old names, or kernels/api/memops_time/memops_size).",
+    help="What to compare: cuda_gpu_kern_sum, cuda_api_sum, cuda_gpu_mem_time_sum, "
+    "cuda_gpu_mem_size_sum (or old names, or kernels/api/memops_time/memops_size), or "
+    "throughput (tokens/s and latency from the capture records). Default: kernels, or "
+    "throughput when no run holds CUDA kernel data.",
+)
+@click.option(
+    "--window",
+    "window",
+    default="auto",
+    show_default=True,
+    metavar="WINDOW",
+    callback=_window_spec,
+    help="Part of each capture to compare: auto (workload when every run has a capture "
+    "record with request times, else all), all, load, workload, prefill, decode, request:N, "
+    "or A:B (1.5s, 250ms, 120us or ns; either side may be empty). An event belongs to a "
+    "window when it starts in it.",
 )
 @click.option(
     "--by",
@@ -143,7 +161,7 @@ def _resolve_baseline(paths: list[Path], labels: list[str], baseline: str | None
     type=click.Choice([m.value for m in Normalize]),
     default="none",
     show_default=True,
-    help="Divide totals by generated tokens or requests "
+    help="Divide totals by the window's generated tokens or requests "
     "(needs the capture record beside each report).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
@@ -152,34 +170,36 @@ def _resolve_baseline(paths: list[Path], labels: list[str], baseline: str | None
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Keep the N rows that changed most, the rest summed as 'other' (0: all).",
+    help="Keep the N rows of highest impact, the rest summed into one row (0: all).",
 )
 @click.option(
     "--fail-above",
     type=float,
     metavar="PCT",
     default=None,
-    help="Exit with status 3 when a run's total exceeds the baseline's by more than PCT percent.",
+    help="Exit with status 3 when a run's total exceeds the baseline's by more than PCT "
+    "percent (throughput: a metric moving the wrong way by more than PCT percent).",
 )
 @click.option(
     "--labels",
     "label_mode",
-    type=click.Choice(["file", "config"]),
-    default="file",
+    type=click.Choice(["auto", "file", "config"]),
+    default="auto",
     show_default=True,
-    help="Label runs by file name, or by the server args and environment that differ "
-    "between their capture records ('-fa on' vs '-fa off').",
+    help="Label runs by what differs between their capture records ('-fa on' vs "
+    "'-fa off'), or by file name; auto: by config when every run has a record.",
 )
 @click.option(
     "--repeats/--no-repeats",
     default=True,
     show_default=True,
-    help="Compare runs recorded as repeats of one config as groups: means, spread, noise.",
+    help="Compare runs recorded as repeats of one config as one column: mean, spread, noise.",
 )
 def compare(
     runs: tuple[Path, ...],
     baseline: str | None,
-    view,
+    view: str | None,
+    window,
     by: str,
     normalize: str,
     fmt: str,
@@ -188,55 +208,61 @@ def compare(
     label_mode: str,
     repeats: bool,
 ) -> None:
-    """Compare one CUDA summary of several runs against a baseline."""
-    paths = list(runs)
-    labels = label_runs(paths)
-    index = _resolve_baseline(paths, labels, baseline)
-    if index == -1:
-        paths.insert(0, Path(baseline))  # type: ignore[arg-type]
-        labels = label_runs(paths)
-        index = 0
-    if len(paths) < 2:
+    """Compare one CUDA summary (or throughput) of several runs against a baseline."""
+    if len(runs) + (baseline is not None and baseline not in map(str, runs)) < 2:
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
-    if by == "family" and view.report != reports.KERNELS:
+    if view == THROUGHPUT:
+        if by == "family":
+            raise click.UsageError("--by family applies to the kernel report, not to throughput")
+        if normalize != "none":
+            raise click.UsageError("--normalize applies to CUDA reports, not to throughput")
+        if window != "auto":
+            raise click.UsageError("--window applies to CUDA reports, not to throughput")
+    elif by == "family" and view not in (None, "kernels"):
         raise click.UsageError("--by family needs the kernel report (cuda_gpu_kern_sum)")
-    loaded = {label: load_run(path) for label, path in zip(labels, paths, strict=True)}
-    base_label = labels[index]
-    lacking = [label for label, run in loaded.items() if run.summary(view.report) is None]
-    if len(lacking) == len(loaded):
-        raise LlamaprofError(f"none of the runs has the {view.report} report")
-    records, problems = safe_records(loaded)
-    for problem in problems:  # such a run compares without its record
-        click.echo(f"llamaprof: warning: capture record ignored: {problem}", err=True)
-    if label_mode == "config":
-        renamed = diff_labels(records)
-        loaded = {renamed[label]: run for label, run in loaded.items()}
-        records = {renamed[label]: record for label, record in records.items()}
-        lacking = [renamed[label] for label in lacking]
-        base_label = renamed[base_label]
-    result = build_comparison(
-        loaded,
-        base_label,
-        view,
-        by=by,
-        normalize=Normalize(normalize),
-        records=records,
-        repeats=repeats,
-    )
-    warnings = [w.message for w in comparability_warnings(loaded, records)]
-    warnings += [
-        f"{label} has no {view.report} report: every row counts as missing." for label in lacking
-    ]
-    shown = top_n_with_other(result.long, top, by="impact") if top else result.long
-    if fmt == "json":
-        click.echo(to_json(shown, view.report, result.unit, result.baseline, result.labels))
-    elif fmt == "csv":
-        click.echo(to_csv(shown), nl=False)
-    else:
-        click.echo(
-            comparison_section(result, view.report, by=by, shown=shown, warnings=warnings),
-            nl=False,
+    entries, base_key = _entries(runs, baseline)
+    if len(entries) < 2:
+        raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
+    labels = file_labels(entries)
+    for entry in entries:  # such a run compares without its record
+        if entry.record_problem:
+            click.echo(
+                f"llamaprof: warning: capture record ignored: {labels[entry.key]}: "
+                f"{entry.record_problem}",
+                err=True,
+            )
+    view = view or _default_view(entries)
+    if view == THROUGHPUT and by == "family":
+        raise click.UsageError("--by family applies to the kernel report, not to throughput")
+    spec = None
+    if view != THROUGHPUT:
+        spec = parse_window(auto_window(entries)) if window == "auto" else window
+    try:
+        comparison = prepare_comparison(
+            entries,
+            baseline=base_key,
+            labels=label_mode,  # type: ignore[arg-type]
+            repeats=repeats,
+            window=spec,
+            normalize=Normalize(normalize),
         )
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--baseline'") from None
+    result = comparison.view(view, by)
+    require_data(result)
+    warnings = [w.message for w in comparison.warnings]
+    if result.report is not None:
+        warnings += [
+            f"{label} has no {result.report} report: every row counts as missing."
+            for label in result.lacking
+        ]
+    if fmt == "json":
+        click.echo(to_json(result, top, window=_window_json(comparison, result)))
+    elif fmt == "csv":
+        click.echo(to_csv(result, top), nl=False)
+    else:
+        caption = comparison.caption if result.report is not None else _throughput_caption()
+        click.echo(to_markdown(result, top, caption=caption, warnings=warnings), nl=False)
     if fmt != "md":
         for warning in warnings:
             click.echo(f"llamaprof: warning: {warning}", err=True)
@@ -246,3 +272,32 @@ def compare(
             click.echo(f"llamaprof: regression: {line}", err=True)
         if failed:
             sys.exit(EXIT_REGRESSION)
+
+
+def _throughput_caption() -> str:
+    return (
+        "From the capture records: llama-server's own timings of every request, and the "
+        "workload's wall clock."
+    )
+
+
+def _window_json(comparison: Comparison, view: ViewComparison) -> dict | None:
+    """``{"name", "start_ns", "end_ns", "runs": {label: {"start_ns", "end_ns"}}}`` for the
+    window the numbers cover (start/end null where the runs' windows differ or are open);
+    null for the whole capture and for throughput."""
+    if view.report is None:
+        return None
+    windows = {label: m.window for label, m in comparison.members.items() if m.window}
+    if not windows:
+        return None
+    per_run = {
+        label: {"start_ns": w.start_ns, "end_ns": w.end_ns} for label, w in windows.items()
+    }
+    starts = {v["start_ns"] for v in per_run.values()}
+    ends = {v["end_ns"] for v in per_run.values()}
+    return {
+        "name": comparison.window_name,
+        "start_ns": starts.pop() if len(starts) == 1 else None,
+        "end_ns": ends.pop() if len(ends) == 1 else None,
+        "runs": per_run,
+    }

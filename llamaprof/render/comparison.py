@@ -1,146 +1,72 @@
-"""A comparison as JSON, CSV or a Markdown table (``llamaprof compare --format``).
+"""A comparison written out: the one renderer of the page's table, the Markdown, CSV and JSON.
 
-The JSON document: ``{"report", "unit", "baseline", "runs", "rows": [{"name", "values",
-"delta", "delta_pct", "status"}]}`` in raw units; the CSV: ``compare_runs``' long table;
-the Markdown: human units, a Total row, ready for a pull request.
+Every form starts from the same rows, ``shown_rows(view, top)``: the view's keys ranked by
+impact (``llamaprof.analyze.compare.rank_names``), the ``top`` kept and the rest summed into
+one row. Names for people come from one function (``display_names``) and values from
+``llamaprof.render.text``, so the screen and the Markdown download read alike, and the CSV
+and JSON carry the same rows' exact numbers.
+
+- ``table``: all cells text; the page shows it, ``to_markdown`` writes it as a pipe table.
+- ``to_csv``: the long rows in raw units (``name, run, value, baseline_value, delta,
+  delta_pct, status``; ``n, std, spread, noise`` with repeat groups; ``unit, better`` for
+  throughput).
+- ``to_json``: ``{"report", "unit", "baseline", "runs", "window", "rows": [{"name",
+  "values", "delta", "delta_pct", "status"}]}`` (``std``/``noise`` per column with repeats,
+  ``unit``/``better`` per row for throughput).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from llamaprof import reports
-from llamaprof.analyze.compare import change_text, signed_text, unit_formatter
-from llamaprof.analyze.comparison import Comparison, run_totals, within_spread
-from llamaprof.analyze.kernel_names import OTHER, short_names
+from llamaprof.analyze.compare import is_rest, top_n
+from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison, within_spread
+from llamaprof.analyze.kernel_names import short_names
 from llamaprof.analyze.llama_kernels import (
+    FAMILY_NAMES,
     annotate_ggml_types,
     decode_ggml_types,
     kernel_family,
 )
+from llamaprof.render.text import LACKING, change_text, signed_text, unit_formatter, value_text
+
+__all__ = [
+    "comparison_document",
+    "display_names",
+    "shown_rows",
+    "table",
+    "to_csv",
+    "to_json",
+    "to_markdown",
+]
 
 
-def _number(value) -> float | int | None:
-    """A JSON number from a pandas/numpy scalar: ints stay ints, NaN becomes null."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+def shown_rows(view: ViewComparison, top: int = 0) -> pd.DataFrame:
+    """The rows every form writes: ``top`` keys by impact and one row summing the rest
+    (``top`` 0: every key). Throughput rows are all kept, in their fixed order."""
+    if view.name == THROUGHPUT or not top:
+        return view.long
+    return top_n(view.long, top)
 
 
-def _flag(value) -> bool:
-    """A noise mark: True only for a true value (the summed "other" row has none)."""
-    return bool(pd.notna(value) and value)
+def display_names(names: Sequence[str], *, kernels: bool) -> dict[str, str]:
+    """How each key reads for people.
 
-
-def to_json(long: pd.DataFrame, report: str, unit: str, baseline: str, labels: list[str]) -> str:
-    """The ``--format json`` document (see the module docstring)."""
-    rows = []
-    for name, part in long.groupby("name", sort=False):
-        by_run = part.set_index("run")
-        rows.append(
-            {
-                "name": name,
-                "values": {lb: _number(by_run.at[lb, "value"]) for lb in labels},
-                "delta": {lb: _number(by_run.at[lb, "delta"]) for lb in labels},
-                "delta_pct": {lb: _number(by_run.at[lb, "delta_pct"]) for lb in labels},
-                # "absent": neither this run nor the baseline has the key; both are 0.
-                "status": {
-                    lb: (
-                        "same"
-                        if by_run.at[lb, "status"] == "absent"
-                        else str(by_run.at[lb, "status"])
-                    )
-                    for lb in labels
-                },
-            }
-        )
-        if "noise" in part.columns:  # repeat groups: each group's spread and the noise mark
-            rows[-1]["std"] = {lb: _number(by_run.at[lb, "std"]) for lb in labels}
-            rows[-1]["noise"] = {lb: _flag(by_run.at[lb, "noise"]) for lb in labels}
-    document = {"report": report, "unit": unit, "baseline": baseline, "runs": labels, "rows": rows}
-    return json.dumps(document, indent=2, ensure_ascii=False, default=_number)
-
-
-def to_csv(long: pd.DataFrame) -> str:
-    """The ``--format csv`` table: ``compare_runs``' columns that carry numbers and status."""
-    columns = ["name", "run", "value", "baseline_value", "delta", "delta_pct", "status"]
-    columns += [c for c in ("n", "std", "spread", "noise") if c in long.columns]
-    table = long[columns].copy()
-    table["status"] = table["status"].replace("absent", "same")  # as in json: both are 0
-    return table.to_csv(index=False, lineterminator="\n")
-
-
-def value_text(fmt, value: float, std: float | None = None) -> str:
-    """A value for people, with `` ± std`` for a repeat group whose runs differ."""
-    text = fmt(value)
-    if std is not None and not pd.isna(std) and std > 0:
-        text += f" ± {fmt(std)}"
-    return text
-
-
-def change_texts(fmt, delta: float, pct: float, status: str, noise: bool = False) -> list[str]:
-    """The Δ and Δ% cells of one change: signed value and ``change_text``, `` (noise)`` marked."""
-    text = change_text(pct, status)
-    if noise:
-        text += " (noise)"
-    return [signed_text(fmt(delta), delta), text]
-
-
-def comparison_table(
-    long: pd.DataFrame, labels: list[str], baseline: str, unit: str
-) -> pd.DataFrame:
-    """A comparison side by side for people, all cells text: the app's and Markdown's table.
-
-    ``long``: ``compare_runs``' frame, or ``repeat_long``'s (``run`` a repeat group,
-    ``value`` its mean, with ``std`` and ``noise``); ``labels``: runs (groups), baseline
-    first. Columns: ``name``; per label its value in ``unit``'s human form (``1.23 ms``,
-    `` ± std`` where a group's runs differ); per label other than ``baseline``
-    ``Δ <label>`` (signed) and ``Δ% <label>`` (``change_text``, `` (noise)`` appended
-    where the repeat frame marks the change as within the spread).
+    Kernels: their short name, unique within ``names`` (template arguments kept only where
+    needed to tell kernels apart), with decoded ggml types (``mul_mat_q [Q4_K]``). Families,
+    API calls, memory directions and the rest row read as they are.
     """
-    fmt = unit_formatter(unit)
-    others = [label for label in labels if label != baseline]
-    has_std, has_noise = "std" in long.columns, "noise" in long.columns
-    rows = []
-    for name, part in long.groupby("name", sort=False):
-        part = part.set_index("run")
-        row = [name]
-        row += [
-            value_text(fmt, part.at[lb, "value"], part.at[lb, "std"] if has_std else None)
-            for lb in labels
-        ]
-        for label in others:
-            noise = has_noise and _flag(part.at[label, "noise"])
-            row += change_texts(
-                fmt,
-                part.at[label, "delta"],
-                part.at[label, "delta_pct"],
-                part.at[label, "status"],
-                noise,
-            )
-        rows.append(row)
-    columns = ["name", *labels]
-    columns += [f"{p} {label}" for label in others for p in ("Δ", "Δ%")]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _display_names(names: list[str]) -> dict[str, str]:
-    """Short, unique kernel names with their decoded ggml types: ``mul_mat_q [Q4_K]``."""
-    annotated = {name: annotate_ggml_types(name) for name in names if name != OTHER}
+    if not kernels:
+        return {name: name for name in names}
+    kernel_like = [n for n in names if not is_rest(n) and n not in FAMILY_NAMES]
+    annotated = {name: annotate_ggml_types(name) for name in kernel_like}
     short = short_names(annotated.values())
-    out = {}
+    out = {name: name for name in names}
     for name, text in annotated.items():
         types = list(dict.fromkeys(decode_ggml_types(name)))
         display = short[text]
@@ -150,88 +76,219 @@ def _display_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-def to_markdown(
-    long: pd.DataFrame,
-    *,
-    title: str,
-    unit: str,
-    baseline: str,
-    labels: list[str],
-    by: str,
-    caption: str,
-    warnings: Sequence[str] = (),
-    kernels: bool = False,
-    totals: Mapping[str, tuple[float, float]] | None = None,
-) -> str:
-    """The ``--format md`` table, ready to paste into a pull request.
+def _row_unit(view: ViewComparison, name: str) -> str:
+    return view.units.get(name, view.unit) if view.report is None else view.unit
 
-    A bold title line, the normalisation caption, each warning as a ``> ⚠`` quote, then a
-    table: Name (and Family for kernels by name), each run's value (baseline first marked),
-    Δ and Δ% of each other run, and a Total row. Values in human units (``1.23 ms``,
-    ``4.19 MB``, ``12.3 us/token``). For repeat groups (``std`` and ``noise`` columns) a
-    value reads ``mean ± std`` and a change within the spread gets `` (noise)``; ``totals``
-    (label -> (total, std)) gives the Total row, else it sums the values.
+
+def table(view: ViewComparison, top: int = 0, *, compact: bool = False) -> pd.DataFrame:
+    """The comparison side by side for people, all cells text.
+
+    Columns: ``Name`` (``display_names``), ``Family`` (kernels by name), each column's value
+    (`` ± std`` for a group whose runs differ; ``—`` where the column lacks the key), then
+    per column other than the baseline ``Δ <col>`` (signed) and ``Δ% <col>`` (``new``,
+    ``missing``, `` (noise)`` where the change is within the repeats' spread). ``compact``
+    leaves out the ``Δ`` columns when more than two columns are compared, so four runs fit a
+    1280 px page. A last row ``Total`` sums each column (its mean total ± spread for groups);
+    throughput has none, its rows mixing units.
     """
-    fmt = unit_formatter(unit)
-    others = [label for label in labels if label != baseline]
-    lines = [f"**{title}**, by {by}; baseline `{baseline}`", "", caption, ""]
+    rows = shown_rows(view, top)
+    columns = view.columns
+    others = [c for c in columns if c != view.baseline]
+    with_delta = not (compact and len(columns) > 2)
+    kernels = view.report == reports.KERNELS and view.by == "name"
+    names = list(dict.fromkeys(rows["name"]))
+    display = display_names(names, kernels=kernels)
+    header = ["Name", *(["Family"] if kernels else [])]
+    header += list(columns)
+    for column in others:
+        header += ([f"Δ {column}"] if with_delta else []) + [f"Δ% {column}"]
+    body = []
+    grouped = view.repeats
+    for name, part in rows.groupby("name", sort=False):
+        part = part.set_index("run")
+        fmt = unit_formatter(_row_unit(view, str(name)))
+        cells = [display[name]]
+        if kernels:
+            cells.append("" if is_rest(str(name)) else kernel_family(str(name)))
+        for column in columns:
+            status = part.at[column, "status"]
+            base_status = _baseline_status(part, view.baseline, others)
+            lacks = status in ("missing", "absent") if column != view.baseline else base_status
+            std = part.at[column, "std"] if grouped else None
+            cells.append(LACKING if lacks else value_text(fmt, part.at[column, "value"], std))
+        for column in others:
+            delta, status = part.at[column, "delta"], part.at[column, "status"]
+            if with_delta:
+                cells.append(LACKING if status == "absent" else signed_text(fmt(delta), delta))
+            text = change_text(part.at[column, "delta_pct"], status)
+            if bool(part.at[column, "noise"]):
+                text += " (noise)"
+            cells.append(text)
+        body.append(cells)
+    if view.report is not None and view.totals:
+        body.append(_total_row(view, kernels, others, with_delta))
+    return pd.DataFrame(body, columns=header)
+
+
+def _baseline_status(part: pd.DataFrame, baseline: str, others: list[str]) -> bool:
+    """True when the baseline column lacks the key: another column reads it new or absent."""
+    if not others:
+        return part.at[baseline, "status"] == "absent"
+    return part.at[others[0], "status"] in ("new", "absent")
+
+
+def _total_row(
+    view: ViewComparison, kernels: bool, others: list[str], with_delta: bool
+) -> list[str]:
+    fmt = unit_formatter(view.unit)
+    base, base_std = view.totals[view.baseline]
+    cells = ["Total", *([""] if kernels else [])]
+    cells += [value_text(fmt, *view.totals[c]) for c in view.columns]
+    for column in others:
+        total, std = view.totals[column]
+        delta = total - base
+        pct = delta * 100.0 / base if base else math.nan
+        if with_delta:
+            cells.append(signed_text(fmt(delta), delta))
+        text = change_text(pct, "changed")
+        if not math.isnan(pct) and within_spread(delta, max(std, base_std)):
+            text += " (noise)"
+        cells.append(text)
+    return cells
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(
+    view: ViewComparison,
+    top: int = 0,
+    *,
+    caption: str = "",
+    warnings: Sequence[str] = (),
+) -> str:
+    """One view as Markdown, ready to paste into a pull request.
+
+    A bold title line, the caption (window, normalisation, groups), each warning as a
+    ``> ⚠`` quote, then ``table``'s rows as a pipe table: kernel names in backticks, the
+    baseline marked, the Total row in bold.
+    """
+    what = f"{reports.TITLES[view.report]} ({view.report})" if view.report else "Throughput"
+    by = f", by {view.by}" if view.report else ""
+    lines = [f"**{what}**{by}; baseline `{view.baseline}`", ""]
+    if caption:
+        lines += [caption, ""]
     if warnings:
         lines += [f"> ⚠ {warning}" for warning in warnings] + [""]
-    show_family = kernels and by == "name"
-    header = ["Name", *(["Family"] if show_family else [])]
-    header += [f"{label} (baseline)" if label == baseline else label for label in labels]
-    for label in others:
-        header += [f"Δ {label}", f"Δ% {label}"]
-    align = ["---", *(["---"] if show_family else []), *["---:"] * (len(header) - 1 - show_family)]
-    names = list(dict.fromkeys(long["name"]))
-    short = _display_names(names) if kernels and by == "name" else {}
-    table = comparison_table(long, labels, baseline, unit)
-    rows = []
-    for cells in table.itertuples(index=False):
-        name = cells[0]
-        display = short.get(name, name)
-        first = [f"`{display}`" if short and name != OTHER else display]
-        if show_family:
-            first.append("" if name == OTHER else kernel_family(name))
-        rows.append(first + list(cells[1:]))
-    if totals is None:
-        totals = {label: (value, 0.0) for label, value in run_totals(long).items()}
-    base_total, base_std = totals[baseline]
-    total_row = ["**Total**", *([""] if show_family else [])]
-    total_row += [value_text(fmt, *totals[lb]) for lb in labels]
-    for label in others:
-        delta = totals[label][0] - base_total
-        pct = delta * 100.0 / base_total if base_total else math.nan
-        noise = not math.isnan(pct) and within_spread(delta, max(totals[label][1], base_std))
-        total_row += change_texts(fmt, delta, pct, "changed", noise)
-    rows.append(total_row)
+    frame = table(view, top)
+    kernels = "Family" in frame.columns
+    header = [
+        f"{c} (baseline)" if c == view.baseline else c for c in frame.columns
+    ]
+    align = ["---"] * (2 if kernels else 1) + ["---:"] * (len(header) - (2 if kernels else 1))
     lines.append("| " + " | ".join(_cell(h) for h in header) + " |")
     lines.append("|" + "|".join(align) + "|")
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    total_row = view.report is not None and bool(view.totals)
+    for i, cells in enumerate(frame.itertuples(index=False)):
+        cells = list(cells)
+        last = total_row and i == len(frame) - 1
+        if last:
+            cells[0] = "**Total**"
+        elif kernels and not is_rest(cells[0]) and cells[1]:
+            cells[0] = f"`{cells[0]}`"
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def comparison_section(
-    result: Comparison,
-    report: str,
-    *,
-    by: str,
-    shown: pd.DataFrame | None = None,
-    warnings: Sequence[str] = (),
-) -> str:
-    """One report's Markdown section of a comparison, as the CLI prints it and the app downloads.
+def to_csv(view: ViewComparison, top: int = 0) -> str:
+    """The rows in raw units: ``name, run, value, baseline_value, delta, delta_pct, status``
+    (``n, std, spread, noise`` with repeat groups; ``unit, better`` for throughput). A key
+    neither the column nor the baseline has reads "same" (both are 0)."""
+    rows = shown_rows(view, top)
+    columns = ["name", "run", "value", "baseline_value", "delta", "delta_pct", "status"]
+    if view.repeats:
+        columns += ["n", "std", "spread", "noise"]
+    out = rows[columns].copy()
+    out["status"] = out["status"].replace("absent", "same")
+    if view.report is None:
+        out["unit"] = out["name"].map(view.units)
+        out["better"] = out["name"].map(view.better)
+    return out.to_csv(index=False, lineterminator="\n")
 
-    ``shown``: the rows to print (e.g. ``top_n_with_other`` of ``result.long``); default all.
+
+def _number(value: object) -> float | int | None:
+    """A JSON number from a pandas/numpy scalar: ints stay ints, NaN becomes null."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value  # type: ignore[return-value]
+
+
+def to_json(view: ViewComparison, top: int = 0, *, window: dict | None = None) -> str:
+    """The ``--format json`` document (see the module docstring); ``window`` names the time
+    window the numbers cover (``Window.to_dict``), null for the whole capture."""
+    rows = []
+    for name, part in shown_rows(view, top).groupby("name", sort=False):
+        part = part.set_index("run")
+        row: dict[str, object] = {"name": name}
+        if view.report is None:
+            row["unit"] = view.units.get(str(name))
+            row["better"] = view.better.get(str(name))
+        row["values"] = {c: _number(part.at[c, "value"]) for c in view.columns}
+        row["delta"] = {c: _number(part.at[c, "delta"]) for c in view.columns}
+        row["delta_pct"] = {c: _number(part.at[c, "delta_pct"]) for c in view.columns}
+        row["status"] = {
+            c: "same" if part.at[c, "status"] == "absent" else str(part.at[c, "status"])
+            for c in view.columns
+        }
+        if view.repeats:
+            row["std"] = {c: _number(part.at[c, "std"]) for c in view.columns}
+            row["noise"] = {c: bool(part.at[c, "noise"]) for c in view.columns}
+        rows.append(row)
+    document = {
+        "report": view.report or THROUGHPUT,
+        "unit": view.unit or None,
+        "baseline": view.baseline,
+        "runs": view.columns,
+        "window": window,
+        "rows": rows,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, default=_number)
+
+
+def comparison_document(
+    comparison: Comparison, *, top: int, kernels_by: str = "name", views: Sequence[str] = ()
+) -> str:
+    """A whole comparison as one Markdown document: what the page shows, as it shows it.
+
+    A title line, the caption and the comparability warnings (``> ⚠``), then each view's
+    ``to_markdown`` (the CUDA summaries, kernels ``kernels_by`` "name" or "family", then
+    throughput where runs have capture records). A view no run has data for says so in one
+    line.
     """
-    return to_markdown(
-        result.long if shown is None else shown,
-        title=f"{reports.TITLES[report]} ({report})",
-        unit=result.unit,
-        baseline=result.baseline,
-        labels=result.labels,
-        by=by,
-        caption=result.caption,
-        warnings=warnings,
-        kernels=report == reports.KERNELS,
-        totals=result.totals,
-    )
+    columns = comparison.columns
+    others = [c for c in columns if c != comparison.baseline]
+    lines = [f"# llamaprof comparison: {', '.join(others)} vs {comparison.baseline}", ""]
+    lines += [comparison.caption, ""]
+    warnings = [w.message for w in comparison.warnings]
+    if warnings:
+        lines += [f"> ⚠ {warning}" for warning in warnings] + [""]
+    from llamaprof.analyze.compare import VIEWS
+
+    names = list(views) or [*VIEWS, THROUGHPUT]
+    for name in names:
+        by = kernels_by if name == "kernels" else "name"
+        view = comparison.view(name, by)
+        if view.report is not None and len(view.lacking) == len(view.columns):
+            title = f"{reports.TITLES[view.report]} ({view.report})"
+            lines += [f"**{title}**: no run has this report.", ""]
+            continue
+        if view.report is None and view.long.empty:
+            continue  # no capture records: nothing to say about throughput
+        notes = [f"{c} has no {view.report} report." for c in view.lacking]
+        lines.append(to_markdown(view, top, warnings=notes))
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -10,28 +10,11 @@ from __future__ import annotations
 import pandas as pd
 
 from llamaprof import reports
-from llamaprof.analyze.compare import humanize_diff_table
 from llamaprof.analyze.kernel_names import short_names
 from llamaprof.analyze.llama_kernels import family_summary
 from llamaprof.units import format_bytes, format_ns
 
-__all__ = ["config_table", "diff_display_table", "family_summary_table", "summary_table"]
-
-
-def diff_display_table(wide: pd.DataFrame, unit: str, kernels: bool) -> pd.DataFrame:
-    """``humanize_diff_table`` of ``diff_table``'s ``wide`` frame, kernels named for people.
-
-    ``unit``: the values' unit ("ns", "bytes", "ns/token"...). With ``kernels`` a ``kernel``
-    column (the short, unique name) comes first and ``name`` becomes ``full name``, last;
-    otherwise the columns are ``humanize_diff_table``'s.
-    """
-    table = humanize_diff_table(wide, unit)
-    if kernels:
-        shorts = short_names(list(wide["name"]))
-        table.insert(0, "kernel", [shorts.get(n, n) for n in wide["name"]])
-        table = table.rename(columns={"name": "full name"})
-        return table[[c for c in table.columns if c != "full name"] + ["full name"]]
-    return table
+__all__ = ["config_table", "family_summary_table", "summary_table"]
 
 
 def summary_table(frame: pd.DataFrame, report: str) -> pd.DataFrame:

@@ -18,7 +18,11 @@ def _compare(*args: str | Path):
 
 
 def test_markdown_table(fa_pair: tuple[Path, Path]) -> None:
-    """md: a table ready for a pull request, with family, decoded types and a Total row."""
+    """md: a table ready for a pull request, with family, decoded types and a Total row.
+
+    Rows are ranked by impact (the larger of a kernel's largest change and its largest
+    value): mul_mat_q (800 µs) first; a run lacking a kernel reads "—", not "0 ns".
+    """
     result = _compare(*fa_pair)
     assert result.exit_code == 0
     assert result.stdout == (
@@ -28,9 +32,9 @@ def test_markdown_table(fa_pair: tuple[Path, Path]) -> None:
         "\n"
         "| Name | Family | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |\n"
         "|---|---|---:|---:|---:|---:|\n"
-        "| `soft_max_f32` | attention | 0 ns | 260 µs | +260 µs | new |\n"
-        "| `flash_attn_ext_f16` | attention | 150 µs | 0 ns | -150 µs | missing |\n"
         "| `mul_mat_q [Q4_K]` | matmul | 800 µs | 700 µs | -100 µs | -12.5% |\n"
+        "| `soft_max_f32` | attention | — | 260 µs | +260 µs | new |\n"
+        "| `flash_attn_ext_f16` | attention | 150 µs | — | -150 µs | missing |\n"
         "| `quantize_q8_1` | quantize | 50.0 µs | 50.5 µs | +500 ns | +1.0% |\n"
         "| **Total** |  | 1.00 ms | 1.01 ms | +10.5 µs | +1.1% |\n"
     )
@@ -44,12 +48,12 @@ def test_csv_table(fa_pair: tuple[Path, Path], names: dict[str, str]) -> None:
     soft, fa, mmq, q8 = (f'"{names[k]}"' for k in ("SOFT_MAX", "FA", "MMQ", "Q8"))
     assert result.stdout == (
         "name,run,value,baseline_value,delta,delta_pct,status\n"
+        f"{mmq},fa-on,800000,800000,0,0.0,same\n"
+        f"{mmq},fa-off,700000,800000,-100000,-12.5,changed\n"
         f"{soft},fa-on,0,0,0,,same\n"
         f"{soft},fa-off,260000,0,260000,,new\n"
         f"{fa},fa-on,150000,150000,0,0.0,same\n"
         f"{fa},fa-off,0,150000,-150000,-100.0,missing\n"
-        f"{mmq},fa-on,800000,800000,0,0.0,same\n"
-        f"{mmq},fa-off,700000,800000,-100000,-12.5,changed\n"
         f"{q8},fa-on,50000,50000,0,0.0,same\n"
         f"{q8},fa-off,50500,50000,500,1.0,changed\n"
     )
@@ -64,19 +68,20 @@ def test_json_document(fa_pair: tuple[Path, Path], names: dict[str, str]) -> Non
         "unit": "ns",
         "baseline": "fa-on",
         "runs": ["fa-on", "fa-off"],
+        "window": None,
         "rows": [
-            {
-                "name": "attention",
-                "values": {"fa-on": 150000, "fa-off": 260000},
-                "delta": {"fa-on": 0, "fa-off": 110000},
-                "delta_pct": {"fa-on": 0.0, "fa-off": 110000 * 100 / 150000},
-                "status": {"fa-on": "same", "fa-off": "changed"},
-            },
             {
                 "name": "matmul",
                 "values": {"fa-on": 800000, "fa-off": 700000},
                 "delta": {"fa-on": 0, "fa-off": -100000},
                 "delta_pct": {"fa-on": 0.0, "fa-off": -12.5},
+                "status": {"fa-on": "same", "fa-off": "changed"},
+            },
+            {
+                "name": "attention",
+                "values": {"fa-on": 150000, "fa-off": 260000},
+                "delta": {"fa-on": 0, "fa-off": 110000},
+                "delta_pct": {"fa-on": 0.0, "fa-off": 110000 * 100 / 150000},
                 "status": {"fa-on": "same", "fa-off": "changed"},
             },
             {
@@ -106,13 +111,13 @@ def test_json_new_and_missing_keys(fa_pair: tuple[Path, Path], names: dict[str, 
 
 
 def test_top_sums_the_rest(fa_pair: tuple[Path, Path]) -> None:
-    """--top keeps the rows that changed most and sums the rest as 'other'; totals unchanged."""
+    """--top keeps the rows of highest impact and sums the rest into one row; totals unchanged."""
     result = _compare(*fa_pair, "--top", "2")
     lines = result.stdout.splitlines()[6:]
     assert lines == [
-        "| `soft_max_f32` | attention | 0 ns | 260 µs | +260 µs | new |",
-        "| `flash_attn_ext_f16` | attention | 150 µs | 0 ns | -150 µs | missing |",
-        "| other |  | 850 µs | 750 µs | -99.5 µs | -11.7% |",
+        "| `mul_mat_q [Q4_K]` | matmul | 800 µs | 700 µs | -100 µs | -12.5% |",
+        "| `soft_max_f32` | attention | — | 260 µs | +260 µs | new |",
+        "| (2 more) |  | 200 µs | 50.5 µs | -150 µs | -74.8% |",
         "| **Total** |  | 1.00 ms | 1.01 ms | +10.5 µs | +1.1% |",
     ]
 
@@ -160,7 +165,8 @@ def test_seed_pair_by_family(tmp_path: Path) -> None:
     seed, faster = _seed_pair(tmp_path, records=False)
     result = _compare(seed, faster, "--by", "family", "--format", "json")
     rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
-    assert list(rows) == ["matmul", "attention", "copy", "elementwise", "norm", "rope"]
+    # ranked by impact: the larger of a family's change and its time
+    assert list(rows) == ["matmul", "attention", "elementwise", "norm", "copy", "rope"]
     for family, value in SEED_FAMILIES.items():
         assert rows[family]["values"] == {"seed": value, "faster": FASTER_FAMILIES[family]}
     assert rows["matmul"]["delta"]["faster"] == -3_330_124_711
@@ -206,8 +212,9 @@ def test_per_token_normalisation(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["unit"] == "ns/token"
     rows = {row["name"]: row for row in document["rows"]}
-    # Largest per-token change first: matmul moved least (+9.8 us/token of 16.7 ms/token).
-    assert list(rows) == ["attention", "elementwise", "norm", "copy", "rope", "matmul"]
+    # Ranked by impact, the larger of change and value: matmul (16.7 ms/token) first,
+    # although it moved least (+9.8 us/token).
+    assert list(rows) == ["matmul", "attention", "elementwise", "norm", "copy", "rope"]
     assert rows["matmul"]["values"] == {
         "seed": 16_689_998_639 / 1000,
         "faster": 13_359_873_928 / 800,
@@ -222,7 +229,8 @@ def test_per_token_markdown_says_what_is_active(tmp_path: Path) -> None:
     lines = _compare(seed, faster, "--by", "family", "--normalize", "per-token").stdout.splitlines()
     assert lines[2] == "Per generated token: seed ÷ 1,000 tokens; faster ÷ 800 tokens."
     assert lines[4] == "| Name | seed (baseline) | faster | Δ faster | Δ% faster |"
-    assert lines[6] == "| attention | 1.19 ms/token | 1.36 ms/token | +177 µs/token | +14.9% |"
+    assert lines[6] == "| matmul | 16.7 ms/token | 16.7 ms/token | +9.84 µs/token | +0.1% |"
+    assert lines[7] == "| attention | 1.19 ms/token | 1.36 ms/token | +177 µs/token | +14.9% |"
     assert lines[-1] == "| **Total** | 19.3 ms/token | 19.9 ms/token | +544 µs/token | +2.8% |"
 
 
@@ -248,7 +256,7 @@ def test_real_sqlite_pair_api_report() -> None:
         "GindaChen__nsys-ai__mfu_2gpu_before",
         "GindaChen__nsys-ai__mfu_2gpu_after",
     ]
-    assert [row["name"] for row in document["rows"]] == ["cudaStreamSynchronize", "other"]
+    assert [row["name"] for row in document["rows"]] == ["cudaStreamSynchronize", "(15 more)"]
     assert document["rows"][0]["values"] == {
         "GindaChen__nsys-ai__mfu_2gpu_before": 324_534_733,
         "GindaChen__nsys-ai__mfu_2gpu_after": 289_752_725,
@@ -362,19 +370,22 @@ def _repeats(folder: Path, run_writer, names: dict[str, str]) -> list[Path]:
 
 
 def test_repeats_markdown(tmp_path: Path, run_writer, names) -> None:
-    """Repeats compare as groups: mean ± std, and changes within the spread marked noise."""
+    """Repeats compare as groups: mean ± std, and changes within the spread marked noise.
+
+    Every run has a record, so groups are labelled by what differs between their configs.
+    """
     result = _compare(*_repeats(tmp_path, run_writer, names))
     assert result.exit_code == 0
     assert result.stdout.splitlines()[2:] == [
-        "Totals over the whole capture (not normalised). Repeats grouped (fa-on: 2 runs; "
-        "fa-off: 2 runs): means ± standard deviation; a change within the spread reads (noise).",
+        "Totals over the whole capture (not normalised). Repeats grouped (-fa on: 2 runs; "
+        "-fa off: 2 runs): means ± standard deviation; a change within the spread reads (noise).",
         "",
-        "| Name | Family | fa-on (baseline) | fa-off | Δ fa-off | Δ% fa-off |",
+        "| Name | Family | -fa on (baseline) | -fa off | Δ -fa off | Δ% -fa off |",
         "|---|---|---:|---:|---:|---:|",
-        "| `soft_max_f32` | attention | 0 ns | 262 µs ± 2.83 µs | +262 µs | new |",
-        "| `flash_attn_ext_f16` | attention | 152 µs ± 2.83 µs | 0 ns | -152 µs | missing |",
         # mul_mat_q: 810 ± 14.1 vs 765 ± 91.9 us: the -45 us change is within the spread.
         "| `mul_mat_q [Q4_K]` | matmul | 810 µs ± 14.1 µs | 765 µs ± 91.9 µs | -45.0 µs | -5.6% (noise) |",
+        "| `soft_max_f32` | attention | — | 262 µs ± 2.83 µs | +262 µs | new |",
+        "| `flash_attn_ext_f16` | attention | 152 µs ± 2.83 µs | — | -152 µs | missing |",
         "| `quantize_q8_1` | quantize | 50.0 µs | 50.5 µs | +500 ns | +1.0% |",
         "| **Total** |  | 1.01 ms ± 17.0 µs | 1.08 ms ± 94.8 µs | +65.5 µs | +6.5% (noise) |",
     ]
@@ -386,22 +397,34 @@ def test_repeats_json_and_fail_above(tmp_path: Path, run_writer, names) -> None:
     result = _compare(*runs, "--by", "family", "--format", "json", "--fail-above", "1")
     assert result.exit_code == 0  # +6.5% on average, but within the fa-off runs' spread
     document = json.loads(result.stdout)
-    assert document["runs"] == ["fa-on", "fa-off"]
+    assert document["runs"] == ["-fa on", "-fa off"]
     matmul = next(row for row in document["rows"] if row["name"] == "matmul")
-    assert matmul["values"] == {"fa-on": 810_000.0, "fa-off": 765_000.0}
+    assert matmul["values"] == {"-fa on": 810_000.0, "-fa off": 765_000.0}
     assert matmul["std"] == {
-        "fa-on": pytest.approx(14_142.1356),
-        "fa-off": pytest.approx(91_923.8816),
+        "-fa on": pytest.approx(14_142.1356),
+        "-fa off": pytest.approx(91_923.8816),
     }
-    assert matmul["noise"] == {"fa-on": False, "fa-off": True}
+    assert matmul["noise"] == {"-fa on": False, "-fa off": True}
     single = _compare(*runs, "--no-repeats", "--format", "json", "--fail-above", "1")
     assert single.exit_code == 3  # run by run, off-2 (1.1445 ms) is 14.4% above on-1
-    assert json.loads(single.stdout)["runs"] == ["on-1", "on-2", "off-1", "off-2"]
+    # one labelling rule for repeats: the config, then the repeat index
+    assert json.loads(single.stdout)["runs"] == ["-fa on #1", "-fa on #2", "-fa off #1", "-fa off #2"]
     assert single.stderr.splitlines() == [
-        "llamaprof: regression: on-2: total +2.4% against on-1 (limit +1%)",
-        "llamaprof: regression: off-1: total +1.1% against on-1 (limit +1%)",
-        "llamaprof: regression: off-2: total +14.4% against on-1 (limit +1%)",
+        "llamaprof: regression: -fa on #2: total +2.4% against -fa on #1 (limit +1%)",
+        "llamaprof: regression: -fa off #1: total +1.1% against -fa on #1 (limit +1%)",
+        "llamaprof: regression: -fa off #2: total +14.4% against -fa on #1 (limit +1%)",
     ]
+    by_file = _compare(*runs, "--no-repeats", "--labels", "file", "--format", "json")
+    assert json.loads(by_file.stdout)["runs"] == ["on-1", "on-2", "off-1", "off-2"]
+
+
+def test_repeats_of_one_config_compare_run_by_run(tmp_path: Path, run_writer, names) -> None:
+    """Two repeats of one config alone leave no groups to compare: they compare run by run,
+    labelled by their whole config (nothing differs) and repeat index."""
+    runs = _repeats(tmp_path, run_writer, names)
+    document = json.loads(_compare(runs[0], runs[1], "--format", "json").stdout)
+    assert document["runs"] == ["-ngl 99 -fa on #1", "-ngl 99 -fa on #2"]
+    assert document["rows"][0]["values"] == {"-ngl 99 -fa on #1": 800_000, "-ngl 99 -fa on #2": 820_000}
 
 
 def test_labels_from_config(tmp_path: Path, run_writer, names) -> None:

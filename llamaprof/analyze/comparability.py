@@ -1,0 +1,166 @@
+"""Why runs may not be comparable: different GPUs, nsys versions, models or workloads; CUDA
+graphs traced at graph level; ``GGML_CUDA_DISABLE_GRAPHS`` in some runs only; prompt-cache hits.
+
+Kept streamlit-free. Values llamaprof chose itself (port, host, output names, its own nsys
+options) are never among the reasons: they are not in a record's settings or facts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from llamaprof import reports
+from llamaprof.model import Run
+from llamaprof.record import CaptureRecord
+
+__all__ = ["GRAPH_NODES_OPTION", "ComparabilityWarning", "comparability_warnings"]
+
+#: The nsys option that traces CUDA graphs node by node (llama.cpp decodes in CUDA graphs).
+GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
+
+
+@dataclass(frozen=True)
+class ComparabilityWarning:
+    """Why two runs may not be comparable: a ``kind`` key and a one-line ``message``."""
+
+    kind: str  # gpu | nsys | model | workload | cuda-graphs | graphs-env | prompt-cache
+    message: str
+    labels: tuple[str, ...] = field(default=())
+
+
+def _gpu(run: Run | None, record: CaptureRecord | None) -> str | None:
+    if run is not None and run.info.gpus:
+        return ", ".join(run.info.gpus)
+    if record is not None and record.facts.get("gpu"):
+        return record.facts["gpu"]
+    return None
+
+
+def _nsys(run: Run | None, record: CaptureRecord | None) -> str | None:
+    if run is not None and run.info.nsys_version:
+        return run.info.nsys_version
+    return record.facts.get("nsys") if record is not None else None
+
+
+def _model(record: CaptureRecord | None) -> str | None:
+    if record is None or "model" not in record.facts:
+        return None
+    name = record.facts["model"].replace("\\", "/").rsplit("/", 1)[-1]
+    size = record.facts.get("model size")
+    return f"{name} ({int(size):,} bytes)" if size and size.isdigit() else name or None
+
+
+def _differs(kind: str, what: str, values: dict[str, str | None]) -> ComparabilityWarning | None:
+    known = {label: v for label, v in values.items() if v is not None}
+    if len(set(known.values())) <= 1:
+        return None
+    listing = "; ".join(f"{label}: {value}" for label, value in known.items())
+    return ComparabilityWarning(kind, f"Different {what}: {listing}.", tuple(known))
+
+
+def _graph_launches(run: Run | None) -> int:
+    """How many cudaGraphLaunch calls the run's API summary holds (0 if none or no summary)."""
+    api = run.summary(reports.API) if run is not None else None
+    if api is None or api.empty:
+        return 0
+    mask = api["name"].astype(str).str.startswith(("cudaGraphLaunch", "cuGraphLaunch"))
+    return int(api.loc[mask, "count"].sum())
+
+
+def _node_level(record: CaptureRecord | None) -> bool:
+    """True if the record's nsys command traced CUDA graphs per node.
+
+    Only the recorded ``nsys profile`` argv counts, as ``--cuda-graph-trace=node`` or as the
+    two tokens ``--cuda-graph-trace node``: a prompt or a log that mentions the option does not.
+    """
+    tokens = record.nsys_command if record is not None else []
+    return GRAPH_NODES_OPTION in tokens or any(
+        a == "--cuda-graph-trace" and b == "node" for a, b in itertools.pairwise(tokens)
+    )
+
+
+def _graphs_disabled(record: CaptureRecord) -> bool:
+    return record.env.get("GGML_CUDA_DISABLE_GRAPHS", "").strip() not in ("", "0")
+
+
+def _cache_hits(record: CaptureRecord) -> tuple[int, int, int]:
+    """(prompt tokens served from cache, requests with a hit, requests) from the timings."""
+    hits = [r.cached_tokens for r in record.requests]
+    tokens = sum(hits)
+    if not tokens:  # a record may keep only its totals
+        cached = record.totals.get("cached_tokens")
+        tokens = int(cached) if isinstance(cached, int | float) and cached > 0 else 0
+    return tokens, sum(1 for h in hits if h > 0), len(record.requests)
+
+
+def comparability_warnings(
+    runs: Mapping[str, Run | None], records: Mapping[str, CaptureRecord | None]
+) -> list[ComparabilityWarning]:
+    """Reasons the runs may not be comparable, one warning per reason, in a fixed order.
+
+    ``runs`` and ``records`` are keyed by the same labels (either may be None). GPU and nsys
+    version come from the report itself where it has them, else from the record; model and
+    workload only from records. The checks:
+
+    - ``gpu``, ``nsys``, ``model``, ``workload``: the runs that know it disagree;
+    - ``cuda-graphs``: a run launched CUDA graphs (``cudaGraphLaunch`` in its API summary)
+      without node-level tracing, so the kernels inside the graphs are not in its kernel
+      summary;
+    - ``graphs-env``: ``GGML_CUDA_DISABLE_GRAPHS`` is set in some runs only;
+    - ``prompt-cache``: a run's requests took prompt tokens from llama-server's cache
+      (``timings.cache_n`` > 0), so its prompt processing is shorter than a cold run's.
+    """
+    labels = list(dict.fromkeys([*runs, *records]))
+    run = {label: runs.get(label) for label in labels}
+    rec = {label: records.get(label) for label in labels}
+    warnings = [
+        _differs("gpu", "GPUs", {lb: _gpu(run[lb], rec[lb]) for lb in labels}),
+        _differs("nsys", "nsys versions", {lb: _nsys(run[lb], rec[lb]) for lb in labels}),
+        _differs("model", "models", {lb: _model(rec[lb]) for lb in labels}),
+        _differs(
+            "workload",
+            "workloads",
+            {lb: rec[lb].facts.get("workload") if rec[lb] else None for lb in labels},  # type: ignore[union-attr]
+        ),
+    ]
+    out = [w for w in warnings if w is not None]
+    for label in labels:
+        launches = _graph_launches(run[label])
+        if launches and not _node_level(rec[label]):
+            out.append(
+                ComparabilityWarning(
+                    "cuda-graphs",
+                    f"{label}: {launches:,} cudaGraphLaunch calls, traced at graph level: the "
+                    "kernels inside the graphs are missing from its kernel summary (capture with "
+                    "--cuda-graph-trace=node or GGML_CUDA_DISABLE_GRAPHS=1).",
+                    (label,),
+                )
+            )
+    with_record = {label: r for label, r in rec.items() if r is not None}
+    disabled = [label for label, r in with_record.items() if _graphs_disabled(r)]
+    if disabled and len(disabled) < len(with_record):
+        enabled = [label for label in with_record if label not in disabled]
+        out.append(
+            ComparabilityWarning(
+                "graphs-env",
+                f"GGML_CUDA_DISABLE_GRAPHS is set in {', '.join(disabled)} only, not in "
+                f"{', '.join(enabled)}: one side runs CUDA graphs, the other plain launches.",
+                tuple(disabled),
+            )
+        )
+    for label, record in with_record.items():
+        tokens, hit, total = _cache_hits(record)
+        if tokens:
+            where = f" in {hit} of {total} requests" if hit else ""
+            out.append(
+                ComparabilityWarning(
+                    "prompt-cache",
+                    f"{label}: {tokens:,} prompt tokens came from the prompt cache{where} "
+                    "(timings.cache_n); its prompt processing is shorter than a cold run's "
+                    "(send cache_prompt: false).",
+                    (label,),
+                )
+            )
+    return out

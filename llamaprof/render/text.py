@@ -1,0 +1,102 @@
+"""Numbers of a comparison written for people: values in units, signed changes, Δ%.
+
+The one place where a comparison's values become text (``1.23 ms``, ``+4.5%``, ``new``); the
+page, the Markdown, the charts' tooltips and the findings all write through it, so they read
+the same. Units are ``llamaprof.units``'; a unit may be "per" something (``ns/token``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+from llamaprof.units import format_bytes, format_ns, signed_text
+
+__all__ = [
+    "LACKING",
+    "change_text",
+    "format_rate",
+    "signed_text",
+    "split_unit",
+    "unit_formatter",
+    "value_text",
+]
+
+#: What a table shows where a column lacks the key (rather than a misleading "0 ns").
+LACKING = "—"
+
+
+def format_rate(value: float | int | None) -> str:
+    """Tokens per second for people: ``1,234 tokens/s``, ``56.7 tokens/s``.
+
+    >>> format_rate(1234.4), format_rate(56.71), format_rate(None)
+    ('1,234 tokens/s', '56.7 tokens/s', 'n/a')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.0f} tokens/s" if abs(value) >= 100 else f"{value:,.1f} tokens/s"
+
+
+_FORMATTERS: dict[str, Callable[[float], str]] = {
+    "ns": format_ns,
+    "bytes": format_bytes,
+    "tokens/s": format_rate,
+}
+
+
+def split_unit(unit: str) -> tuple[str, str]:
+    """``("ns", "/token")`` from ``"ns/token"``: the base unit and the per-suffix.
+
+    >>> split_unit("ns/token"), split_unit("bytes"), split_unit("tokens/s")
+    (('ns', '/token'), ('bytes', ''), ('tokens/s', ''))
+
+    ValueError for a base unit other than "ns", "bytes" or "tokens/s".
+    """
+    if unit == "tokens/s":
+        return unit, ""
+    base, _, per = unit.partition("/")
+    if base not in _FORMATTERS:
+        raise ValueError(f"unknown unit {unit!r}; expected 'ns', 'bytes' (or ns/token...)")
+    return base, f"/{per}" if per else ""
+
+
+def unit_formatter(unit: str) -> Callable[[float], str]:
+    """A function writing a value of ``unit`` for people: ``unit_formatter("ns/token")(2500)``.
+
+    >>> unit_formatter("ns/token")(2500), unit_formatter("bytes")(4_190_000)
+    ('2.50 µs/token', '4.19 MB')
+    """
+    base, per = split_unit(unit)
+    fmt = _FORMATTERS[base]
+    return lambda value: fmt(value) + per
+
+
+def change_text(pct: float, status: str) -> str:
+    """Δ% for people: "+12.3%", "0.0%", "new", "missing"; "" where neither side has the key.
+
+    >>> change_text(12.34, "changed"), change_text(float("nan"), "new")
+    ('+12.3%', 'new')
+    """
+    if status == "new":
+        return "new"
+    if status == "missing":
+        return "missing"
+    if status == "absent" or pd.isna(pct):
+        return ""
+    if pct == 0:
+        return "0.0%"
+    return f"{pct:+.1f}%"
+
+
+def value_text(fmt: Callable[[float], str], value: float, std: float | None = None) -> str:
+    """A value for people, with `` ± std`` for a repeat group whose runs differ.
+
+    >>> value_text(unit_formatter("ns"), 810_000, 14_142.1)
+    '810 µs ± 14.1 µs'
+    """
+    text = fmt(value)
+    if std is not None and not pd.isna(std) and std > 0:
+        text += f" ± {fmt(std)}"
+    return text
