@@ -115,11 +115,12 @@ def _color(colors: dict[str, str]) -> alt.Scale:
     return alt.Scale(domain=list(colors), range=list(colors.values()))
 
 
-def _with_labels(frame: pd.DataFrame, *, kernels: bool) -> pd.DataFrame:
+def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``label``: how each key reads for people, as the comparison's table writes it
-    (``llamaprof.render.comparison.display_names``); the rest row keeps ``(37 more)``."""
+    (``llamaprof.render.comparison.display_names``: short, unique kernel names; API calls,
+    directions and families unchanged); the rest row keeps ``(37 more)``."""
     names = list(dict.fromkeys(frame["name"]))
-    labels = display_names(names, kernels=kernels)
+    labels = display_names(names, kernels=True)
     out = frame.copy()
     out["label"] = [labels[name] for name in frame["name"]]
     return out
@@ -132,19 +133,18 @@ def grouped_bars(
     title: str,
     colors: dict[str, str],
     top: int = 10,
-    kernels: bool = False,
 ) -> alt.Chart:
     """Horizontal bars of each key's value, one bar per run, grouped by key.
 
     ``long`` is ``compare_groups``' frame (``llamaprof.analyze.compare``); ``unit`` "ns" or
     "bytes" is the unit of its values. The ``top`` keys of highest impact are shown, the rest
     summed into one row, in the order of the comparison's table (``top_n``). The y axis
-    reads each key as the table does (``kernels``: short kernel names); the x axis the value
+    reads each key as the table does (short kernel names); the x axis the value
     in one unit chosen from the data, named in its title; the tooltip gives the full name,
     the run, the exact value, the human value and the change against the baseline. Colours
     follow ``colors`` (``run_colors``).
     """
-    data = _with_labels(top_n(long, top), kernels=kernels)
+    data = _with_labels(top_n(long, top))
     base, per = split_unit(unit)
     symbol, size = axis_unit(data["value"], base)
     data["scaled"] = data["value"].astype("float64") / size
@@ -184,7 +184,6 @@ def delta_bars(
     colors: dict[str, str],
     baseline: str | None = None,
     top: int = 10,
-    kernels: bool = False,
 ) -> alt.Chart:
     """Diverging bars of each key's change against the baseline, one bar per other run.
 
@@ -201,7 +200,7 @@ def delta_bars(
         same = (long["value"] == long["baseline_value"]).groupby(long["run"], sort=False).all()
         baseline = next((run for run in runs_all if same.get(run, False)), "baseline")
     moved = long.groupby("name", sort=False)["delta"].transform(lambda d: (d != 0).any())
-    data = _with_labels(top_n(long[moved.astype(bool)], top), kernels=kernels)
+    data = _with_labels(top_n(long[moved.astype(bool)], top))
     data = data[data["run"] != baseline]
     base, per = split_unit(unit)
     human = unit_formatter(unit)
@@ -244,7 +243,6 @@ def single_run_bars(
     title: str,
     color: str = PALETTE[0],
     top: int = 15,
-    kernels: bool = False,
 ) -> alt.Chart:
     """Horizontal bars of one run's summary: the ``top`` keys by ``value``, the rest "other".
 
@@ -274,7 +272,7 @@ def single_run_bars(
             }
         )
         kept = pd.concat([kept, other], ignore_index=True)
-    data = _with_labels(kept, kernels=kernels)
+    data = _with_labels(kept)
     total = float(grouped["value"].sum()) if len(grouped) else 0.0
     symbol, size = axis_unit(data["value"], unit)
     data["scaled"] = data["value"].astype("float64") / size

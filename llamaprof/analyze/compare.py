@@ -161,8 +161,9 @@ def compare_groups(
       largest ``|value|`` over the groups; rows are ranked by it (``rank_names``).
 
     Rows are sorted by impact (largest first), then name, then group in the order of
-    ``groups``. ``value``, ``baseline_value``, ``delta``, ``impact`` and ``count`` are int64
-    when every group has one run and every value is an integer, else float64.
+    ``groups``. ``value``, ``baseline_value``, ``delta`` and ``impact`` are int64 when every
+    group has one run and every value is an integer, else float64; ``count`` is int64 when
+    every group has one run (a group's mean count may have a fraction).
 
     Raises ValueError when ``baseline`` is not a group, a group names a run without a frame,
     or a non-empty frame lacks the ``key`` or ``value`` column.
@@ -209,8 +210,9 @@ def compare_groups(
     long["noise"] = ~is_base & (long["spread"] > 0) & (long["delta"].abs() <= long["spread"])
     largest = np.maximum(long["delta"].abs(), long["value"].abs())
     long["impact"] = largest.groupby(long["name"]).transform("max")
-    for column in ("value", "baseline_value", "delta", "impact", "count"):
+    for column in ("value", "baseline_value", "delta", "impact"):
         long[column] = long[column].astype(dtype)
+    long["count"] = long["count"].astype("int64" if single else "float64")
     long["n"] = long["n"].astype("int64")
     long["noise"] = long["noise"].astype(bool)
     order = {label: i for i, label in enumerate(groups)}

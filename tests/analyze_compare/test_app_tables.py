@@ -5,30 +5,45 @@ from __future__ import annotations
 import pandas as pd
 
 from llamaprof import reports
-from llamaprof.analyze.compare import VIEWS, compare_runs, diff_table
+from llamaprof.analyze.compare import VIEWS
 from llamaprof.analyze.comparison import (
     NOISE_REMARK,
     Comparison,
-    build_comparison,
-    comparison_frames,
+    ViewComparison,
     mark_noise,
+    prepare_comparison,
     within_spread,
 )
-from llamaprof.analyze.fairness import Normalize
 from llamaprof.analyze.findings import Finding
-from llamaprof.render.comparison import comparison_table
-from llamaprof.render.tables import (
-    config_table,
-    diff_display_table,
-    family_summary_table,
-    summary_table,
-)
+from llamaprof.analyze.normalize import Normalize
+from llamaprof.loading import LoadedRun
+from llamaprof.model import Run
+from llamaprof.record import parse_record
+from llamaprof.render.comparison import table
+from llamaprof.render.tables import config_table, family_summary_table, summary_table
 
 MATMUL = (
     "void mul_mat_vec_q<(ggml_type)12, 1>(const void *, const void *, float *, int, int, int, int)"
 )
 NORM = "void rms_norm_f32<1024>(const float *, float *, int, float)"
 ATTN = "void flash_attn_ext_f16<64, 64, 4>(const char *)"
+
+
+def comparison_of(
+    runs: dict[str, Run], records: dict[str, dict] | None = None, **options
+) -> Comparison:
+    """``prepare_comparison`` of hand-made runs, each with its record (as JSON) if given."""
+    records = records or {}
+    entries = [
+        LoadedRun(
+            label,
+            run.path,
+            run,
+            parse_record(records[label], f"{label}.llamaprof.json") if label in records else None,
+        )
+        for label, run in runs.items()
+    ]
+    return prepare_comparison(entries, **options)
 
 
 def test_within_spread_needs_a_spread_and_a_change_no_larger():
@@ -40,8 +55,8 @@ def test_within_spread_needs_a_spread_and_a_change_no_larger():
     assert not within_spread(-1.0, 0.0)
 
 
-def test_comparison_table_repeats_mark_noise_only_within_the_spread():
-    """The repeat table writes mean ± std per group and appends (noise) where the frame says."""
+def test_table_repeats_mark_noise_only_within_the_spread():
+    """The table writes mean ± std per group and appends (noise) where the frame says."""
     long = pd.DataFrame(
         {
             "name": ["k", "k", "j", "j"],
@@ -51,14 +66,15 @@ def test_comparison_table_repeats_mark_noise_only_within_the_spread():
             "delta_pct": [0.0, 30.0, 0.0, 2.0],
             "status": ["same", "changed", "same", "changed"],
             "std": [5.0, 0.0, 2.0, 0.0],
+            "n": [2, 2, 2, 2],
             "noise": [False, False, False, True],
         }
     )
-    table = comparison_table(long, ["a", "b"], "a", "ns")
-    assert table.to_dict("records") == [
-        {"name": "k", "a": "100 ns ± 5.00 ns", "b": "130 ns", "Δ b": "+30.0 ns", "Δ% b": "+30.0%"},
+    view = ViewComparison("api", "", reports.API, "name", long, ["a", "b"], "a", "ns")
+    assert table(view).to_dict("records") == [
+        {"Name": "k", "a": "100 ns ± 5.00 ns", "b": "130 ns", "Δ b": "+30.0 ns", "Δ% b": "+30.0%"},
         {
-            "name": "j",
+            "Name": "j",
             "a": "50.0 ns ± 2.00 ns",
             "b": "51.0 ns",
             "Δ b": "+1.00 ns",
@@ -67,27 +83,34 @@ def test_comparison_table_repeats_mark_noise_only_within_the_spread():
     ]
 
 
-def test_comparison_table_of_single_runs_says_new_and_missing(make_run):
-    """Without repeats: plain values, signed deltas, and new / missing for one-sided kernels."""
+def test_table_of_single_runs_says_new_and_missing(make_run):
+    """Without repeats: plain values, signed deltas, and new / missing for one-sided kernels;
+    kernels read by short name with their family, a Total row last."""
     runs = {
         "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10), (NORM, 500, 10)]),
         "b": make_run("b.sqlite", kernels=[(MATMUL, 1_500_000, 10), (ATTN, 3_000, 4)]),
     }
-    frames = comparison_frames(runs, VIEWS["kernels"], records={})
-    long = compare_runs(frames, "a", key="name", value="total_ns")
-    table = comparison_table(long, ["a", "b"], "a", "ns").set_index("name")
-    assert table.loc[MATMUL].to_dict() == {
+    rows = table(comparison_of(runs).view("kernels")).set_index("Name")
+    assert rows.loc["mul_mat_vec_q [Q4_K]"].to_dict() == {
+        "Family": "matmul",
         "a": "2.00 ms",
         "b": "1.50 ms",
         "Δ b": "-500 µs",
         "Δ% b": "-25.0%",
     }
-    assert table.loc[NORM, "Δ% b"] == "missing"
-    assert table.loc[ATTN, "Δ% b"] == "new"
-    assert table.loc[ATTN, "Δ b"] == "+3.00 µs"
+    assert rows.loc["rms_norm_f32", "Δ% b"] == "missing"
+    assert rows.loc["flash_attn_ext_f16", "Δ% b"] == "new"
+    assert rows.loc["flash_attn_ext_f16", "Δ b"] == "+3.00 µs"
+    assert rows.loc["Total"].to_dict() == {
+        "Family": "",
+        "a": "2.00 ms",
+        "b": "1.50 ms",
+        "Δ b": "-498 µs",  # 1.503 ms - 2.0005 ms
+        "Δ% b": "-24.9%",
+    }
 
 
-def test_comparison_frames_divide_by_tokens_and_sum_families(make_run):
+def test_frames_divide_by_tokens_and_sum_families(make_run):
     """Per token divides each run's kernel time by its generated tokens; by family sums."""
     runs = {
         "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10), (NORM, 500_000, 10)]),
@@ -97,15 +120,14 @@ def test_comparison_frames_divide_by_tokens_and_sum_families(make_run):
         "a": {"totals": {"generated_tokens": 100}},
         "b": {"totals": {"generated_tokens": 50}},
     }
-    frames = comparison_frames(
-        runs, VIEWS["kernels"], normalize=Normalize.PER_TOKEN, records=records
-    )
+    per_token = comparison_of(runs, records, normalize=Normalize.PER_TOKEN)
+    frames = per_token.frames(VIEWS["kernels"])
     assert dict(zip(frames["a"]["name"], frames["a"]["total_ns"], strict=True)) == {
         MATMUL: 20_000.0,
         NORM: 5_000.0,
     }
     assert frames["b"]["total_ns"].tolist() == [20_000.0]
-    families = comparison_frames(runs, VIEWS["kernels"], by="family", records={})
+    families = comparison_of(runs).frames(VIEWS["kernels"], by="family")
     assert dict(zip(families["a"]["name"], families["a"]["total_ns"], strict=True)) == {
         "matmul": 2_000_000,
         "norm": 500_000,
@@ -123,19 +145,19 @@ def _repeat_comparison(make_run) -> Comparison:
     records = {
         label: {"repeat": {"group": label[0]}, "totals": {"generated_tokens": 10}} for label in runs
     }
-    return build_comparison(runs, "a1", VIEWS["kernels"], records=records)
+    return comparison_of(runs, records, labels="file")
 
 
 def test_mark_noise_appends_the_remark_within_the_spread(make_run):
     """A total or kernel change inside the repeats' spread gets the remark; others do not."""
-    comparison = _repeat_comparison(make_run)
-    assert comparison.labels == ["a", "b"]
-    assert comparison.totals["a"][0] == 105_000.0
-    total = Finding("b: total", "b totals 105 µs against 105 µs (+0 ns).", {"run": "b"})
+    comparison = _repeat_comparison(make_run).view("kernels")
+    assert comparison.columns == ["a1 +1", "b1 +1"]
+    assert comparison.totals["a1 +1"][0] == 105_000.0
+    total = Finding("b: total", "b totals 105 µs against 105 µs (+0 ns).", {"run": "b1 +1"})
     assert mark_noise(total, comparison).detail == (
         "b totals 105 µs against 105 µs (+0 ns)" + NOISE_REMARK + "."
     )
-    kernel = Finding("b: kernel", "went from 105 µs to 105 µs.", {"run": "b", "name": MATMUL})
+    kernel = Finding("b: kernel", "went from 105 µs to 105 µs.", {"run": "b1 +1", "name": MATMUL})
     assert mark_noise(kernel, comparison).detail.endswith(NOISE_REMARK + ".")
     other = Finding("note", "nothing to do with a run.", {"share": 1.0})
     assert mark_noise(other, comparison) == other
@@ -147,25 +169,9 @@ def test_mark_noise_leaves_changes_beyond_the_spread(make_run):
         "a": make_run("a.sqlite", kernels=[(MATMUL, 100_000, 1)]),
         "b": make_run("b.sqlite", kernels=[(MATMUL, 100_001, 1)]),
     }
-    comparison = build_comparison(runs, "a", VIEWS["kernels"], records={})
+    comparison = comparison_of(runs).view("kernels")
     total = Finding("b: total", "b totals more.", {"run": "b"})
     assert mark_noise(total, comparison) == total
-
-
-def test_diff_display_table_puts_short_kernel_names_first(make_run):
-    """Kernels read by short name first, the full name last; other views keep their columns."""
-    runs = {
-        "a": make_run("a.sqlite", kernels=[(MATMUL, 2_000_000, 10)]),
-        "b": make_run("b.sqlite", kernels=[(MATMUL, 1_000_000, 10)]),
-    }
-    frames = comparison_frames(runs, VIEWS["kernels"], records={})
-    wide = diff_table(compare_runs(frames, "a", key="name", value="total_ns"), ["a", "b"], "a")
-    table = diff_display_table(wide, "ns", kernels=True)
-    assert table.columns[0] == "kernel" and table.columns[-1] == "full name"
-    assert table["kernel"].tolist() == ["mul_mat_vec_q"]
-    assert table["full name"].tolist() == [MATMUL]
-    plain = diff_display_table(wide, "ns", kernels=False)
-    assert "kernel" not in plain.columns and plain.columns[0] == "name"
 
 
 def test_summary_table_writes_times_sizes_and_counts(make_run):

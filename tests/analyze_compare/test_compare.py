@@ -1,4 +1,4 @@
-"""The comparison frames: compare_runs, diff_table, humanize_diff_table, top_n_with_other."""
+"""The comparison frames: compare_runs, diff_table, top_n; the table people read (render)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from llamaprof.analyze.compare import (
     VIEWS,
     compare_runs,
     diff_table,
-    humanize_diff_table,
-    top_n_with_other,
+    rest_name,
+    top_n,
     view_frames,
 )
+from llamaprof.analyze.comparison import ViewComparison
 from llamaprof.model import ReportFormat, Run
+from llamaprof.render.comparison import table
 
 NAN = np.nan
 
@@ -38,16 +40,20 @@ def three_runs() -> dict[str, pd.DataFrame]:
     }
 
 
-def long_frame(rows: list[tuple]) -> pd.DataFrame:
-    """A literal compare_runs frame with its dtypes."""
-    frame = pd.DataFrame(rows, columns=LONG_COLUMNS)
+def long_frame(rows: list[tuple], *, std: float = 0.0) -> pd.DataFrame:
+    """A literal compare_runs frame with its dtypes: runs alone (n 1, std and spread 0)."""
+    frame = pd.DataFrame(rows, columns=LONG_COLUMNS[:9])
+    frame["std"] = std
+    frame["n"] = 1
+    frame["spread"] = std
+    frame["noise"] = False
     return frame.astype({"delta_pct": "float64"})
 
 
 THREE_RUNS_LONG = [
-    ("k1", "a", 100, 100, 0, 0.0, "same", 2, 50),
-    ("k1", "b", 150, 100, 50, 50.0, "changed", 3, 50),
-    ("k1", "c", 80, 100, -20, -20.0, "changed", 2, 50),
+    ("k1", "a", 100, 100, 0, 0.0, "same", 2, 150),
+    ("k1", "b", 150, 100, 50, 50.0, "changed", 3, 150),
+    ("k1", "c", 80, 100, -20, -20.0, "changed", 2, 150),
     ("k2", "a", 50, 50, 0, 0.0, "same", 1, 50),
     ("k2", "b", 0, 50, -50, -100.0, "missing", 0, 50),
     ("k2", "c", 50, 50, 0, 0.0, "same", 1, 50),
@@ -61,7 +67,10 @@ THREE_RUNS_LONG = [
 
 
 def test_compare_runs_statuses_deltas_and_order(three_runs):
-    """Every key of any run gets a row per run: 0 where absent, statuses, impact order."""
+    """Every key of any run gets a row per run: 0 where absent, statuses, impact order.
+
+    A key's impact is the larger of its largest change and its largest value (k1: 150).
+    """
     actual = compare_runs(three_runs, "a")
     pd.testing.assert_frame_equal(actual, long_frame(THREE_RUNS_LONG))
 
@@ -71,8 +80,8 @@ def test_compare_runs_keeps_the_given_run_order_within_a_key():
     frames = {"new": kernels([("k", 300, 1)]), "old": kernels([("k", 200, 1)])}
     expected = long_frame(
         [
-            ("k", "new", 300, 200, 100, 50.0, "changed", 1, 100),
-            ("k", "old", 200, 200, 0, 0.0, "same", 1, 100),
+            ("k", "new", 300, 200, 100, 50.0, "changed", 1, 300),
+            ("k", "old", 200, 200, 0, 0.0, "same", 1, 300),
         ]
     )
     pd.testing.assert_frame_equal(compare_runs(frames, "old"), expected)
@@ -86,8 +95,8 @@ def test_compare_runs_sums_rows_sharing_a_key():
     }
     expected = long_frame(
         [
-            ("cudaMalloc", "a", 15, 15, 0, 0.0, "same", 3, 3),
-            ("cudaMalloc", "b", 12, 15, -3, -20.0, "changed", 3, 3),
+            ("cudaMalloc", "a", 15, 15, 0, 0.0, "same", 3, 15),
+            ("cudaMalloc", "b", 12, 15, -3, -20.0, "changed", 3, 15),
         ]
     )
     pd.testing.assert_frame_equal(compare_runs(frames, "a"), expected)
@@ -101,8 +110,8 @@ def test_compare_runs_float_values_and_other_columns():
     }
     expected = long_frame(
         [
-            ("HtoD", "a", 1.5e6, 1.5e6, 0.0, 0.0, "same", 3, 1.5e6),
-            ("HtoD", "b", 3.0e6, 1.5e6, 1.5e6, 100.0, "changed", 3, 1.5e6),
+            ("HtoD", "a", 1.5e6, 1.5e6, 0.0, 0.0, "same", 3, 3.0e6),
+            ("HtoD", "b", 3.0e6, 1.5e6, 1.5e6, 100.0, "changed", 3, 3.0e6),
             ("DtoH", "a", 0.0, 0.0, 0.0, NAN, "absent", 0, 2.0),
             ("DtoH", "b", 2.0, 0.0, 2.0, NAN, "new", 1, 2.0),
         ]
@@ -164,61 +173,71 @@ def test_diff_table_rejects_a_baseline_outside_the_runs(three_runs):
         diff_table(compare_runs(three_runs, "a"), ["b", "c"], "a")
 
 
-def test_humanize_diff_table_formats_for_people():
+def view_of(long: pd.DataFrame, columns: list[str], baseline: str, unit: str) -> ViewComparison:
+    """A comparison of one (non-kernel) summary, without totals, as the renderer takes it."""
+    return ViewComparison(
+        name="api",
+        title="CUDA API time",
+        report=reports.API,
+        by="name",
+        long=long,
+        columns=columns,
+        baseline=baseline,
+        unit=unit,
+    )
+
+
+def test_table_formats_for_people():
     """Values in human units, signed deltas, Δ% with new/missing marks, "—" where a run lacks a key."""
     frames = {
         "base": kernels([("gemm", 2_500_000, 10), ("copy", 1_200, 4)]),
         "fa": kernels([("gemm", 2_000_000, 10), ("norm", 45_000, 2)]),
     }
-    wide = diff_table(compare_runs(frames, "base"), ["base", "fa"], "base")
+    view = view_of(compare_runs(frames, "base"), ["base", "fa"], "base", "ns")
     expected = pd.DataFrame(
         {
-            "name": ["gemm", "norm", "copy"],
+            "Name": ["gemm", "norm", "copy"],
             "base": ["2.50 ms", "—", "1.20 µs"],
             "fa": ["2.00 ms", "45.0 µs", "—"],
             "Δ fa": ["-500 µs", "+45.0 µs", "-1.20 µs"],
             "Δ% fa": ["-20.0%", "new", "missing"],
-            "status fa": ["changed", "new", "missing"],
         }
     )
-    pd.testing.assert_frame_equal(humanize_diff_table(wide, "ns"), expected)
+    pd.testing.assert_frame_equal(table(view), expected)
 
 
-def test_humanize_diff_table_marks_keys_neither_run_has_and_per_token_units():
-    """A key only a third run has reads "—" in the baseline and the other run; units may be per token."""
+def test_table_marks_keys_neither_run_has_and_per_token_units():
+    """A key only a third run has reads "—" in the baseline and the other run; units may be
+    per token; compact drops the Δ columns of three runs or more."""
     frames = {
         "base": kernels([("gemm", 2_500, 10)]),
         "b": kernels([("gemm", 2_000, 10)]),
         "c": kernels([("gemm", 2_500, 10), ("norm", 45_000, 2)]),
     }
-    wide = diff_table(compare_runs(frames, "base"), ["base", "b", "c"], "base")
-    actual = humanize_diff_table(wide, "ns/token")
-    assert actual.to_dict("records") == [
+    view = view_of(compare_runs(frames, "base"), ["base", "b", "c"], "base", "ns/token")
+    assert table(view).to_dict("records") == [
         {
-            "name": "norm",
+            "Name": "norm",
             "base": "—",
             "b": "—",
             "c": "45.0 µs/token",
             "Δ b": "—",
             "Δ% b": "",
-            "status b": "absent",
             "Δ c": "+45.0 µs/token",
             "Δ% c": "new",
-            "status c": "new",
         },
         {
-            "name": "gemm",
+            "Name": "gemm",
             "base": "2.50 µs/token",
             "b": "2.00 µs/token",
             "c": "2.50 µs/token",
             "Δ b": "-500 ns/token",
             "Δ% b": "-20.0%",
-            "status b": "changed",
             "Δ c": "0 ns/token",
             "Δ% c": "0.0%",
-            "status c": "same",
         },
     ]
+    assert list(table(view, compact=True).columns) == ["Name", "base", "b", "c", "Δ% b", "Δ% c"]
 
 
 def test_diff_table_of_no_comparison_at_all_is_empty_with_columns():
@@ -226,56 +245,57 @@ def test_diff_table_of_no_comparison_at_all_is_empty_with_columns():
     wide = diff_table(pd.DataFrame(), ["a", "b"], "a")
     assert wide.empty
     assert list(wide.columns) == ["name", "a", "b", "Δ b", "Δ% b", "status b"]
-    assert humanize_diff_table(wide, "ns").empty
 
 
-def test_humanize_diff_table_bytes_and_unknown_unit():
+def test_table_bytes_and_unknown_unit():
     """Bytes read in decimal MB/GB as nsys; an unknown unit is a ValueError."""
     frames = {
         "a": pd.DataFrame({"op": ["DtoD"], "total_bytes": [8_046_134_272], "count": [986]}),
         "b": pd.DataFrame({"op": ["DtoD"], "total_bytes": [7_195_376_640], "count": [872]}),
     }
     long = compare_runs(frames, "a", key="op", value="total_bytes")
-    wide = diff_table(long, ["a", "b"], "a")
-    actual = humanize_diff_table(wide, "bytes")
-    assert actual.iloc[0].tolist() == ["DtoD", "8.05 GB", "7.20 GB", "-851 MB", "-10.6%", "changed"]
+    actual = table(view_of(long, ["a", "b"], "a", "bytes"))
+    assert actual.iloc[0].tolist() == ["DtoD", "8.05 GB", "7.20 GB", "-851 MB", "-10.6%"]
     with pytest.raises(ValueError, match="unknown unit 'us'"):
-        humanize_diff_table(wide, "us")
+        table(view_of(long, ["a", "b"], "a", "us"))
 
 
-def test_top_n_with_other_by_value(three_runs):
-    """The n keys with the largest value in any run stay; the rest sum into "other"."""
-    actual = top_n_with_other(compare_runs(three_runs, "a"), 2)
-    expected = long_frame(
+def test_top_n_keeps_the_keys_of_highest_impact(three_runs):
+    """The n keys of highest impact stay; the rest sum into one row named by its count."""
+    actual = top_n(compare_runs(three_runs, "a"), 2)
+    rest = long_frame(
         [
-            *THREE_RUNS_LONG[:6],
-            ("other", "a", 30, 30, 0, 0.0, "same", 1, 30),
-            ("other", "b", 50, 30, 20, 200 / 3, "changed", 5, 30),
-            ("other", "c", 0, 30, -30, -100.0, "changed", 0, 30),
-        ]
+            (rest_name(2), "a", 30, 30, 0, 0.0, "same", 1, 50),
+            (rest_name(2), "b", 50, 30, 20, 200 / 3, "changed", 5, 50),
+            (rest_name(2), "c", 0, 30, -30, -100.0, "changed", 0, 50),
+        ],
+        std=NAN,
     )
+    expected = pd.concat([long_frame(THREE_RUNS_LONG[:6]), rest], ignore_index=True)
+    pd.testing.assert_frame_equal(actual, expected)
+    assert rest_name(2) == "(2 more)"
+
+
+def test_top_n_of_one(three_runs):
+    """k1 (impact 150) stays alone; k2, k3 and k4 sum into the rest row."""
+    actual = top_n(compare_runs(three_runs, "a"), 1)
+    rest = long_frame(
+        [
+            (rest_name(3), "a", 80, 80, 0, 0.0, "same", 2, 80),
+            (rest_name(3), "b", 50, 80, -30, -37.5, "changed", 5, 80),
+            (rest_name(3), "c", 50, 80, -30, -37.5, "changed", 1, 80),
+        ],
+        std=NAN,
+    )
+    expected = pd.concat([long_frame(THREE_RUNS_LONG[:3]), rest], ignore_index=True)
     pd.testing.assert_frame_equal(actual, expected)
 
 
-def test_top_n_with_other_by_impact_breaks_ties_by_name(three_runs):
-    """By impact, k1 and k2 tie at 50 and k1 wins on its name."""
-    actual = top_n_with_other(compare_runs(three_runs, "a"), 1, by="impact")
-    expected = long_frame(
-        [
-            *THREE_RUNS_LONG[:3],
-            ("other", "a", 80, 80, 0, 0.0, "same", 2, 30),
-            ("other", "b", 50, 80, -30, -37.5, "changed", 5, 30),
-            ("other", "c", 50, 80, -30, -37.5, "changed", 1, 30),
-        ]
-    )
-    pd.testing.assert_frame_equal(actual, expected)
-
-
-def test_top_n_with_other_adds_nothing_when_all_keys_fit(three_runs):
-    """With n at least the number of keys there is no "other" row, only a reorder by value."""
-    actual = top_n_with_other(compare_runs(three_runs, "a"), 4)
-    assert list(dict.fromkeys(actual["name"])) == ["k1", "k2", "k3", "k4"]
-    assert "other" not in set(actual["name"])
+def test_top_n_adds_nothing_when_all_keys_fit(three_runs):
+    """With n at least the number of keys (or 0) there is no rest row."""
+    for n in (0, 4):
+        actual = top_n(compare_runs(three_runs, "a"), n)
+        assert list(dict.fromkeys(actual["name"])) == ["k1", "k2", "k3", "k4"]
 
 
 def run_with(**summaries: pd.DataFrame) -> Run:
@@ -323,8 +343,8 @@ def test_memops_of_different_nsys_versions_line_up_by_direction():
     long = compare_runs(view_frames(runs, "memops_size"), "old", key=view.key, value=view.value)
     expected = long_frame(
         [
-            ("HtoD", "old", 1000, 1000, 0, 0.0, "same", 2, 500),
-            ("HtoD", "new", 1500, 1000, 500, 50.0, "changed", 3, 500),
+            ("HtoD", "old", 1000, 1000, 0, 0.0, "same", 2, 1500),
+            ("HtoD", "new", 1500, 1000, 500, 50.0, "changed", 3, 1500),
             ("memset", "old", 0, 0, 0, NAN, "absent", 0, 64),
             ("memset", "new", 64, 0, 64, NAN, "new", 1, 64),
         ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from llamaprof.analyze.fairness import diff_labels, flatten_config
+from llamaprof.analyze.configs import settings_labels
 from llamaprof.capture.command import config_labels
 from llamaprof.capture.config import Variant
+from llamaprof.record import parse_record
 from llamaprof.server_args import (
     args_texts,
     difference_labels,
@@ -50,8 +51,8 @@ def test_a_bare_flag_before_a_flag_and_at_the_end():
 
 def test_capture_and_comparison_read_args_alike():
     """The record's argv list and its parsed dict give the same config table rows."""
-    from_list = flatten_config({"server_args": ARGV})
-    from_dict = flatten_config({"server_args": parse_server_args(ARGV)})
+    from_list = parse_record({"server_args": ARGV}, "a.llamaprof.json").settings
+    from_dict = parse_record({"server_args": parse_server_args(ARGV)}, "b.llamaprof.json").settings
     assert (
         from_list
         == from_dict
@@ -71,8 +72,11 @@ def test_labels_agree_between_capture_and_comparison():
     a = ("-ngl", "-1", "--temp", "-0.5", "--metrics")
     b = ("-ngl", "-1", "--temp", "-0.25", "--metrics")
     assert config_labels([Variant(a), Variant(b)]) == ["--temp -0.5", "--temp -0.25"]
-    records = {"x": {"server_args": list(a)}, "y": {"server_args": parse_server_args(b)}}
-    assert diff_labels(records) == {"x": "--temp -0.5", "y": "--temp -0.25"}
+    records = {
+        "x": parse_record({"server_args": list(a)}, "x.llamaprof.json"),
+        "y": parse_record({"server_args": parse_server_args(b)}, "y.llamaprof.json"),
+    }
+    assert settings_labels(records) == {"x": "--temp -0.5", "y": "--temp -0.25"}
 
 
 def test_flag_texts_and_difference_labels():

@@ -172,16 +172,7 @@ ARROWS = [
 
 #: (arrow id, module) -> the offending imports, for arrows broken today. The lead is
 #: rebuilding the comparison wing and removes these; each entry is a strict xfail.
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    (
-        "capture-from-cli-and-ui-only",
-        "llamaprof.analyze.fairness",
-    ): "llamaprof/analyze/fairness.py imports llamaprof.capture.command (GRAPH_NODES_OPTION)",
-    (
-        "analyze-below-presentation",
-        "llamaprof.analyze.fairness",
-    ): "llamaprof/analyze/fairness.py imports llamaprof.capture.command (GRAPH_NODES_OPTION)",
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list:
