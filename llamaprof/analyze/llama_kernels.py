@@ -59,9 +59,9 @@ class KernelFamily:
 FAMILIES: tuple[KernelFamily, ...] = (
     KernelFamily(
         "quantize",
-        r"quantize_(?:mmq_)?(?:q8_1|mxfp4)",
-        "activation quantisation: f32 activations to q8_1 blocks before MMVQ/MMQ "
-        "(quantize_q8_1, quantize_mmq_q8_1)",
+        r"quantize_(?:mmq_)?(?:q8_1|mxfp4|nvfp4)",
+        "activation quantisation: f32 activations to q8_1 (or FP4) blocks before MMVQ/MMQ "
+        "(quantize_q8_1, quantize_mmq_q8_1, quantize_mmq_nvfp4)",
     ),
     KernelFamily(
         "moe",

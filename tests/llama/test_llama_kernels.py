@@ -138,6 +138,8 @@ CASES = [
         "quantize",
     ),
     ("_Z17quantize_mmq_q8_1IL18mmq_q8_1_ds_layout0ELb0EEvPKfPKiPvxxxxxiii", "quantize"),
+    # the activation quantisation beside NVFP4 matmuls (mul_mat_q<(ggml_type)40, ...>)
+    ("void quantize_mmq_nvfp4<(bool)0>(const float *, const int *, void *, long, long)", "quantize"),
     # moe: LLAMA
     ("topk_moe_cuda<256>", "moe"),
     ("void k_argsort_f32_i32<(ggml_sort_order)1>(const float *, int *, int, int, int)", "moe"),
