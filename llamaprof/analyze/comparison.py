@@ -584,9 +584,16 @@ def mark_noise(finding: Finding, view: ViewComparison) -> Finding:
     return Finding(finding.title, finding.detail.rstrip(".") + NOISE_REMARK + ".", finding.numbers)
 
 
-def require_data(view: ViewComparison) -> None:
-    """Raise NoData when no run of the comparison holds the view's report."""
+def require_data(view: ViewComparison, comparison: Comparison | None = None) -> None:
+    """Raise NoData when no run of the comparison holds the view's report (one line; where
+    runs have capture records, it points at their throughput)."""
     if view.report is not None and len(view.lacking) == len(view.columns):
-        raise NoData(f"none of the runs has the {view.report} report")
+        hint = ""
+        if comparison is not None and any(r is not None for r in comparison.records.values()):
+            hint = (
+                " (capture records alone, or captures on a machine without a GPU, hold no "
+                "CUDA data); compare their throughput with --report throughput"
+            )
+        raise NoData(f"none of the runs has the {view.report} report{hint}")
     if view.report is None and view.long.empty:
         raise NoData("none of the runs has a capture record with throughput figures")

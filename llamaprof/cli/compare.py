@@ -249,7 +249,7 @@ def compare(
     except OptionError as exc:
         raise click.BadParameter(str(exc), param_hint="'--baseline'") from None
     result = comparison.view(view, by)
-    require_data(result)
+    require_data(result, comparison)
     warnings = [w.message for w in comparison.warnings]
     if result.report is not None:
         warnings += [
