@@ -206,7 +206,7 @@ def sse_events(
             lines.append(value[1:] if value.startswith(" ") else value)
         return False
 
-    now = clock()
+    now = 0
     for chunk in chunks:
         now = clock()
         buffer += chunk

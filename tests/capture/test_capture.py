@@ -300,10 +300,26 @@ def test_profiler_free_run_with_concurrent_clients(make_config, reports):
     ]
 
 
-def test_ab_pair_with_repeats(make_config, reports):
+#: The real nsys 2022.4 of this machine finishes reliably with these (see
+#: test_real_nsys_alignment.py); the stand-in takes them too.
+REAL_NSYS_OPTIONS = ["--sample=none", "--cpuctxsw=none"]
+
+
+@pytest.fixture(params=["stand-in", "real-nsys"])
+def profiler(request, fake_nsys) -> dict:
+    """The stand-in nsys, then the real one (skipped where it is not installed)."""
+    if request.param == "stand-in":
+        return {"nsys": fake_nsys}
+    return {"nsys": request.getfixturevalue("real_nsys"), "nsys_args": REAL_NSYS_OPTIONS,
+            "report_timeout_s": 120}  # fmt: skip
+
+
+def test_ab_pair_with_repeats(make_config, reports, profiler):
     """Two configs, each twice, one after another with the same workload: read back, one
     group per config with its two repeats, the user's settings, times in order."""
-    cfg = make_config(variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2)
+    cfg = make_config(
+        variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2, **profiler
+    )
     seen = []
     records = run_capture(cfg, on_record=lambda r: seen.append(r["name"]))
     assert [(r["label"], r["repeat"]["index"], r["repeat"]["of"]) for r in records] == [
