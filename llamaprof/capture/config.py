@@ -81,7 +81,8 @@ class Variant:
 
 @dataclass(frozen=True)
 class Workload:
-    """The HTTP workload: ``requests`` POSTs to ``/completion``, from ``concurrency`` clients.
+    """The HTTP workload: ``requests`` streamed POSTs to ``/completion``, from ``concurrency``
+    clients.
 
     The prompt is ``prompt`` (text) or ``prompt_tokens`` tokens (sent as token ids, so the
     server evaluates exactly that many); neither means ``DEFAULT_PROMPT``. Sampling is
@@ -116,7 +117,7 @@ class Workload:
         if self.prompt is None and self.prompt_tokens is None:
             out["prompt"] = DEFAULT_PROMPT
         out["endpoint"] = "/completion"
-        out["stream"] = False
+        out["stream"] = True  # every request is streamed (the first token is timed)
         return out
 
 

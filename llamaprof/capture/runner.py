@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +58,7 @@ from llamaprof.errors import (
     CaptureRefused,
     ExportFailed,
 )
+from llamaprof.gguf import model_weights
 from llamaprof.policy import capture_allowed
 
 try:
@@ -76,6 +77,15 @@ STOPPING = "stopping llama-server"
 EXPORTING = "exporting SQLite"
 RECORDING = "writing the record"
 DONE = "done"
+
+#: The wall-clock marks of a run's ``clock`` (``time.time_ns()``; see ``llamaprof.record``).
+CLOCK_MARKS = (
+    "capture_start_ns",
+    "server_ready_ns",
+    "workload_start_ns",
+    "workload_end_ns",
+    "stop_ns",
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,11 @@ class CaptureProgress:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run of a capture: its unique name, label, config and place among repeats."""
+    """One run of a capture: its unique name, label, config and place among repeats.
+
+    Each config of a set is one repeat group, ``<set id>/<config index + 1>``; the set id
+    is the capture's time stamp, shared by every run of the set.
+    """
 
     name: str
     label: str
@@ -111,7 +125,11 @@ class PlannedRun:
     env: dict[str, str]  # the environment set for it: shared, then the variant's
     repeat_index: int  # 1-based
     repeat_of: int
-    group: str
+    group: str  # "<set id>/<config index + 1>"
+    # Defaults only for a run built by hand (progress tests); plan_runs sets them all.
+    set_id: str = ""  # the capture's time stamp
+    configs: tuple[str, ...] = ()  # every config's label, in order
+    config_index: int = 0  # 0-based
 
 
 def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRun]:
@@ -119,6 +137,7 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
 
     Names are ``<name or time>_<config>`` (``_r<i>`` for repeats), unique in the reports
     folder: ``20250714-120000_fa-on_r2``. A single config named by the user keeps its name.
+    The repeats of each config form one group, ``<time>/<config number>``.
     """
     now = now or datetime.now()
     stamp = now.strftime("%Y%m%d-%H%M%S")
@@ -127,7 +146,9 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
     labels = config_labels(combined)
     runs: list[PlannedRun] = []
     taken: set[str] = set()
-    for variant, full, label in zip(variants, combined, labels, strict=True):
+    for config_index, (variant, full, label) in enumerate(
+        zip(variants, combined, labels, strict=True)
+    ):
         single_named = cfg.name and len(variants) == 1
         base = cfg.name if single_named else f"{cfg.name or stamp}_{slug(label)}"
         for i in range(1, cfg.repeat + 1):
@@ -143,7 +164,10 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
                     env=full.env_dict,
                     repeat_index=i,
                     repeat_of=cfg.repeat,
-                    group=stamp,
+                    group=f"{stamp}/{config_index + 1}",
+                    set_id=stamp,
+                    configs=tuple(labels),
+                    config_index=config_index,
                 )
             )
     return runs
@@ -534,14 +558,17 @@ def _capture_one(
     started = _now_iso()
     t0 = time.monotonic()
     proc: ServerProcess | None = None
+    clock: dict[str, int | None] = dict.fromkeys(CLOCK_MARKS)
     try:
         reporter.step(STARTING)
+        clock["capture_start_ns"] = time.time_ns()
         proc = ServerProcess(
             nsys_cmd or server_cmd, env, tmp / "server.log", port, profiled=nsys_cmd is not None
         )
         reporter.log_path = proc.log_path
         reporter.step(HEALTH)
         startup_s = proc.wait_healthy(cfg.health_timeout_s, cancel, reporter.tick)
+        clock["server_ready_ns"] = time.time_ns()
         server_pid = proc.locate()
         props = _props(proc.base_url)
         metrics_before = fetch_metrics(proc.base_url)
@@ -558,6 +585,8 @@ def _capture_one(
             raise CaptureCancelled()
         # Every session of the workload is closed by now: one SIGINT stops llama-server.
         reporter.step(STOPPING)
+        clock["workload_start_ns"], clock["workload_end_ns"] = result.start_ns, result.end_ns
+        clock["stop_ns"] = time.time_ns()  # stop() sends the SIGINT first thing
         outcome = proc.stop(cfg.stop_timeout_s, cfg.report_timeout_s, reporter.tick, cancel)
         problems = list(outcome.problems)
         export_cmd = None
@@ -586,6 +615,9 @@ def _capture_one(
         elif outcome.server_status not in (0, None):
             problems.append(f"llama-server exited with status {outcome.server_status}")
         reporter.step(RECORDING)
+        weights, weights_note = model_weights(prepared.model)
+        if weights_note:
+            problems.append(weights_note)
         record = {
             "schema": rec.SCHEMA,
             "name": run.name,
@@ -598,7 +630,11 @@ def _capture_one(
             "commands": {"nsys": nsys_cmd, "server": server_cmd, "export": export_cmd},
             "server_args": parse_server_args(server_cmd[1:]),
             "env": env_knobs(env, run.env),
-            "model": {"path": str(prepared.model), "size_bytes": prepared.model.stat().st_size},
+            "model": {
+                "path": str(prepared.model),
+                "size_bytes": prepared.model.stat().st_size,
+                "weights": None if weights is None else asdict(weights),
+            },
             "versions": {
                 "llama_server": shared.llama_server,
                 "nsys": shared.nsys,
@@ -625,6 +661,13 @@ def _capture_one(
                 "signals": [s.to_dict() for s in outcome.signals],
             },
             "repeat": {"group": run.group, "index": run.repeat_index, "of": run.repeat_of},
+            "set": {
+                "id": run.set_id,
+                "configs": list(run.configs),
+                "config_index": run.config_index,
+            },
+            "settings": {"args": list(run.args), "env": dict(run.env)},
+            "clock": clock,
             "problems": problems,
             "report": report_file.name if nsys_cmd else None,
             "sqlite": sqlite_file.name if nsys_cmd else None,

@@ -9,6 +9,7 @@ fixture, that no process it started is left running.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import sqlite3
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import gguf
 import pytest
 
 from llamaprof.capture import runner as runner_module
@@ -62,11 +64,56 @@ RECORD_KEYS = {
     "durations",
     "exit",
     "repeat",
+    "set",
+    "settings",
+    "clock",
     "problems",
     "report",
     "sqlite",
     "server_log_tail",
 }
+
+
+REQUEST_KEYS = [
+    "index",
+    "client",
+    "status",
+    "start_s",
+    "elapsed_s",
+    "start_ns",
+    "first_token_ns",
+    "end_ns",
+    "timings",
+    "tokens_predicted",
+    "tokens_evaluated",
+    "stop_type",
+]
+CLOCK_KEYS = [
+    "capture_start_ns",
+    "server_ready_ns",
+    "workload_start_ns",
+    "workload_end_ns",
+    "stop_ns",
+]
+
+
+def assert_times_in_order(record: dict) -> None:
+    """The wall-clock marks of a run and of its (sequential) requests, in the order they
+    happened: capture start < server ready <= workload start <= each request's start <
+    its first token < its end <= the next request's start ... <= workload end <= stop."""
+    clock = record["clock"]
+    assert list(clock) == CLOCK_KEYS
+    marks = [clock["capture_start_ns"], clock["server_ready_ns"], clock["workload_start_ns"]]
+    for r in record["requests"]:
+        marks += [r["start_ns"], r["first_token_ns"], r["end_ns"]]
+    marks += [clock["workload_end_ns"], clock["stop_ns"]]
+    assert all(isinstance(m, int) for m in marks), marks
+    assert marks == sorted(marks), marks
+    assert clock["capture_start_ns"] < clock["server_ready_ns"]
+    for r in record["requests"]:
+        assert r["start_ns"] < r["first_token_ns"] < r["end_ns"]
+        # The client's own two clocks agree on the request's length (within 2 ms).
+        assert abs((r["end_ns"] - r["start_ns"]) / 1e9 - r["elapsed_s"]) < 0.002
 
 
 def files_in(folder: Path) -> list[str]:
@@ -142,10 +189,15 @@ def test_profiled_capture_records_everything(make_config, reports, tiny_model, f
         "--port": str(port),
     }
     assert record["env"]["GGML_CUDA_DISABLE_GRAPHS"] == "1"
-    assert record["model"] == {"path": str(tiny_model), "size_bytes": tiny_model.stat().st_size}
+    assert (record["model"]["path"], record["model"]["size_bytes"]) == (
+        str(tiny_model),
+        tiny_model.stat().st_size,
+    )
     assert record["versions"]["nsys"] == "2025.1.3.140-251234567890v0"
     assert record["versions"]["llama_server"]  # "0.1.0-dev (build 1, commit 7e4c0a9)"
-    if shutil.which("nvidia-smi") is None:
+    # nvidia-smi without a driver (installed with nsight-systems on a GPU-less machine)
+    # fails: no GPU is recorded then either.
+    if shutil.which("nvidia-smi") is None or runner_module.gpu_info() is None:
         assert record["gpu"] is None
     else:
         assert all(
@@ -154,10 +206,46 @@ def test_profiled_capture_records_everything(make_config, reports, tiny_model, f
     # Each request's timings, as llama-server returned them; totals add them up.
     assert [r["index"] for r in record["requests"]] == [0, 1, 2]
     for r in record["requests"]:
+        assert list(r) == REQUEST_KEYS
         assert r["status"] == 200
         assert list(r["timings"]) == TIMINGS_KEYS
         assert r["timings"]["predicted_n"] == 8
         assert r["timings"]["cache_n"] == 0  # cache_prompt is off
+        # From the stream's final event: "<s> Hello there" is 4 tokens here.
+        assert (r["tokens_predicted"], r["stop_type"]) == (8, "limit")
+        assert r["tokens_evaluated"] == r["timings"]["prompt_n"]
+    assert record["workload"]["stream"] is True
+    assert_times_in_order(record)
+    # Schema 2: a set of one config, one group; what the user chose, nothing llamaprof chose.
+    assert record["schema"] == 2
+    assert record["repeat"] == {"group": f"{record['set']['id']}/1", "index": 1, "of": 1}
+    assert record["set"] == {
+        "id": record["set"]["id"],
+        "configs": ["GGML_CUDA_DISABLE_GRAPHS=1 -c 512 -np 1 --metrics"],
+        "config_index": 0,
+    }
+    assert re.fullmatch(r"\d{8}-\d{6}", record["set"]["id"])
+    assert record["settings"] == {
+        "args": ["-c", "512", "-np", "1", "--metrics"],
+        "env": {"GGML_CUDA_DISABLE_GRAPHS": "1"},
+    }
+    # The model's weights from its GGUF header; the expected sizes from gguf's own reader.
+    tensors = gguf.GGUFReader(tiny_model).tensors
+    size = {t.name: int(t.n_bytes) for t in tensors}
+    assert record["model"]["weights"] == {
+        "tensor_bytes": sum(size.values()),
+        "token_embd_bytes": size["token_embd.weight"],
+        "output_tied": False,
+        "expert_tensor_bytes": 0,
+        "expert_count": None,
+        "expert_used_count": None,
+        "architecture": "llama",
+    }
+    typed = read_record(reports / "one.llamaprof.json")
+    assert typed.timed and typed.weights.tensor_bytes == sum(size.values())
+    assert [(q.start_ns, q.first_token_ns, q.end_ns) for q in typed.requests] == [
+        (r["start_ns"], r["first_token_ns"], r["end_ns"]) for r in record["requests"]
+    ]
     totals = record["totals"]
     assert totals["requests"] == 3
     assert totals["generated_tokens"] == 24
@@ -212,9 +300,26 @@ def test_profiler_free_run_with_concurrent_clients(make_config, reports):
     ]
 
 
-def test_ab_pair_with_repeats(make_config, reports):
-    """Two configs, each twice, one after another with the same workload."""
-    cfg = make_config(variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2)
+#: The real nsys 2022.4 of this machine finishes reliably with these (see
+#: test_real_nsys_alignment.py); the stand-in takes them too.
+REAL_NSYS_OPTIONS = ["--sample=none", "--cpuctxsw=none"]
+
+
+@pytest.fixture(params=["stand-in", "real-nsys"])
+def profiler(request, fake_nsys) -> dict:
+    """The stand-in nsys, then the real one (skipped where it is not installed)."""
+    if request.param == "stand-in":
+        return {"nsys": fake_nsys}
+    return {"nsys": request.getfixturevalue("real_nsys"), "nsys_args": REAL_NSYS_OPTIONS,
+            "report_timeout_s": 120}  # fmt: skip
+
+
+def test_ab_pair_with_repeats(make_config, reports, profiler):
+    """Two configs, each twice, one after another with the same workload: read back, one
+    group per config with its two repeats, the user's settings, times in order."""
+    cfg = make_config(
+        variants=[Variant.parse("-fa on"), Variant.parse("-fa off")], repeat=2, **profiler
+    )
     seen = []
     records = run_capture(cfg, on_record=lambda r: seen.append(r["name"]))
     assert [(r["label"], r["repeat"]["index"], r["repeat"]["of"]) for r in records] == [
@@ -224,7 +329,35 @@ def test_ab_pair_with_repeats(make_config, reports):
         ("-fa off", 2, 2),
     ]
     assert seen == [r["name"] for r in records]
-    assert len({r["repeat"]["group"] for r in records}) == 1
+    stamp = records[0]["set"]["id"]
+    assert [r["repeat"]["group"] for r in records] == [f"{stamp}/1"] * 2 + [f"{stamp}/2"] * 2
+    typed = [read_record(reports / (r["name"] + ".llamaprof.json")) for r in records]
+    groups: dict[str, list] = {}
+    for t in typed:
+        groups.setdefault(t.group, []).append(t)
+    assert {g: [(t.label, t.repeat_index) for t in m] for g, m in groups.items()} == {
+        f"{stamp}/1": [("-fa on", 1), ("-fa on", 2)],
+        f"{stamp}/2": [("-fa off", 1), ("-fa off", 2)],
+    }
+    assert [(t.set_id, t.config_index, t.repeat_of) for t in typed] == [
+        (stamp, 0, 2),
+        (stamp, 0, 2),
+        (stamp, 1, 2),
+        (stamp, 1, 2),
+    ]
+    assert all(t.data["set"]["configs"] == ["-fa on", "-fa off"] for t in typed)
+    assert [r["settings"] for r in records] == [
+        {"args": ["-c", "512", "-np", "1", "-fa", fa], "env": {}}
+        for fa in ("on", "on", "off", "off")
+    ]
+    # What the user chose, never the model, host or port llamaprof set.
+    assert [dict(t.settings) for t in typed] == [
+        {"arg -c": "512", "arg -np": "1", "arg -fa": fa} for fa in ("on", "on", "off", "off")
+    ]
+    for r, t in zip(records, typed, strict=True):
+        assert_times_in_order(r)
+        assert t.request_count == 3 and t.generated_tokens == 24
+        assert [q.generated_tokens for q in t.requests] == [8, 8, 8]
     assert [r["name"].split("_", 1)[1] for r in records] == [
         "fa-on_r1",
         "fa-on_r2",

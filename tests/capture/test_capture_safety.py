@@ -228,14 +228,15 @@ def test_request_count_from_many_threads_is_monotonic():
 
 @pytest.fixture
 def odd_server():
-    """A loopback HTTP server answering POST /completion with 200 and the body it is given."""
+    """A loopback HTTP server answering POST /completion with 200 and an event stream of one
+    event, the JSON value it is given."""
     body = {"value": b"[]"}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/event-stream")
             self.send_header("Content-Length", str(len(body["value"])))
             self.end_headers()
             self.wfile.write(body["value"])
@@ -252,7 +253,7 @@ def odd_server():
     thread.start()
 
     def serve(value) -> str:
-        body["value"] = json.dumps(value).encode()
+        body["value"] = b"data: " + json.dumps(value).encode() + b"\n\n"
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     yield serve
@@ -263,8 +264,11 @@ def odd_server():
 
 @pytest.mark.parametrize(("value", "kind"), [([1, 2], "array"), ("oops", "string"), (7, "number")])
 def test_a_200_that_is_not_an_object_fails_the_workload(odd_server, value, kind):
-    """A 200 whose JSON is an array, a string or a number fails the workload, saying so."""
+    """A streamed event whose JSON is an array, a string or a number fails the workload,
+    saying so."""
     url = odd_server(value)
     with pytest.raises(CaptureFailed) as info:
         run_workload(url, Workload(requests=3, concurrency=1, prompt="hi", n_predict=1))
-    assert str(info.value) == f"request 1 of 3 failed: the response is a JSON {kind}, not an object"
+    assert str(info.value) == (
+        f"request 1 of 3 failed: a streamed event is a JSON {kind}, not an object"
+    )

@@ -186,7 +186,31 @@ def test_plan_names_ab_with_repeats(tmp_path):
         ("20250714-120000_fa-off_r2", "-fa off", 2, 2),
     ]
     assert runs[0].args == ("-ngl", "99", "-fa", "on")
-    assert {r.group for r in runs} == {"20250714-120000"}
+    # One group per config, its repeats inside; the set is the capture's time stamp.
+    assert [r.group for r in runs] == ["20250714-120000/1"] * 2 + ["20250714-120000/2"] * 2
+    assert [(r.set_id, r.configs, r.config_index) for r in runs] == [
+        ("20250714-120000", ("-fa on", "-fa off"), 0),
+        ("20250714-120000", ("-fa on", "-fa off"), 0),
+        ("20250714-120000", ("-fa on", "-fa off"), 1),
+        ("20250714-120000", ("-fa on", "-fa off"), 1),
+    ]
+
+
+def test_plan_single_config_is_one_group(tmp_path):
+    """A capture of one config is a set of one: one group, its label the whole config."""
+    cfg = CaptureConfig(
+        server="s", model="m", server_args=["-c", "512"], env={"GGML_X": "1"},
+        reports_dir=tmp_path, repeat=3,
+    )  # fmt: skip
+    runs = plan_runs(cfg, datetime(2025, 7, 14, 12, 0, 0))
+    assert [(r.name, r.group, r.repeat_index) for r in runs] == [
+        ("20250714-120000_GGML_X-1_c-512_r1", "20250714-120000/1", 1),
+        ("20250714-120000_GGML_X-1_c-512_r2", "20250714-120000/1", 2),
+        ("20250714-120000_GGML_X-1_c-512_r3", "20250714-120000/1", 3),
+    ]
+    assert {(r.configs, r.config_index, r.args) for r in runs} == {
+        (("GGML_X=1 -c 512",), 0, ("-c", "512"))
+    }
 
 
 def test_plan_single_named_run_keeps_its_name_unless_taken(tmp_path):
@@ -225,14 +249,15 @@ def test_only_loopback_is_contacted():
 
 
 def test_request_body_is_deterministic_and_uncached():
-    """Every request: temperature 0, a fixed seed, cache_prompt off, not streamed."""
+    """Every request: temperature 0, a fixed seed, cache_prompt off, streamed (the first
+    token is timed from the stream)."""
     assert request_body(Workload(n_predict=16), "hi") == {
         "prompt": "hi",
         "n_predict": 16,
         "temperature": 0.0,
         "seed": 42,
         "cache_prompt": False,
-        "stream": False,
+        "stream": True,
     }
 
 
