@@ -103,7 +103,8 @@ def record_phases(events: Events, record: CaptureRecord) -> list[Phase]:
     """Phases from the capture record: load, workload, and per request its span, prefill and
     decode ([] when the record has no wall-clock times or the export no session start).
 
-    ``load`` runs from the session start to the first request; ``workload`` from the first
+    ``load`` runs from the session start to the server's readiness (``clock.server_ready_ns``,
+    /health answered) or, without it, to the first request; ``workload`` from the first
     request's start to the last request's end; ``request N`` (1-based, in start order) from
     its start to its end, ``prefill N`` to its first streamed token, ``decode N`` the rest.
     """
@@ -112,8 +113,13 @@ def record_phases(events: Events, record: CaptureRecord) -> list[Phase]:
         return []
     first = rows[0][0]
     last = max(end for _, end, _ in rows)
+    load_end = max(0, first)
+    ready = record.clock.server_ready_ns
+    if ready is not None and events.session_start_utc_ns is not None:
+        # the server answered /health: start-up is over, whatever idle time follows
+        load_end = min(load_end, max(0, ready - events.session_start_utc_ns))
     phases = [
-        Phase("load", 0, max(0, first), "record", "load"),
+        Phase("load", 0, load_end, "record", "load"),
         Phase("workload", first, last, "record", "workload"),
     ]
     for number, (start, end, token) in enumerate(rows, start=1):
@@ -134,19 +140,28 @@ def decode_intervals(phases: Sequence[Phase]) -> list[Interval]:
     phases merged, minus the prefill ones (with one request at a time they never overlap)."""
     decode = _merged([(p.start_ns, p.end_ns) for p in phases if p.kind == "decode"])
     prefill = prefill_intervals(phases)
+    if not decode or not prefill:
+        return decode
+    # Both are sorted and disjoint: walk their edges together. Inside decode and outside
+    # prefill is where the decode depth is 1 and the prefill depth 0.
+    points = sorted(
+        [(a, 0, 1) for a, _ in decode]  # type: ignore[misc]
+        + [(b, 0, -1) for _, b in decode]  # type: ignore[misc]
+        + [(a, 1, 1) for a, _ in prefill]  # type: ignore[misc]
+        + [(b, 1, -1) for _, b in prefill]  # type: ignore[misc]
+    )
     out: list[Interval] = []
-    for low, high in decode:
-        assert low is not None and high is not None
-        pieces = [(low, high)]
-        for p_low, p_high in prefill:
-            assert p_low is not None and p_high is not None
-            pieces = [
-                part
-                for a, b in pieces
-                for part in ((a, min(b, p_low)), (max(a, p_high), b))
-                if part[1] > part[0]
-            ]
-        out.extend(pieces)
+    depth = [0, 0]
+    opened: int | None = None
+    for at, which, step in points:
+        depth[which] += step
+        inside = depth[0] > 0 and depth[1] == 0
+        if inside and opened is None:
+            opened = at
+        elif not inside and opened is not None:
+            if at > opened:
+                out.append((opened, at))
+            opened = None
     return out
 
 

@@ -216,16 +216,17 @@ def apply_window(run: Run, window: Window, *, label: str | None = None) -> Run:
 
 
 def _clip(intervals: tuple[Interval, ...], events: Events) -> list[tuple[int, int]]:
-    """The intervals within the capture's extent [first event, last event end]."""
+    """The intervals with their open sides closed at the capture's extent (first event start,
+    last event end). Bounded sides stay as given: a request's times come from the capture
+    record, and its last tokens may reach the client after the last CUDA event."""
     bounds = events.bounds()
-    if bounds is None:
-        return []
-    first, last = bounds[0], max(bounds[1], events.capture_end_ns or bounds[1])
+    first = bounds[0] if bounds is not None else None
+    last = max(bounds[1], events.capture_end_ns or bounds[1]) if bounds is not None else None
     out = []
     for low, high in intervals:
-        a = first if low is None else max(low, first)
-        b = last if high is None else min(high, last)
-        if b > a:
+        a = first if low is None else low
+        b = last if high is None else high
+        if a is not None and b is not None and b > a:
             out.append((a, b))
     return out
 

@@ -14,9 +14,9 @@ import pytest
 from sources_sqlite.export_fixtures import MODERN_SCHEMA
 
 from llamaprof import reports
+from llamaprof.numeric import factorize, group_stats, union_length
 from llamaprof.sources import sqlite_columns
 from llamaprof.sources.sqlite_export import read_sqlite
-from llamaprof.numeric import factorize, group_stats, union_length
 
 API = ["name", "total_ns", "count", "avg_ns", "med_ns", "min_ns", "max_ns", "stddev_ns"]
 KERNEL = ["name", "total_ns", "count", "med_ns", "min_ns", "max_ns", "mangled_name"]
