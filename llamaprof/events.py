@@ -26,6 +26,7 @@ __all__ = [
     "MEMCPY",
     "MEMORY_COLUMNS",
     "MEMSET",
+    "EventMask",
     "Events",
     "Interval",
     "Window",
@@ -59,11 +60,13 @@ class Window:
     since the session start (None: unbounded on that side), and the name people read.
 
     An event belongs to a window when its start lies in one of the intervals: CUDA API calls
-    by their start, GPU work by its GPU start. Nothing is clipped.
+    by their start, GPU work by its GPU start. Nothing is clipped. ``nvtx``: when set, only
+    the events inside NVTX ranges of that name are taken besides (``llamaprof.sources.nvtx``).
     """
 
     name: str
     intervals: tuple[Interval, ...]
+    nvtx: str | None = None
 
     @property
     def start_ns(self) -> int | None:
@@ -88,7 +91,8 @@ class Window:
         return total
 
     def to_dict(self) -> dict[str, object]:
-        """``{"name", "start_ns", "end_ns"}`` (and ``intervals`` when there are several)."""
+        """``{"name", "start_ns", "end_ns"}``, plus ``intervals`` when there are several and
+        ``nvtx`` when the events are those inside NVTX ranges of one name."""
         out: dict[str, object] = {
             "name": self.name,
             "start_ns": self.start_ns,
@@ -96,7 +100,20 @@ class Window:
         }
         if len(self.intervals) > 1:
             out["intervals"] = [list(pair) for pair in self.intervals]
+        if self.nvtx is not None:
+            out["nvtx"] = self.nvtx
         return out
+
+
+@dataclass(frozen=True)
+class EventMask:
+    """Which rows of each ``Events`` frame to keep (boolean arrays as long as the frames; None
+    for a frame the run does not have): an event selection that is not a time window, such as
+    the events inside NVTX ranges of one name (``llamaprof.sources.nvtx``)."""
+
+    api: np.ndarray | None = None
+    kernels: np.ndarray | None = None
+    memory: np.ndarray | None = None
 
 
 @dataclass
@@ -129,14 +146,33 @@ class Events:
         a selection's summaries are totals of whole events. Lookup tables are shared.
         """
 
-        def keep(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return self.where(self.in_window(intervals))
+
+    def in_window(self, intervals: Sequence[Interval]) -> EventMask:
+        """The rows of each frame whose start lies in one of ``intervals`` (see ``select``)."""
+
+        def mask(frame: pd.DataFrame | None) -> np.ndarray | None:
+            return None if frame is None else in_intervals(frame["start_ns"].to_numpy(), intervals)
+
+        return EventMask(mask(self.api), mask(self.kernels), mask(self.memory))
+
+    def where(self, *masks: EventMask) -> Events:
+        """The events every mask keeps (masks combine with AND). Lookup tables are shared."""
+
+        def keep(frame: pd.DataFrame | None, parts: list[np.ndarray | None]) -> pd.DataFrame | None:
             if frame is None:
                 return None
-            mask = in_intervals(frame["start_ns"].to_numpy(), intervals)
-            return frame[mask].reset_index(drop=True)
+            chosen = np.ones(len(frame), dtype=bool)
+            for part in parts:
+                if part is not None:
+                    chosen &= part
+            return frame[chosen].reset_index(drop=True)
 
         return replace(
-            self, api=keep(self.api), kernels=keep(self.kernels), memory=keep(self.memory)
+            self,
+            api=keep(self.api, [m.api for m in masks]),
+            kernels=keep(self.kernels, [m.kernels for m in masks]),
+            memory=keep(self.memory, [m.memory for m in masks]),
         )
 
     def gpu_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from llamaprof.analyze.phases import Phase, decode_intervals, phases_of, prefill_intervals
 from llamaprof.errors import WindowError
-from llamaprof.events import Events, Interval, Window
+from llamaprof.events import EventMask, Events, Interval, Window
 from llamaprof.model import Run
 from llamaprof.numeric import covered_before, merge_intervals
 from llamaprof.record import CaptureRecord
@@ -183,26 +183,32 @@ def _no_times(run: Run, label: str) -> str:
     )
 
 
-def apply_window(run: Run, window: Window, *, label: str | None = None) -> Run:
+def apply_window(
+    run: Run, window: Window, *, mask: EventMask | None = None, label: str | None = None
+) -> Run:
     """A copy of ``run`` whose summaries, events and facts cover ``window`` only.
 
-    Summaries: the events starting in the window, summarised as nsys would (``summarize``).
-    ``info.span_ns``: the window's length within the capture; ``info.gpu_busy_ns``: GPU work
-    overlapping the window (overlaps counted once). ``WHOLE`` returns ``run`` itself.
+    Summaries: the events starting in the window, summarised as nsys would (``summarize``);
+    with ``mask`` (the events inside NVTX ranges of ``window.nvtx``, ``sources.nvtx``), only
+    those of them the mask keeps. ``info.span_ns``: the window's length within the capture;
+    ``info.gpu_busy_ns``: GPU work overlapping the window (with a mask, the GPU work it
+    keeps), overlaps counted once. ``WHOLE`` without a mask returns ``run`` itself.
     Raises WindowError for a run without event times.
     """
-    if window == WHOLE and run.window is None:
+    if window == WHOLE and mask is None and run.window is None:
         return run
     events = run.events
     if events is None:
         raise WindowError(_no_times(run, label or run.path.name))
-    selected = events.select(window.intervals)
+    masks = [events.in_window(window.intervals)] + ([mask] if mask is not None else [])
+    selected = events.where(*masks)
     summaries, skipped, variants = summarize(selected)
     clipped = _clip(window.intervals, events)
+    busy_source = events if mask is None else events.where(mask)
     info = replace(
         run.info,
         span_ns=sum(high - low for low, high in clipped),
-        gpu_busy_ns=busy_ns(events, clipped) if run.info.gpu_busy_ns is not None else None,
+        gpu_busy_ns=busy_ns(busy_source, clipped) if run.info.gpu_busy_ns is not None else None,
     )
     return replace(
         run,

@@ -67,12 +67,19 @@ def test_window_summaries_are_those_of_the_events_starting_in_it(write_export):
     assert api.loc["cudaMemcpyAsync", ["total_ns", "count"]].tolist() == [10, 1]
     assert "cudaStreamSynchronize" not in api.index
     kernels = windowed.summary(reports.KERNELS)
-    assert kernels[["name", "total_ns", "count"]].values.tolist() == [[ALPHA, 250, 1], [BETA, 10, 1]]
+    assert kernels[["name", "total_ns", "count"]].values.tolist() == [
+        [ALPHA, 250, 1],
+        [BETA, 10, 1],
+    ]
     sizes = windowed.summary(reports.MEM_SIZE)
     assert sizes[["op", "total_bytes"]].values.tolist() == [["memset", 64], ["DtoH", 16]]
     # the whole run still has everything
     assert run.summary(reports.KERNELS)["count"].sum() == 5
-    assert windowed.window.to_dict() == {"name": "1.80 µs:3.00 µs", "start_ns": 1800, "end_ns": 3000}
+    assert windowed.window.to_dict() == {
+        "name": "1.80 µs:3.00 µs",
+        "start_ns": 1800,
+        "end_ns": 3000,
+    }
 
 
 def test_gpu_busy_counts_overlap_across_streams_and_devices_once(write_export):
