@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from llamaprof import reports
 from llamaprof.events import Events, Interval
@@ -32,9 +33,13 @@ from llamaprof.record import CaptureRecord
 
 __all__ = [
     "BURST_GAP_NS",
+    "MAX_NVTX_PHASES",
+    "PHASE_COLUMNS",
     "Phase",
     "decode_intervals",
     "detected_phases",
+    "nvtx_phases",
+    "phases_frame",
     "phases_of",
     "prefill_intervals",
     "record_phases",
@@ -45,6 +50,10 @@ __all__ = [
 BURST_GAP_NS = 100_000_000
 #: At most this many bursts are listed; the rest are summed into the last one listed.
 MAX_BURSTS = 200
+#: At most this many top-level NVTX ranges are listed as phases (the first ones in time).
+MAX_NVTX_PHASES = 50
+#: Columns of ``phases_frame``.
+PHASE_COLUMNS = ["name", "start_ns", "end_ns", "duration_ns", "source"]
 
 
 @dataclass(frozen=True)
@@ -234,3 +243,42 @@ def _upload_end(events: Events) -> int | None:
         return None
     ends = memory["start_ns"].to_numpy()[mask] + memory["duration_ns"].to_numpy()[mask]
     return int(ends.max())
+
+
+# --- NVTX ranges, and phases as a table ------------------------------------------------------
+
+
+def nvtx_phases(top_level: pd.DataFrame, limit: int = MAX_NVTX_PHASES) -> tuple[list[Phase], int]:
+    """Top-level NVTX ranges (``llamaprof.sources.nvtx.top_level_ranges``: ``start_ns``,
+    ``end_ns``, ``name``) as phases (``source`` "nvtx", ``kind`` "nvtx"), the first ``limit``
+    in time order, and how many more there are."""
+    shown = top_level.head(limit)
+    phases = [
+        Phase(str(name), int(start), int(end), "nvtx", "nvtx")
+        for start, end, name in zip(
+            shown["start_ns"].tolist(),
+            shown["end_ns"].tolist(),
+            shown["name"].tolist(),
+            strict=True,
+        )
+    ]
+    return phases, max(0, len(top_level) - limit)
+
+
+def phases_frame(phases: Sequence[Phase]) -> pd.DataFrame:
+    """Phases as a table: ``name``, ``start_ns``, ``end_ns``, ``duration_ns`` (ns on the nsys
+    timeline), ``source`` ("record", "detected" or "nvtx"), in the order given.
+
+    >>> phases_frame([Phase("load", 0, 5, "record", "load")]).values.tolist()
+    [['load', 0, 5, 5, 'record']]
+    """
+    return pd.DataFrame(
+        {
+            "name": pd.Series([p.name for p in phases], dtype="object"),
+            "start_ns": pd.Series([p.start_ns for p in phases], dtype="int64"),
+            "end_ns": pd.Series([p.end_ns for p in phases], dtype="int64"),
+            "duration_ns": pd.Series([p.end_ns - p.start_ns for p in phases], dtype="int64"),
+            "source": pd.Series([p.source for p in phases], dtype="object"),
+        },
+        columns=PHASE_COLUMNS,
+    )

@@ -141,6 +141,9 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
     if name in ("prefill", "decode"):
         intervals = prefill_intervals(phases) if name == "prefill" else decode_intervals(phases)
         if not intervals:
+            if any(p.kind == "request" for p in phases):
+                why = "its capture record has no first-token times (requests not streamed)"
+                raise WindowError(f"{label} has no {name} times: {why}")
             raise WindowError(f"{label} has no {name} times: {_WHY_NO_RECORD}")
         return Window(name, tuple(intervals))
     for phase in phases:

@@ -31,9 +31,10 @@ def _register() -> None:
     """Add the subcommands; imported here because each module imports ``main``'s package."""
     from llamaprof.cli.capture import capture
     from llamaprof.cli.compare import compare
+    from llamaprof.cli.phases import phases
     from llamaprof.cli.stats import stats
 
-    for command in (stats, compare, capture):
+    for command in (stats, compare, capture, phases):
         main.add_command(command)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from nsys_builder import ExportBuilder, TimedRequest, record_json
+from nsys_builder import ExportBuilder
+from serving.scenarios import ALPHA, BETA, around_window, inside_window, sequential
 
 from llamaprof import reports
 from llamaprof.analyze.phases import phases_of
@@ -21,44 +22,13 @@ from llamaprof.events import Window, in_intervals
 from llamaprof.record import read_record
 from llamaprof.sources import load_report
 
-ALPHA = "void alpha<float>(float *)"
-BETA = "void beta<float>(float *)"
-LAUNCH = "cudaLaunchKernel_v7000"
-COPY = "cudaMemcpyAsync_v3020"
-SYNC = "cudaStreamSynchronize_v3020"
-
-
-def _around_window() -> ExportBuilder:
-    """Events before, across, inside and after the window [1800, 3000)."""
-    b = ExportBuilder()
-    b.memcpy(50, 90, 1000, "HtoD", correlation=b.api(COPY, 40, 45))
-    b.launch(ALPHA, 100, 200, 250, 900)
-    b.launch(BETA, 1000, 1100, 1150, 1900)  # starts before 1800, runs into the window
-    b.api(SYNC, 1500, 2500)  # starts before, ends inside
-    b.launch(ALPHA, 2000, 2100, 2150, 2400)
-    b.launch(BETA, 2200, 2230, 2400, 2410)
-    b.memcpy(2500, 2600, 16, "DtoH", correlation=b.api(COPY, 2450, 2460))
-    b.memset(2990, 3100, 64)  # starts inside, ends after
-    b.launch(ALPHA, 3000, 3050, 3060, 3100)  # starts at the window's end: outside
-    return b
-
-
-def _inside_window() -> ExportBuilder:
-    """Only the events of ``_around_window`` that start in [1800, 3000)."""
-    b = ExportBuilder()
-    b.launch(ALPHA, 2000, 2100, 2150, 2400)
-    b.launch(BETA, 2200, 2230, 2400, 2410)
-    b.memcpy(2500, 2600, 16, "DtoH", correlation=b.api(COPY, 2450, 2460))
-    b.memset(2990, 3100, 64)
-    return b
-
 
 def test_window_summaries_are_those_of_the_events_starting_in_it(write_export):
     """A window's four summaries equal the summaries of an export holding only the events that
     start in it: an event starting before the window but running into it is not in it, one
     starting inside but ending after it is, whole."""
-    run = load_report(write_export(_around_window(), "around"))
-    alone = load_report(write_export(_inside_window(), "inside"))
+    run = load_report(write_export(around_window(), "around"))
+    alone = load_report(write_export(inside_window(), "inside"))
     windowed = apply_window(run, resolve_window(parse_window("1800ns:3000ns"), []))
     for report in reports.REPORT_NAMES:
         pd.testing.assert_frame_equal(windowed.summary(report), alone.summary(report))
@@ -104,26 +74,13 @@ def test_gpu_busy_counts_overlap_across_streams_and_devices_once(write_export):
 
 def test_whole_window_is_the_run_itself(write_export):
     """``all`` changes nothing."""
-    run = load_report(write_export(_around_window()))
+    run = load_report(write_export(around_window()))
     assert apply_window(run, WHOLE) is run
-
-
-def _sequential() -> tuple[ExportBuilder, dict]:
-    """Two requests one after the other, each a prefill kernel then two decode kernels."""
-    b = ExportBuilder()
-    b.memcpy(10, 400, 4096, "HtoD")  # model upload
-    times = [(1_000, 1_100, 1_500), (2_000, 2_050, 2_400)]
-    for start, token, _end in times:
-        b.launch(ALPHA, start + 5, start + 10, start + 20, token - 10)  # prefill
-        b.launch(BETA, token + 5, token + 10, token + 20, token + 120)  # decode step
-        b.launch(BETA, token + 130, token + 135, token + 140, token + 240)
-    requests = [TimedRequest(s, t, e, prompt_tokens=10, generated_tokens=3) for s, t, e in times]
-    return b, record_json(requests)
 
 
 def test_record_phases_name_load_workload_and_each_request(write_export):
     """Phases from a schema-2 record: request times minus the session start, in order."""
-    b, record = _sequential()
+    b, record = sequential()
     path = write_export(b, record=record)
     run = load_report(path)
     phases = [p.to_dict() for p in phases_of(run.events, read_record(path))]
@@ -141,7 +98,7 @@ def test_record_phases_name_load_workload_and_each_request(write_export):
 
 def test_decode_window_holds_the_decode_kernels_only(write_export):
     """``decode``: the decode phases of every request; its kernels are the decode steps."""
-    b, record = _sequential()
+    b, record = sequential()
     path = write_export(b, record=record)
     run = load_report(path)
     window = window_for(run, read_record(path), parse_window("decode"))
@@ -162,7 +119,7 @@ def test_decode_window_holds_the_decode_kernels_only(write_export):
 
 def test_window_tokens_per_window(write_export):
     """Per-token values divide by the tokens the window produced."""
-    b, record = _sequential()
+    b, record = sequential()
     path = write_export(b, record=record)
     run = load_report(path)
     rec = read_record(path)
@@ -184,7 +141,7 @@ def test_window_tokens_per_window(write_export):
 
 def test_named_window_without_a_record_says_why(write_export):
     """Without a record, load and workload are detected; prefill, decode and requests are not."""
-    b, _ = _sequential()
+    b, _ = sequential()
     run = load_report(write_export(b))
     assert window_for(run, None, parse_window("load")).intervals == ((0, 400),)
     with pytest.raises(WindowError) as decode:
@@ -200,7 +157,7 @@ def test_named_window_without_a_record_says_why(write_export):
 
 def test_request_beyond_the_workload_is_refused(write_export):
     """request:N past the last request names how many there are."""
-    b, record = _sequential()
+    b, record = sequential()
     path = write_export(b, record=record)
     run = load_report(path)
     with pytest.raises(WindowError) as error:
