@@ -33,8 +33,9 @@ def _register() -> None:
     from llamaprof.cli.compare import compare
     from llamaprof.cli.phases import phases
     from llamaprof.cli.stats import stats
+    from llamaprof.cli.timeline import timeline_command
 
-    for command in (stats, compare, capture, phases):
+    for command in (stats, compare, capture, phases, timeline_command):
         main.add_command(command)
 
 

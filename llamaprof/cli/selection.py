@@ -109,8 +109,8 @@ def describe(window: Window) -> str:
         low = "the start" if window.start_ns is None else format_ns(window.start_ns)
         high = "the end" if window.end_ns is None else format_ns(window.end_ns)
         count = len(bounds)
-        pieces = f"{count} intervals" if count > 1 else "events starting"
-        text = f"window {window.name}: {pieces} from {low} to {high}"
+        pieces = f"{count} intervals from" if count > 1 else "from"
+        text = f"window {window.name}: {pieces} {low} to {high}"
         if count > 1 and window.length_ns is not None:
             text += f", {format_ns(window.length_ns)} in all"
     if window.nvtx is not None:

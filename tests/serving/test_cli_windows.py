@@ -35,8 +35,7 @@ def test_stats_window_prints_what_nsys_prints_for_those_events(write_export, fmt
     else:
         assert windowed.stdout == alone.stdout
     assert windowed.stderr == (
-        "llamaprof: note: around.sqlite: window 1.80 µs:3.00 µs: events starting from "
-        "1.80 µs to 3.00 µs\n"
+        "llamaprof: note: around.sqlite: window 1.80 µs:3.00 µs: from 1.80 µs to 3.00 µs\n"
     )
 
 
@@ -97,7 +96,18 @@ def test_stats_nvtx_and_window(write_export):
     b.launch("void b<float>(float *)", 600, 610, 620, 700)  # outside the ranges
     b.launch("void a<float>(float *)", 1100, 1110, 1120, 1300)
     path = write_export(b)
-    both = invoke("stats", path, "--nvtx", "step", "--window", "1000ns:", "-r", "cuda_gpu_kern_sum", "-f", "csv")
+    both = invoke(
+        "stats",
+        path,
+        "--nvtx",
+        "step",
+        "--window",
+        "1000ns:",
+        "-r",
+        "cuda_gpu_kern_sum",
+        "-f",
+        "csv",
+    )
     assert both.exit_code == 0
     assert both.stdout.splitlines()[1:] == [
         "100.0,180,1,180.0,180.0,180,180,0.0,void a<float>(float *)",
@@ -137,8 +147,15 @@ def test_phases_from_the_record(write_export):
     ]
     data = json.loads(invoke("phases", path, "--format", "json").stdout)
     assert data["notes"] == []
-    assert data["phases"][1] == {"name": "workload", "start_ns": 1000, "end_ns": 2400, "source": "record"}
-    assert [p["name"] for p in data["phases"]] == [line.split(",")[0] for line in csv.stdout.splitlines()[1:]]
+    assert data["phases"][1] == {
+        "name": "workload",
+        "start_ns": 1000,
+        "end_ns": 2400,
+        "source": "record",
+    }
+    assert [p["name"] for p in data["phases"]] == [
+        line.split(",")[0] for line in csv.stdout.splitlines()[1:]
+    ]
 
 
 def test_phases_detected_then_capped_nvtx_ranges(write_export):
@@ -161,7 +178,12 @@ def test_phases_detected_then_capped_nvtx_ranges(write_export):
         ("iteration 0", "nvtx"),
     ]
     assert len(data["phases"]) == 3 + 50
-    assert data["phases"][-1] == {"name": "iteration 49", "start_ns": 1490, "end_ns": 1495, "source": "nvtx"}
+    assert data["phases"][-1] == {
+        "name": "iteration 49",
+        "start_ns": 1490,
+        "end_ns": 1495,
+        "source": "nvtx",
+    }
     notes = [
         "3 more top-level NVTX ranges not listed (the first 50 of 53; 106 ranges in all); "
         "`llamaprof stats --nvtx NAME` selects events by range name",
@@ -195,7 +217,9 @@ def test_phases_refusals_and_broken_record(write_export, tmp_path):
     (tmp_path / "broken.llamaprof.json").write_text("{not json", encoding="utf-8")
     broken = invoke("phases", path, "--format", "csv")
     assert broken.exit_code == 0
-    assert broken.stderr.startswith("llamaprof: warning: capture record ignored: broken.llamaprof.json: not a valid capture record")
+    assert broken.stderr.startswith(
+        "llamaprof: warning: capture record ignored: broken.llamaprof.json: not a valid capture record"
+    )
     assert broken.stdout.splitlines()[1] == "load,0,400,400,detected"
 
 
@@ -209,4 +233,47 @@ def test_record_without_first_tokens(write_export):
     assert result.stderr == (
         "llamaprof: run.sqlite has no decode times: its capture record has no first-token "
         "times (requests not streamed)\n"
+    )
+
+
+def test_timeline_command(write_export, tmp_path):
+    """`timeline` prints the bins as CSV or JSON; --window bins that window from its start;
+    text input and a bad bin are refused."""
+    builder, record = sequential()
+    path = write_export(builder, record=record)
+    csv = invoke("timeline", path, "--bin", "500ns")
+    assert csv.exit_code == 0
+    lines = csv.stdout.splitlines()
+    assert lines[0].startswith(
+        "bin_start_ns,bin_end_ns,gpu_busy_ns,gpu_busy_pct,kernel_ns,matmul_ns,"
+    )
+    assert [line.split(",")[:4] for line in lines[1:]] == [
+        ["10", "510", "390", "78.0"],  # the upload [10, 400)
+        ["510", "1010", "0", "0.0"],
+        ["1010", "1510", "270", "54.0"],  # request 1: prefill 70 + two decode steps of 100
+        ["1510", "2010", "0", "0.0"],
+        ["2010", "2510", "220", "44.0"],  # request 2: prefill 20 + 100 + 100
+    ]
+    data = json.loads(
+        invoke("timeline", path, "--bin", "1us", "--window", "decode", "-f", "json").stdout
+    )
+    assert data["bin_ns"] == 1000
+    assert data["window"]["name"] == "decode"
+    assert [(b["bin_start_ns"], b["gpu_busy_ns"], b["other_ns"]) for b in data["bins"]] == [
+        (1100, 250, 250),  # decode 1 (200), and request 2's prefill [2020, 2040) + [2070, 2100)
+        (2100, 170, 170),
+    ]
+    text = tmp_path / "seed.txt"
+    text.write_bytes(SEED_TEXT.read_bytes())
+    refused = invoke("timeline", text)
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "llamaprof: seed.txt is `nsys stats` output, which has no event times: a timeline "
+        "needs the SQLite export or the .nsys-rep\n",
+    )
+    assert invoke("timeline", path, "--bin", "0ms").exit_code == 2
+    too_many = invoke("timeline", path, "--bin", "1ns", "--window", "0:10s")
+    assert too_many.exit_code == 1
+    assert too_many.stderr.endswith(
+        "run.sqlite: 10,000,000,000 bins of 1 ns: more than 2,000,000; use a longer bin\n"
     )
