@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_BIN_NS",
     "MAX_BINS",
     "SYNC_CALLS",
+    "api_base_name",
     "family_column",
     "is_sync_call",
     "timeline",
@@ -53,6 +54,16 @@ SYNC_CALLS = frozenset(
 _SUFFIXES = re.compile(r"(?:_v\d+|_pt[sd][sz]?)+$")
 
 
+def api_base_name(name: str) -> str:
+    """A CUDA API name without the suffixes nsys leaves on it: ABI versions it does not cut
+    (``_v10000``, ``_v2``) and the per-thread default-stream variants (``_ptsz``, ``_ptds``).
+
+    >>> api_base_name("cudaGraphLaunch_v10000"), api_base_name("cudaMemcpyAsync_ptsz")
+    ('cudaGraphLaunch', 'cudaMemcpyAsync')
+    """
+    return _SUFFIXES.sub("", name)
+
+
 def is_sync_call(name: str) -> bool:
     """Whether a CUDA API name is a wait for the GPU.
 
@@ -60,7 +71,7 @@ def is_sync_call(name: str) -> bool:
     ...  "cudaStreamSynchronize_ptsz", "cudaStreamWaitEvent", "cudaLaunchKernel")]
     [True, True, True, False, False]
     """
-    return _SUFFIXES.sub("", name) in SYNC_CALLS
+    return api_base_name(name) in SYNC_CALLS
 
 
 def family_column(family: str) -> str:

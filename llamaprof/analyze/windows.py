@@ -77,9 +77,7 @@ def parse_duration(text: str) -> int:
     """
     match = _DURATION.match(text)
     if match is None:
-        raise WindowError(
-            f"not a time: {text!r} (write 1.5s, 250ms, 120us, 800ns or nanoseconds)"
-        )
+        raise WindowError(f"not a time: {text!r} (write 1.5s, 250ms, 120us, 800ns or nanoseconds)")
     number, unit = match.groups()
     value = float(number) * _UNITS[unit or "ns"]
     return round(value)
