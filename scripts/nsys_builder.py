@@ -111,6 +111,7 @@ class ExportBuilder:
     process_name: str | None = "llama-server"
     nsys_version: str | None = "2026.1.1.204"
     empty_tables: tuple[str, ...] = ()
+    meta: dict[str, str] = field(default_factory=dict)  # more META_DATA_EXPORT rows
     strings: dict[str, int] = field(default_factory=dict)
     rows: dict[str, list[tuple]] = field(default_factory=lambda: {t: [] for t in ACTIVITY_TABLES})
     next_correlation: int = 1
@@ -287,6 +288,7 @@ class ExportBuilder:
                 "INSERT INTO META_DATA_EXPORT VALUES ('EXPORT_PRODUCT_VERSION', ?)",
                 (self.nsys_version,),
             )
+        con.executemany("INSERT INTO META_DATA_EXPORT VALUES (?, ?)", list(self.meta.items()))
         if self.session_start_utc_ns is not None:
             con.execute(
                 "INSERT INTO TARGET_INFO_SESSION_START_TIME VALUES (?, NULL, NULL, NULL)",
