@@ -22,15 +22,24 @@ from llamaprof.analyze.phases import Phase
 from llamaprof.analyze.timeline import family_column
 from llamaprof.charts_llama import FAMILY_COLORS
 
-__all__ = ["BUSY", "SHADED_PHASES", "SYNC", "WINDOW_PARAM", "timeline_chart", "timeline_data"]
+__all__ = [
+    "BUSY",
+    "MEMORY",
+    "SHADED_PHASES",
+    "SYNC",
+    "WINDOW_PARAM",
+    "timeline_chart",
+    "timeline_data",
+]
 
 #: Name of the interval selection on x (ms since the workload start).
 WINDOW_PARAM = "window"
 BUSY = "GPU busy"
 SYNC = "CPU in sync calls"
+MEMORY = "memcpy/memset"
 #: Phase kinds shaded behind the lines, and their colours.
 SHADED_PHASES: dict[str, str] = {"load": "#9e9e9e", "prefill": "#fdd49e", "decode": "#c6dbef"}
-_SERIES_COLORS = {**FAMILY_COLORS, BUSY: "#000000", SYNC: "#d62728"}
+_SERIES_COLORS = {**FAMILY_COLORS, MEMORY: "#17becf", BUSY: "#000000", SYNC: "#d62728"}
 
 
 def timeline_data(
@@ -40,18 +49,22 @@ def timeline_data(
     phases: Mapping[str, Sequence[Phase]] | None = None,
 ) -> pd.DataFrame:
     """The chart's one long frame. Columns: ``run``; ``layer`` ("family", "busy", "sync",
-    "phase"); ``series`` (a family, ``BUSY``, ``SYNC`` or a phase kind); ``t_ms`` and
+    "phase"); ``series`` (a family or ``MEMORY``, stacked in the "family" layer; ``BUSY``,
+    ``SYNC`` or a phase kind); ``t_ms`` and
     ``t_end_ms`` (bin or phase start and end, ms since the run's origin: ``origins[run]``,
-    default its first bin's start); ``pct`` (% of the bin's length; NaN for phases).
+    default its first bin's start; phases clipped to the run's bins, those outside left
+    out); ``pct`` (% of the bin's length; NaN for phases).
 
-    Families without any time in any run are left out, so the legend lists what ran.
+    Families (and memory operations) without any time in any run are left out, so the
+    legend lists what ran.
     """
     origins = origins or {}
     phases = phases or {}
+    columns_of = {f: family_column(f) for f in FAMILY_NAMES} | {MEMORY: "memory_ns"}
     families = [
         f
-        for f in FAMILY_NAMES
-        if any(frame[family_column(f)].any() for frame in timelines.values() if len(frame))
+        for f, column in columns_of.items()
+        if any(frame[column].any() for frame in timelines.values() if len(frame))
     ]
     parts = []
     for run, frame in timelines.items():
@@ -62,7 +75,7 @@ def timeline_data(
         t = (frame["bin_start_ns"] - origin) / 1e6
         t_end = (frame["bin_end_ns"] - origin) / 1e6
         for layer, series, values in [
-            *(("family", f, frame[family_column(f)]) for f in families),
+            *(("family", f, frame[columns_of[f]]) for f in families),
             ("busy", BUSY, frame["gpu_busy_ns"]),
             ("sync", SYNC, frame["sync_ns"]),
         ]:
@@ -78,17 +91,22 @@ def timeline_data(
                     }
                 )
             )
-        origin_of_run = origin
-        shaded = [p for p in phases.get(run, ()) if p.kind in SHADED_PHASES]
+        # phases clipped to the bins shown: a phase outside them would stretch the x axis
+        low, high = int(frame["bin_start_ns"].iloc[0]), int(frame["bin_end_ns"].iloc[-1])
+        shaded = [
+            (p.kind, max(p.start_ns, low), min(p.end_ns, high))
+            for p in phases.get(run, ())
+            if p.kind in SHADED_PHASES and p.end_ns > low and p.start_ns < high
+        ]
         if shaded:
             parts.append(
                 pd.DataFrame(
                     {
                         "run": run,
                         "layer": "phase",
-                        "series": [p.kind for p in shaded],
-                        "t_ms": [(p.start_ns - origin_of_run) / 1e6 for p in shaded],
-                        "t_end_ms": [(p.end_ns - origin_of_run) / 1e6 for p in shaded],
+                        "series": [kind for kind, _, _ in shaded],
+                        "t_ms": [(a - origin) / 1e6 for _, a, _ in shaded],
+                        "t_end_ms": [(b - origin) / 1e6 for _, _, b in shaded],
                         "pct": float("nan"),
                     }
                 )
@@ -115,7 +133,7 @@ def timeline_chart(
     run's origin to map it back to its nsys timeline.
     """
     data = timeline_data(timelines, origins=origins, phases=phases)
-    present = [s for s in (*FAMILY_NAMES, BUSY, SYNC) if s in set(data["series"])]
+    present = [s for s in (*FAMILY_NAMES, MEMORY, BUSY, SYNC) if s in set(data["series"])]
     color = alt.Color(
         "series:N",
         title=None,

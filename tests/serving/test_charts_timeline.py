@@ -9,7 +9,14 @@ from nsys_builder import ExportBuilder
 
 from llamaprof.analyze.phases import Phase
 from llamaprof.analyze.timeline import timeline
-from llamaprof.charts_timeline import BUSY, SYNC, WINDOW_PARAM, timeline_chart, timeline_data
+from llamaprof.charts_timeline import (
+    BUSY,
+    MEMORY,
+    SYNC,
+    WINDOW_PARAM,
+    timeline_chart,
+    timeline_data,
+)
 from llamaprof.sources import load_report
 
 MMV = "void mul_mat_vec<float, float, (int)1, (int)256>(const float *, const float *, float *)"
@@ -38,11 +45,15 @@ def test_timeline_data_aligns_runs_at_their_workload_start(write_export):
             Phase("load", 0, 1000, "record", "load"),
             Phase("workload", 1000, 1200, "record", "workload"),
         ],
-        "b": [Phase("decode 1", 3000, 3200, "record", "decode", 1)],
+        "b": [
+            Phase("decode 1", 3000, 3200, "record", "decode", 1),
+            Phase("prefill 2", 3150, 9000, "record", "prefill", 2),  # clipped to the bins
+            Phase("decode 2", 5000, 6000, "record", "decode", 2),  # past the bins: left out
+        ],
     }
     data = timeline_data({"a": a, "b": b}, origins={"a": 1000, "b": 3000}, phases=phases)
     assert sorted(set(data["series"])) == sorted(
-        ["matmul", "attention", BUSY, SYNC, "load", "decode"]
+        ["matmul", "attention", MEMORY, BUSY, SYNC, "load", "decode", "prefill"]
     )
     work = data[(data["t_ms"] >= 0) & (data["layer"] != "phase")]
     rows = work.sort_values(["run", "layer", "series", "t_ms"])[["run", "series", "t_ms", "pct"]]
@@ -53,13 +64,21 @@ def test_timeline_data_aligns_runs_at_their_workload_start(write_export):
         ["a", "attention", 0.0001, 50.0],
         ["a", "matmul", 0.0, 50.0],
         ["a", "matmul", 0.0001, 0.0],
+        ["a", MEMORY, 0.0, 0.0],  # the copy ran before the workload
+        ["a", MEMORY, 0.0001, 0.0],
         ["a", SYNC, 0.0, 40.0],
         ["a", SYNC, 0.0001, 60.0],
     ]
     assert rows[rows["run"] == "a"].values.tolist() == expected
     assert rows[rows["run"] == "b"].values.tolist() == [["b", *r[1:]] for r in expected]
+    upload = data[(data["run"] == "a") & (data["series"] == MEMORY) & (data["t_ms"] < 0)]
+    assert upload[["t_ms", "pct"]].values.tolist()[:2] == [[-0.001, 50.0], [-0.0009, 0.0]]
     shaded = data[data["layer"] == "phase"][["run", "series", "t_ms", "t_end_ms"]]
-    assert shaded.values.tolist() == [["a", "load", -0.001, 0.0], ["b", "decode", 0.0, 0.0002]]
+    assert shaded.values.tolist() == [
+        ["a", "load", -0.001, 0.0],
+        ["b", "decode", 0.0, 0.0002],
+        ["b", "prefill", 0.00015, 0.0002],
+    ]
     assert math.isnan(data[data["layer"] == "phase"]["pct"].iloc[0])
 
 
@@ -89,8 +108,8 @@ def test_timeline_chart_spec(write_export):
     assert param["views"] == [layers[1]["name"]]
     scale = layers[1]["encoding"]["color"]["scale"]
     assert scale == {
-        "domain": ["matmul", "attention", BUSY, SYNC],
-        "range": ["#4c78a8", "#f58518", "#000000", "#d62728"],
+        "domain": ["matmul", "attention", MEMORY, BUSY, SYNC],
+        "range": ["#4c78a8", "#f58518", "#17becf", "#000000", "#d62728"],
     }
     assert layers[1]["encoding"]["x"]["title"] == "ms since the workload start"
     assert layers[2]["encoding"]["y"]["stack"] is None
