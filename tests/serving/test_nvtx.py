@@ -137,15 +137,35 @@ def test_changed_export_is_refused(write_export):
     """Masks read from an export whose rows differ from the run's events are refused."""
     path = write_export(_traced())
     run = load_report(path)
-    other = load_report(write_export(ExportBuilder(), "empty")).events
+    fewer = replace(run.events, api=run.events.api.iloc[:1])
     with pytest.raises(WindowError, match="no longer match the run read earlier"):
-        nvtx_masks(
-            path,
-            "step",
-            replace(
-                run.events, api=other.api if other.api is not None else run.events.api.iloc[:1]
-            ),
-        )
+        nvtx_masks(path, "step", fewer)
+
+
+def test_nsys_rep_reads_ranges_from_its_export(write_export, tmp_path):
+    """A .nsys-rep is read through the export made beside it; --nvtx and phases read the
+    ranges from that export (nsys is never run again)."""
+    from click.testing import CliRunner
+
+    from llamaprof.cli import main
+    from llamaprof.sources.nvtx import export_of
+
+    report = tmp_path / "run.nsys-rep"
+    report.write_bytes(b"NVIDIA Tegra Profiler Report 2026@1@1@204" + b"\0" * 64)
+    export = write_export(_traced())  # newer than the report: reused as its export
+    run = load_report(report)
+    assert (run.path, export_of(run)) == (report, export)
+    result = CliRunner().invoke(
+        main, ["stats", str(report), "--nvtx", "step", "-r", "cuda_api_sum", "-f", "csv"]
+    )
+    assert result.exit_code == 0
+    assert [line.split(",")[2] for line in result.stdout.splitlines()[1:]] == ["2", "1", "1"]
+    phases = CliRunner().invoke(main, ["phases", str(report), "-f", "csv"])
+    assert phases.stdout.splitlines()[-3:] == [
+        "step,100,500,400,nvtx",
+        "step,1000,1400,400,nvtx",
+        "step,2000,2500,500,nvtx",
+    ]
 
 
 #: Kernels launched by a call starting inside a range of the name on its own thread, by SQL.
