@@ -20,12 +20,14 @@ from pathlib import Path
 
 import click
 
-from llamaprof.analyze.timeline import DEFAULT_BIN_NS, timeline
+from llamaprof.analyze.timeline import timeline
 from llamaprof.analyze.windows import WindowSpec, parse_duration
 from llamaprof.cli.selection import describe, record_beside, window_option
 from llamaprof.cli.stats import _write
 from llamaprof.errors import WindowError
 from llamaprof.loading import load_run
+
+__all__ = ["timeline_command"]
 
 FORMATS = ("csv", "json")
 
@@ -98,6 +100,3 @@ def timeline_command(path: str, bin_ns: int, window_spec: WindowSpec | None, fmt
         _write(json.dumps(data, indent=1) + "\n")
     else:
         _write(frame.to_csv(index=False, lineterminator="\n"))
-
-
-__all__ = ["DEFAULT_BIN_NS", "timeline_command"]
