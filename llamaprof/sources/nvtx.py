@@ -261,13 +261,12 @@ def _plans(con: sqlite3.Connection, tables: set[str]) -> dict[str, TablePlan]:
         if table not in tables:
             continue
         columns = _columns(con, table)
-        owner = "globalTid" if table == _RUNTIME else "globalPid"
+        # calls carry their thread (globalTid), GPU work its process (globalPid)
+        key, owner = ("tid", "globalTid") if table == _RUNTIME else ("pid", "globalPid")
         exprs = {
             "start": "start",
-            "d": "end - start",
-            "tid" if table == _RUNTIME else "pid": _INTEGER.format(owner)
-            if owner in columns
-            else "-1",
+            "d": "end - start",  # as the reader reads it: the same rows are left out
+            key: _INTEGER.format(owner) if owner in columns else "-1",
             "corr": _INTEGER.format("correlationId") if "correlationId" in columns else "-1",
         }
         layout = Layout(exprs, _as_read, _INTEGER_TIMES)
