@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from llamaprof.numeric import merge_intervals
+
 __all__ = [
     "API_COLUMNS",
     "KERNEL_COLUMNS",
@@ -138,6 +140,9 @@ class Events:
     memory_ops: list[str] = field(default_factory=list)
     session_start_utc_ns: int | None = None
     capture_end_ns: int | None = None
+    # ``gpu_union``'s last result and the frames it was computed from; never copied by
+    # ``dataclasses.replace`` (init=False), never compared
+    _union: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def select(self, intervals: Sequence[Interval]) -> Events:
         """The events whose start lies in one of ``intervals`` ([start, end), ns; None: open).
@@ -190,6 +195,25 @@ class Events:
                     durations = np.maximum(durations, 0)
                 parts.append((frame["start_ns"].to_numpy(), durations))
         return parts
+
+    def gpu_union(self) -> tuple[np.ndarray, np.ndarray]:
+        """The GPU work (``gpu_parts``) as sorted disjoint intervals (lows, highs): what GPU
+        busy time per window or per timeline bin is measured on (``numeric.covered_before``).
+
+        Computed once per set of frames and kept (a page measuring many windows of one run
+        merges its million kernels once); replacing a frame recomputes it.
+        """
+        key = (id(self.kernels), id(self.memory))
+        if self._union is None or self._union[0] != key:
+            parts = self.gpu_parts()
+            if parts:
+                starts = np.concatenate([s for s, _ in parts])
+                ends = starts + np.concatenate([d for _, d in parts])
+                lows, highs = merge_intervals(starts, ends)
+            else:
+                lows = highs = np.empty(0, dtype=np.int64)
+            self._union = (key, lows, highs)
+        return self._union[1], self._union[2]
 
     def bounds(self) -> tuple[int, int] | None:
         """(first start, last end) over every event, None when there is none."""

@@ -197,20 +197,17 @@ def detected_phases(events: Events, gap_ns: int = BURST_GAP_NS) -> list[Phase]:
     - ``burst N``: stretches of GPU work separated by more than ``gap_ns`` of idle GPU
       (at most ``MAX_BURSTS``; the last one listed then runs to the end of the GPU work).
     """
-    parts = events.gpu_parts()
-    if not parts:
+    lows, highs = events.gpu_union()
+    if not len(lows):
         return []
-    starts = np.concatenate([s for s, _ in parts])
-    ends = starts + np.concatenate([d for _, d in parts])
     phases: list[Phase] = []
     load_end = _upload_end(events)
     if load_end is not None:
         phases.append(Phase("load", 0, load_end, "detected", "load"))
-    work_start = load_end if load_end is not None else int(starts.min())
-    work_end = int(ends.max())
+    work_start = load_end if load_end is not None else int(lows[0])
+    work_end = int(highs[-1])
     if work_end > work_start:
         phases.append(Phase("workload", work_start, work_end, "detected", "workload"))
-    lows, highs = merge_intervals(starts, ends)
     breaks = np.flatnonzero(lows[1:] - highs[:-1] > gap_ns)
     burst_starts = np.concatenate([[lows[0]], lows[breaks + 1]])
     burst_ends = np.concatenate([highs[breaks], [highs[-1]]])

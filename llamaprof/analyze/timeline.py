@@ -23,7 +23,7 @@ import pandas as pd
 
 from llamaprof.analyze.llama_kernels import FAMILY_NAMES, kernel_family
 from llamaprof.events import Events
-from llamaprof.numeric import covered_before, merge_intervals
+from llamaprof.numeric import covered_before
 
 __all__ = [
     "DEFAULT_BIN_NS",
@@ -125,10 +125,8 @@ def timeline(
     frame = pd.DataFrame({"bin_start_ns": edges[:-1], "bin_end_ns": edges[1:]})
 
     busy = np.zeros(count, dtype=np.int64)
-    parts = events.gpu_parts()
-    if parts and count:
-        starts = np.concatenate([s for s, _ in parts])
-        lows, highs = merge_intervals(starts, starts + np.concatenate([d for _, d in parts]))
+    lows, highs = events.gpu_union()
+    if len(lows) and count:
         busy = np.diff(covered_before(lows, highs, edges))
     frame["gpu_busy_ns"] = busy
     frame["gpu_busy_pct"] = np.round(busy * 100.0 / bin_ns, 3)

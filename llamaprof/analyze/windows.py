@@ -24,7 +24,7 @@ from llamaprof.analyze.phases import Phase, decode_intervals, phases_of, prefill
 from llamaprof.errors import WindowError
 from llamaprof.events import EventMask, Events, Interval, Window
 from llamaprof.model import Run
-from llamaprof.numeric import covered_before, merge_intervals
+from llamaprof.numeric import covered_before
 from llamaprof.record import CaptureRecord
 from llamaprof.summaries import summarize
 
@@ -241,11 +241,9 @@ def _clip(intervals: tuple[Interval, ...], events: Events) -> list[tuple[int, in
 def busy_ns(events: Events, intervals: list[tuple[int, int]]) -> int:
     """GPU busy time inside ``intervals``: the union of all GPU work (kernels, memory
     operations; every stream and device) overlapping them, each instant counted once."""
-    parts = events.gpu_parts()
-    if not parts or not intervals:
+    lows, highs = events.gpu_union()
+    if not len(lows) or not intervals:
         return 0
-    starts = np.concatenate([s for s, _ in parts])
-    lows, highs = merge_intervals(starts, starts + np.concatenate([d for _, d in parts]))
     edges = np.array([x for pair in intervals for x in pair], dtype=np.int64)
     covered = covered_before(lows, highs, edges)
     return int((covered[1::2] - covered[0::2]).sum())

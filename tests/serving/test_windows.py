@@ -189,3 +189,19 @@ def test_in_intervals_half_open_and_unbounded():
     assert mask.tolist() == [False, True, True, True, True, False, True, True, True]
     assert in_intervals(values, [(None, 0)]).tolist() == [True] + [False] * 8
     assert in_intervals(values, []).tolist() == [False] * 9
+
+
+def test_gpu_union_is_kept_until_a_frame_changes(write_export):
+    """The merged GPU intervals are computed once per set of frames; a selection (new
+    frames) or a replaced frame gets its own."""
+    b = ExportBuilder()
+    b.kernel(ALPHA, 0, 100, stream=7)
+    b.kernel(BETA, 50, 150, stream=8)
+    b.memcpy(300, 400, 8, "HtoD")
+    events = load_report(write_export(b)).events
+    lows, highs = events.gpu_union()
+    assert (lows.tolist(), highs.tolist()) == ([0, 300], [150, 400])
+    assert events.gpu_union()[0] is lows  # kept
+    assert events.select([(200, None)]).gpu_union()[0].tolist() == [300]
+    events.kernels = events.kernels.iloc[:1]
+    assert events.gpu_union()[1].tolist() == [100, 400]
