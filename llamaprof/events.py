@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from llamaprof.numeric import merge_intervals
+
 __all__ = [
     "API_COLUMNS",
     "KERNEL_COLUMNS",
@@ -26,6 +28,7 @@ __all__ = [
     "MEMCPY",
     "MEMORY_COLUMNS",
     "MEMSET",
+    "EventMask",
     "Events",
     "Interval",
     "Window",
@@ -59,11 +62,13 @@ class Window:
     since the session start (None: unbounded on that side), and the name people read.
 
     An event belongs to a window when its start lies in one of the intervals: CUDA API calls
-    by their start, GPU work by its GPU start. Nothing is clipped.
+    by their start, GPU work by its GPU start. Nothing is clipped. ``nvtx``: when set, only
+    the events inside NVTX ranges of that name are taken besides (``llamaprof.sources.nvtx``).
     """
 
     name: str
     intervals: tuple[Interval, ...]
+    nvtx: str | None = None
 
     @property
     def start_ns(self) -> int | None:
@@ -88,7 +93,8 @@ class Window:
         return total
 
     def to_dict(self) -> dict[str, object]:
-        """``{"name", "start_ns", "end_ns"}`` (and ``intervals`` when there are several)."""
+        """``{"name", "start_ns", "end_ns"}``, plus ``intervals`` when there are several and
+        ``nvtx`` when the events are those inside NVTX ranges of one name."""
         out: dict[str, object] = {
             "name": self.name,
             "start_ns": self.start_ns,
@@ -96,7 +102,20 @@ class Window:
         }
         if len(self.intervals) > 1:
             out["intervals"] = [list(pair) for pair in self.intervals]
+        if self.nvtx is not None:
+            out["nvtx"] = self.nvtx
         return out
+
+
+@dataclass(frozen=True)
+class EventMask:
+    """Which rows of each ``Events`` frame to keep (boolean arrays as long as the frames; None
+    for a frame the run does not have): an event selection that is not a time window, such as
+    the events inside NVTX ranges of one name (``llamaprof.sources.nvtx``)."""
+
+    api: np.ndarray | None = None
+    kernels: np.ndarray | None = None
+    memory: np.ndarray | None = None
 
 
 @dataclass
@@ -121,6 +140,9 @@ class Events:
     memory_ops: list[str] = field(default_factory=list)
     session_start_utc_ns: int | None = None
     capture_end_ns: int | None = None
+    # ``gpu_union``'s last result and the frames it was computed from; never copied by
+    # ``dataclasses.replace`` (init=False), never compared
+    _union: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def select(self, intervals: Sequence[Interval]) -> Events:
         """The events whose start lies in one of ``intervals`` ([start, end), ns; None: open).
@@ -129,14 +151,33 @@ class Events:
         a selection's summaries are totals of whole events. Lookup tables are shared.
         """
 
-        def keep(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return self.where(self.in_window(intervals))
+
+    def in_window(self, intervals: Sequence[Interval]) -> EventMask:
+        """The rows of each frame whose start lies in one of ``intervals`` (see ``select``)."""
+
+        def mask(frame: pd.DataFrame | None) -> np.ndarray | None:
+            return None if frame is None else in_intervals(frame["start_ns"].to_numpy(), intervals)
+
+        return EventMask(mask(self.api), mask(self.kernels), mask(self.memory))
+
+    def where(self, *masks: EventMask) -> Events:
+        """The events every mask keeps (masks combine with AND). Lookup tables are shared."""
+
+        def keep(frame: pd.DataFrame | None, parts: list[np.ndarray | None]) -> pd.DataFrame | None:
             if frame is None:
                 return None
-            mask = in_intervals(frame["start_ns"].to_numpy(), intervals)
-            return frame[mask].reset_index(drop=True)
+            chosen = np.ones(len(frame), dtype=bool)
+            for part in parts:
+                if part is not None:
+                    chosen &= part
+            return frame[chosen].reset_index(drop=True)
 
         return replace(
-            self, api=keep(self.api), kernels=keep(self.kernels), memory=keep(self.memory)
+            self,
+            api=keep(self.api, [m.api for m in masks]),
+            kernels=keep(self.kernels, [m.kernels for m in masks]),
+            memory=keep(self.memory, [m.memory for m in masks]),
         )
 
     def gpu_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -154,6 +195,25 @@ class Events:
                     durations = np.maximum(durations, 0)
                 parts.append((frame["start_ns"].to_numpy(), durations))
         return parts
+
+    def gpu_union(self) -> tuple[np.ndarray, np.ndarray]:
+        """The GPU work (``gpu_parts``) as sorted disjoint intervals (lows, highs): what GPU
+        busy time per window or per timeline bin is measured on (``numeric.covered_before``).
+
+        Computed once per set of frames and kept (a page measuring many windows of one run
+        merges its million kernels once); replacing a frame recomputes it.
+        """
+        key = (id(self.kernels), id(self.memory))
+        if self._union is None or self._union[0] != key:
+            parts = self.gpu_parts()
+            if parts:
+                starts = np.concatenate([s for s, _ in parts])
+                ends = starts + np.concatenate([d for _, d in parts])
+                lows, highs = merge_intervals(starts, ends)
+            else:
+                lows = highs = np.empty(0, dtype=np.int64)
+            self._union = (key, lows, highs)
+        return self._union[1], self._union[2]
 
     def bounds(self) -> tuple[int, int] | None:
         """(first start, last end) over every event, None when there is none."""
@@ -178,15 +238,27 @@ def in_intervals(
 ) -> np.ndarray:
     """Boolean mask: ``values`` lying in any of the half-open ``intervals`` (None: unbounded).
 
+    Intervals may overlap and come in any order. One binary search per value over the merged
+    interval edges (a value is inside when an odd number of edges lie at or before it), so a
+    window of many intervals (``decode`` over hundreds of requests) costs what one does.
+
     >>> in_intervals(np.array([0, 5, 10, 15]), [(5, 10), (15, None)]).tolist()
     [False, True, False, True]
     """
-    mask = np.zeros(len(values), dtype=bool)
-    for low, high in intervals:
-        part = np.ones(len(values), dtype=bool)
-        if low is not None:
-            part &= values >= low
-        if high is not None:
-            part &= values < high
-        mask |= part
-    return mask
+    low_end, high_end = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    pairs = sorted(
+        (low_end if low is None else low, high_end if high is None else high)
+        for low, high in intervals
+    )
+    edges: list[int] = []
+    for low, high in pairs:
+        if high <= low:
+            continue
+        if edges and low <= edges[-1]:  # overlaps or touches the previous one: extend it
+            edges[-1] = max(edges[-1], high)
+        else:
+            edges += [low, high]
+    if not edges:
+        return np.zeros(len(values), dtype=bool)
+    position = np.searchsorted(np.array(edges, dtype=np.int64), values, side="right")
+    return (position % 2) == 1

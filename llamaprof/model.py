@@ -46,6 +46,9 @@ class RunInfo:
     process_name: str | None = None  # the profiled process
     command_line: str | None = None  # its command line, when recorded
     gpu_busy_ns: int | None = None  # union of kernel/memcpy/memset intervals over all GPUs
+    # Peak memory bandwidth of each GPU in ``gpus`` (bytes/s; TARGET_INFO_GPU.memoryBandwidth),
+    # None where the export leaves it empty; [] where the export has no such column.
+    memory_bandwidth_bps: list[int | None] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # anything a user should know (quirks seen)
     # Data the reader had to leave out (a table cut off, rows with impossible values): the
     # numbers are incomplete, so the CLI and the app say so wherever they show the run.

@@ -12,7 +12,13 @@ into a temporary folder, deleted afterwards, then measures ``--runs`` times each
   time over all threads (what the read costs where no core is free);
 - warm read: ``load_run_cached`` once the on-disk cache holds the run;
 - a selection: ``--selection`` (8) cached runs loaded one after the other, as the app does
-  when that many runs are selected.
+  when that many runs are selected;
+- serving views from the cache: with a schema-2 capture record written beside the export
+  (``--requests`` (8) requests one after the other over its kernel span), the phases, the
+  ``decode`` window's summaries and a 10 ms timeline: in this process after a warm read, and
+  as commands (``llamaprof phases``, ``stats --window decode``, ``timeline``) in fresh
+  processes, measured over a fresh process's start-up (``llamaprof --version``, which
+  imports the same modules). Budget: 0.3 s over start-up each.
 
 Scan and cold read alternate, so both see the same load on a shared machine. It prints
 the medians and, last, ``ratio cold/scan = X.XX`` (median cold over median scan). The OS
@@ -138,6 +144,132 @@ def selection_reads(path: Path, folder: Path, count: int, runs: int) -> list[flo
     return times
 
 
+#: Serving views measured from the cache, as commands: (label, arguments after the path).
+SERVING_COMMANDS = (
+    ("phases", ["phases", "--format", "json"]),
+    ("stats --window decode", ["stats", "--window", "decode", "--format", "csv"]),
+    ("timeline --bin 10ms", ["timeline", "--bin", "10ms"]),
+)
+#: The budget of each serving view over a fresh process's start-up (seconds).
+SERVING_BUDGET_S = 0.3
+_CLI = "import sys; from llamaprof.cli import main; sys.exit(main())"
+
+
+def write_serving_record(path: Path, requests: int) -> int:
+    """A schema-2 capture record beside ``path``: ``requests`` requests one after the other
+    splitting the export's kernel span, each streaming its first token 5 % in and generating
+    100 tokens. Returns the number of decode intervals."""
+    from llamaprof.sources import load_report
+
+    run = load_report(path)
+    assert run.events is not None and run.events.kernels is not None
+    zero = run.events.session_start_utc_ns
+    if zero is None:
+        raise SystemExit("the export has no session start: request times cannot be placed")
+    kernels = run.events.kernels
+    first = int(kernels["start_ns"].min())
+    last = int((kernels["start_ns"] + kernels["duration_ns"]).max())
+    step = (last - first) // requests
+    rows = []
+    for i in range(requests):
+        start = first + i * step
+        rows.append(
+            {
+                "index": i,
+                "start_ns": zero + start,
+                "first_token_ns": zero + start + step // 20,
+                "end_ns": zero + start + step,
+                "timings": {"prompt_n": 64, "predicted_n": 100, "cache_n": 0},
+            }
+        )
+    record = {
+        "schema": 2,
+        "name": path.stem,
+        "requests": rows,
+        "totals": {"requests": requests, "generated_tokens": 100 * requests},
+        "workload": {"concurrency": 1},
+    }
+    path.with_name(path.stem + ".llamaprof.json").write_text(json.dumps(record))
+    return requests
+
+
+def serving_views(path: Path, cache_dir: Path, runs: int) -> dict[str, list[float]]:
+    """Seconds of each serving view in this process, the run loaded from the cache each time
+    (the load included): phases, the decode window's summaries, a 10 ms timeline."""
+    from llamaprof.analyze.phases import phases_of
+    from llamaprof.analyze.timeline import timeline
+    from llamaprof.analyze.windows import apply_window, parse_window, window_for
+    from llamaprof.cache import load_run_cached
+    from llamaprof.record import read_record
+
+    def phases() -> None:
+        run = load_run_cached(path, cache_dir=cache_dir)
+        phases_of(run.events, read_record(path))
+
+    def decode() -> None:
+        run = load_run_cached(path, cache_dir=cache_dir)
+        apply_window(run, window_for(run, read_record(path), parse_window("decode")))
+
+    def bins() -> None:
+        run = load_run_cached(path, cache_dir=cache_dir)
+        timeline(run.events, bin_ns=10_000_000)
+
+    times: dict[str, list[float]] = {}
+    for label, view in (("phases", phases), ("decode window", decode), ("timeline", bins)):
+        times[label] = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            view()
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
+def _command_seconds(args: list[str], cache_dir: Path) -> float:
+    """Wall seconds of ``llamaprof ARGS`` in a fresh interpreter, output discarded."""
+    env = {**os.environ, "LLAMAPROF_CACHE_DIR": str(cache_dir)}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"llamaprof {' '.join(args)} failed:\n{done.stderr.strip()}")
+    return seconds
+
+
+def serving_commands(path: Path, cache_dir: Path, runs: int) -> dict[str, list[float]]:
+    """Wall seconds of the serving commands and of ``llamaprof --version`` (start-up), each in
+    fresh processes, interleaved so they see the same machine load."""
+    times: dict[str, list[float]] = {"start-up": []}
+    times.update({label: [] for label, _ in SERVING_COMMANDS})
+    for _ in range(runs):
+        times["start-up"].append(_command_seconds(["--version"], cache_dir))
+        for label, args in SERVING_COMMANDS:
+            times[label].append(_command_seconds([args[0], str(path), *args[1:]], cache_dir))
+    return times
+
+
+def report_serving(views: dict[str, list[float]], commands: dict[str, list[float]]) -> None:
+    """Medians of the serving views, and each command over start-up against the budget."""
+    warm = ", ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in views.items())
+    print(f"serving views from the cache, in process (median, load included): {warm}")
+    startup = statistics.median(commands["start-up"])
+    print(f"fresh process start-up (llamaprof --version) median {startup:.3f} s")
+    for label, _ in SERVING_COMMANDS:
+        median = statistics.median(commands[label])
+        over = median - startup
+        verdict = "within" if over <= SERVING_BUDGET_S else "OVER"
+        print(
+            f"  llamaprof {label:<22} median {median:.3f} s = start-up + {over:.3f} s "
+            f"({median / startup:.2f}x start-up; {verdict} the {SERVING_BUDGET_S} s budget)"
+        )
+
+
 def profile_cold_read(path: Path, top: int = 25) -> str:
     """cProfile of one cold read in this process, top functions by cumulative time."""
     from llamaprof.sources import load_report
@@ -161,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         "--selection", type=int, default=8, help="cached runs loaded together (0: skip)"
     )
     parser.add_argument("--profile", action="store_true", help="also profile one cold read")
+    parser.add_argument(
+        "--requests", type=int, default=8, help="requests of the serving record (0: skip)"
+    )
     parser.add_argument("--keep", type=Path, help="write the export here and keep it")
     args = parser.parse_args(argv)
 
@@ -205,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.selection:
             selection = statistics.median(selection_reads(path, folder, args.selection, args.runs))
             print(f"{args.selection} cached runs together: median {selection * 1000:.0f} ms")
+        if args.requests:
+            write_serving_record(path, args.requests)
+            views = serving_views(path, folder / "cache", args.runs)
+            commands = serving_commands(path, folder / "cache", args.runs)
+            report_serving(views, commands)
         if args.profile:
             print(profile_cold_read(path))
         pairs = statistics.median(c["seconds"] / s for c, s in zip(colds, scans, strict=True))

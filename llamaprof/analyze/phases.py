@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from llamaprof import reports
 from llamaprof.events import Events, Interval
@@ -32,9 +33,13 @@ from llamaprof.record import CaptureRecord
 
 __all__ = [
     "BURST_GAP_NS",
+    "MAX_NVTX_PHASES",
+    "PHASE_COLUMNS",
     "Phase",
     "decode_intervals",
     "detected_phases",
+    "nvtx_phases",
+    "phases_frame",
     "phases_of",
     "prefill_intervals",
     "record_phases",
@@ -45,6 +50,10 @@ __all__ = [
 BURST_GAP_NS = 100_000_000
 #: At most this many bursts are listed; the rest are summed into the last one listed.
 MAX_BURSTS = 200
+#: At most this many top-level NVTX ranges are listed as phases (the first ones in time).
+MAX_NVTX_PHASES = 50
+#: Columns of ``phases_frame``.
+PHASE_COLUMNS = ["name", "start_ns", "end_ns", "duration_ns", "source"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,8 @@ def record_phases(events: Events, record: CaptureRecord) -> list[Phase]:
     """Phases from the capture record: load, workload, and per request its span, prefill and
     decode ([] when the record has no wall-clock times or the export no session start).
 
-    ``load`` runs from the session start to the first request; ``workload`` from the first
+    ``load`` runs from the session start to the server's readiness (``clock.server_ready_ns``,
+    /health answered) or, without it, to the first request; ``workload`` from the first
     request's start to the last request's end; ``request N`` (1-based, in start order) from
     its start to its end, ``prefill N`` to its first streamed token, ``decode N`` the rest.
     """
@@ -112,8 +122,13 @@ def record_phases(events: Events, record: CaptureRecord) -> list[Phase]:
         return []
     first = rows[0][0]
     last = max(end for _, end, _ in rows)
+    load_end = max(0, first)
+    ready = record.clock.server_ready_ns
+    if ready is not None and events.session_start_utc_ns is not None:
+        # the server answered /health: start-up is over, whatever idle time follows
+        load_end = min(load_end, max(0, ready - events.session_start_utc_ns))
     phases = [
-        Phase("load", 0, max(0, first), "record", "load"),
+        Phase("load", 0, load_end, "record", "load"),
         Phase("workload", first, last, "record", "workload"),
     ]
     for number, (start, end, token) in enumerate(rows, start=1):
@@ -134,19 +149,28 @@ def decode_intervals(phases: Sequence[Phase]) -> list[Interval]:
     phases merged, minus the prefill ones (with one request at a time they never overlap)."""
     decode = _merged([(p.start_ns, p.end_ns) for p in phases if p.kind == "decode"])
     prefill = prefill_intervals(phases)
+    if not decode or not prefill:
+        return decode
+    # Both are sorted and disjoint: walk their edges together. Inside decode and outside
+    # prefill is where the decode depth is 1 and the prefill depth 0.
+    points = sorted(
+        [(a, 0, 1) for a, _ in decode]  # type: ignore[misc]
+        + [(b, 0, -1) for _, b in decode]  # type: ignore[misc]
+        + [(a, 1, 1) for a, _ in prefill]  # type: ignore[misc]
+        + [(b, 1, -1) for _, b in prefill]  # type: ignore[misc]
+    )
     out: list[Interval] = []
-    for low, high in decode:
-        assert low is not None and high is not None
-        pieces = [(low, high)]
-        for p_low, p_high in prefill:
-            assert p_low is not None and p_high is not None
-            pieces = [
-                part
-                for a, b in pieces
-                for part in ((a, min(b, p_low)), (max(a, p_high), b))
-                if part[1] > part[0]
-            ]
-        out.extend(pieces)
+    depth = [0, 0]
+    opened: int | None = None
+    for at, which, step in points:
+        depth[which] += step
+        inside = depth[0] > 0 and depth[1] == 0
+        if inside and opened is None:
+            opened = at
+        elif not inside and opened is not None:
+            if at > opened:
+                out.append((opened, at))
+            opened = None
     return out
 
 
@@ -173,20 +197,17 @@ def detected_phases(events: Events, gap_ns: int = BURST_GAP_NS) -> list[Phase]:
     - ``burst N``: stretches of GPU work separated by more than ``gap_ns`` of idle GPU
       (at most ``MAX_BURSTS``; the last one listed then runs to the end of the GPU work).
     """
-    parts = events.gpu_parts()
-    if not parts:
+    lows, highs = events.gpu_union()
+    if not len(lows):
         return []
-    starts = np.concatenate([s for s, _ in parts])
-    ends = starts + np.concatenate([d for _, d in parts])
     phases: list[Phase] = []
     load_end = _upload_end(events)
     if load_end is not None:
         phases.append(Phase("load", 0, load_end, "detected", "load"))
-    work_start = load_end if load_end is not None else int(starts.min())
-    work_end = int(ends.max())
+    work_start = load_end if load_end is not None else int(lows[0])
+    work_end = int(highs[-1])
     if work_end > work_start:
         phases.append(Phase("workload", work_start, work_end, "detected", "workload"))
-    lows, highs = merge_intervals(starts, ends)
     breaks = np.flatnonzero(lows[1:] - highs[:-1] > gap_ns)
     burst_starts = np.concatenate([[lows[0]], lows[breaks + 1]])
     burst_ends = np.concatenate([highs[breaks], [highs[-1]]])
@@ -219,3 +240,42 @@ def _upload_end(events: Events) -> int | None:
         return None
     ends = memory["start_ns"].to_numpy()[mask] + memory["duration_ns"].to_numpy()[mask]
     return int(ends.max())
+
+
+# --- NVTX ranges, and phases as a table ------------------------------------------------------
+
+
+def nvtx_phases(top_level: pd.DataFrame, limit: int = MAX_NVTX_PHASES) -> tuple[list[Phase], int]:
+    """Top-level NVTX ranges (``llamaprof.sources.nvtx.top_level_ranges``: ``start_ns``,
+    ``end_ns``, ``name``) as phases (``source`` "nvtx", ``kind`` "nvtx"), the first ``limit``
+    in time order, and how many more there are."""
+    shown = top_level.head(limit)
+    phases = [
+        Phase(str(name), int(start), int(end), "nvtx", "nvtx")
+        for start, end, name in zip(
+            shown["start_ns"].tolist(),
+            shown["end_ns"].tolist(),
+            shown["name"].tolist(),
+            strict=True,
+        )
+    ]
+    return phases, max(0, len(top_level) - limit)
+
+
+def phases_frame(phases: Sequence[Phase]) -> pd.DataFrame:
+    """Phases as a table: ``name``, ``start_ns``, ``end_ns``, ``duration_ns`` (ns on the nsys
+    timeline), ``source`` ("record", "detected" or "nvtx"), in the order given.
+
+    >>> phases_frame([Phase("load", 0, 5, "record", "load")]).values.tolist()
+    [['load', 0, 5, 5, 'record']]
+    """
+    return pd.DataFrame(
+        {
+            "name": pd.Series([p.name for p in phases], dtype="object"),
+            "start_ns": pd.Series([p.start_ns for p in phases], dtype="int64"),
+            "end_ns": pd.Series([p.end_ns for p in phases], dtype="int64"),
+            "duration_ns": pd.Series([p.end_ns - p.start_ns for p in phases], dtype="int64"),
+            "source": pd.Series([p.source for p in phases], dtype="object"),
+        },
+        columns=PHASE_COLUMNS,
+    )

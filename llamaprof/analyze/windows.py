@@ -22,9 +22,9 @@ import numpy as np
 
 from llamaprof.analyze.phases import Phase, decode_intervals, phases_of, prefill_intervals
 from llamaprof.errors import WindowError
-from llamaprof.events import Events, Interval, Window
+from llamaprof.events import EventMask, Events, Interval, Window
 from llamaprof.model import Run
-from llamaprof.numeric import covered_before, merge_intervals
+from llamaprof.numeric import covered_before
 from llamaprof.record import CaptureRecord
 from llamaprof.summaries import summarize
 
@@ -77,9 +77,7 @@ def parse_duration(text: str) -> int:
     """
     match = _DURATION.match(text)
     if match is None:
-        raise WindowError(
-            f"not a time: {text!r} (write 1.5s, 250ms, 120us, 800ns or nanoseconds)"
-        )
+        raise WindowError(f"not a time: {text!r} (write 1.5s, 250ms, 120us, 800ns or nanoseconds)")
     number, unit = match.groups()
     value = float(number) * _UNITS[unit or "ns"]
     return round(value)
@@ -141,6 +139,9 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
     if name in ("prefill", "decode"):
         intervals = prefill_intervals(phases) if name == "prefill" else decode_intervals(phases)
         if not intervals:
+            if any(p.kind == "request" for p in phases):
+                why = "its capture record has no first-token times (requests not streamed)"
+                raise WindowError(f"{label} has no {name} times: {why}")
             raise WindowError(f"{label} has no {name} times: {_WHY_NO_RECORD}")
         return Window(name, tuple(intervals))
     for phase in phases:
@@ -183,26 +184,32 @@ def _no_times(run: Run, label: str) -> str:
     )
 
 
-def apply_window(run: Run, window: Window, *, label: str | None = None) -> Run:
+def apply_window(
+    run: Run, window: Window, *, mask: EventMask | None = None, label: str | None = None
+) -> Run:
     """A copy of ``run`` whose summaries, events and facts cover ``window`` only.
 
-    Summaries: the events starting in the window, summarised as nsys would (``summarize``).
-    ``info.span_ns``: the window's length within the capture; ``info.gpu_busy_ns``: GPU work
-    overlapping the window (overlaps counted once). ``WHOLE`` returns ``run`` itself.
+    Summaries: the events starting in the window, summarised as nsys would (``summarize``);
+    with ``mask`` (the events inside NVTX ranges of ``window.nvtx``, ``sources.nvtx``), only
+    those of them the mask keeps. ``info.span_ns``: the window's length within the capture;
+    ``info.gpu_busy_ns``: GPU work overlapping the window (with a mask, the GPU work it
+    keeps), overlaps counted once. ``WHOLE`` without a mask returns ``run`` itself.
     Raises WindowError for a run without event times.
     """
-    if window == WHOLE and run.window is None:
+    if window == WHOLE and mask is None and run.window is None:
         return run
     events = run.events
     if events is None:
         raise WindowError(_no_times(run, label or run.path.name))
-    selected = events.select(window.intervals)
+    masks = [events.in_window(window.intervals)] + ([mask] if mask is not None else [])
+    selected = events.where(*masks)
     summaries, skipped, variants = summarize(selected)
     clipped = _clip(window.intervals, events)
+    busy_source = events if mask is None else events.where(mask)
     info = replace(
         run.info,
         span_ns=sum(high - low for low, high in clipped),
-        gpu_busy_ns=busy_ns(events, clipped) if run.info.gpu_busy_ns is not None else None,
+        gpu_busy_ns=busy_ns(busy_source, clipped) if run.info.gpu_busy_ns is not None else None,
     )
     return replace(
         run,
@@ -216,16 +223,17 @@ def apply_window(run: Run, window: Window, *, label: str | None = None) -> Run:
 
 
 def _clip(intervals: tuple[Interval, ...], events: Events) -> list[tuple[int, int]]:
-    """The intervals within the capture's extent [first event, last event end]."""
+    """The intervals with their open sides closed at the capture's extent (first event start,
+    last event end). Bounded sides stay as given: a request's times come from the capture
+    record, and its last tokens may reach the client after the last CUDA event."""
     bounds = events.bounds()
-    if bounds is None:
-        return []
-    first, last = bounds[0], max(bounds[1], events.capture_end_ns or bounds[1])
+    first = bounds[0] if bounds is not None else None
+    last = max(bounds[1], events.capture_end_ns or bounds[1]) if bounds is not None else None
     out = []
     for low, high in intervals:
-        a = first if low is None else max(low, first)
-        b = last if high is None else min(high, last)
-        if b > a:
+        a = first if low is None else low
+        b = last if high is None else high
+        if a is not None and b is not None and b > a:
             out.append((a, b))
     return out
 
@@ -233,11 +241,9 @@ def _clip(intervals: tuple[Interval, ...], events: Events) -> list[tuple[int, in
 def busy_ns(events: Events, intervals: list[tuple[int, int]]) -> int:
     """GPU busy time inside ``intervals``: the union of all GPU work (kernels, memory
     operations; every stream and device) overlapping them, each instant counted once."""
-    parts = events.gpu_parts()
-    if not parts or not intervals:
+    lows, highs = events.gpu_union()
+    if not len(lows) or not intervals:
         return 0
-    starts = np.concatenate([s for s, _ in parts])
-    lows, highs = merge_intervals(starts, starts + np.concatenate([d for _, d in parts]))
     edges = np.array([x for pair in intervals for x in pair], dtype=np.int64)
     covered = covered_before(lows, highs, edges)
     return int((covered[1::2] - covered[0::2]).sum())

@@ -31,9 +31,11 @@ def _register() -> None:
     """Add the subcommands; imported here because each module imports ``main``'s package."""
     from llamaprof.cli.capture import capture
     from llamaprof.cli.compare import compare
+    from llamaprof.cli.phases import phases
     from llamaprof.cli.stats import stats
+    from llamaprof.cli.timeline import timeline_command
 
-    for command in (stats, compare, capture):
+    for command in (stats, compare, capture, phases, timeline_command):
         main.add_command(command)
 
 

@@ -24,6 +24,11 @@ Contract (see ``llamaprof stats --help``):
   for json).
 - A file that cannot be read: one line ``llamaprof: <file>: <reason>`` on stderr,
   exit status 1, no traceback.
+- ``--window WINDOW`` / ``--nvtx NAME`` (SQLite exports and .nsys-rep): the summaries of
+  the events starting in the window / inside NVTX ranges of that name, exactly as nsys
+  prints those events; a note on stderr says what the window covers, and JSON output
+  names it first (``"window": {"name", "start_ns", "end_ns"}``). ``nsys stats`` text and
+  CSV have no event times: one line, exit status 1. A malformed window is a usage error.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from collections.abc import Sequence
 import click
 
 from llamaprof import reports
+from llamaprof.analyze.windows import WindowSpec
+from llamaprof.cli.selection import nvtx_option, select_events, window_option
 from llamaprof.loading import load_run
 from llamaprof.model import KernelNaming
 from llamaprof.render.nsys_format import (
@@ -94,8 +101,17 @@ def _report_names(ctx: click.Context, param: click.Parameter, values: Sequence[s
     show_default=True,
     help="Unit of the time columns; other than ns, values have 4 decimals.",
 )
+@window_option
+@nvtx_option
 def stats(
-    path: str, report_names: list[str], fmt: str, base: bool, mangled: bool, timeunit: str
+    path: str,
+    report_names: list[str],
+    fmt: str,
+    base: bool,
+    mangled: bool,
+    timeunit: str,
+    window_spec: WindowSpec | None,
+    nvtx_name: str | None,
 ) -> None:
     """Print the CUDA summaries of PATH exactly as `nsys stats` prints them.
 
@@ -103,6 +119,12 @@ def stats(
     printed. A report PATH does not contain is named on stderr (SKIPPED: ...).
     Exit status: 0 when a report was printed, 1 when none of the requested reports
     is in PATH or PATH cannot be read, 2 for a usage error.
+
+    --window and --nvtx print the summaries of the events in the window / inside the
+    NVTX ranges exactly as nsys would print those events. An event is in a window when it
+    starts in it (API calls by their start, GPU work by its GPU start; an event starting
+    before the window but running into it is not in it); see `llamaprof phases` for the
+    phases a run has.
     """
     if base and mangled:
         raise click.UsageError("--base and --mangled cannot be used together.")
@@ -112,6 +134,7 @@ def stats(
     fmt = fmt.lower()
     timeunit = timeunit.lower()
     run = load_run(path)
+    run, window = select_events(run, path, window_spec, nvtx_name)
 
     # Data the reader had to leave out makes the numbers incomplete: say so, on stderr only.
     for warning in run.info.warnings:
@@ -136,7 +159,7 @@ def stats(
 
     options = {"naming": naming, "timeunit": timeunit}
     if fmt == "json":
-        text = render_json(run, present, **options)
+        text = render_json(run, present, window=window, **options)
     elif fmt == "csv" and len(present) == 1:
         text = render_csv(run, present[0], **options)
     elif fmt == "csv":

@@ -61,6 +61,7 @@ import pandas as pd
 
 from llamaprof import reports
 from llamaprof.analyze.merge import kernels_by_name
+from llamaprof.events import Window
 from llamaprof.model import KernelNaming, Run
 from llamaprof.rounding import sql_round
 
@@ -376,13 +377,15 @@ def render_json(
     naming: KernelNaming = KernelNaming.DEMANGLED,
     timeunit: str = "ns",
     indent: int | None = 2,
+    window: Window | None = None,
 ) -> str:
     """One JSON object keyed by report name (current names, in the order asked), each a
     list of rows keyed by the CSV header's column names. Reports the run does not
-    contain are left out (see ``run.skipped``). Ends in ``\\n``.
+    contain are left out (see ``run.skipped``). With ``window``, a ``"window"`` key first
+    names the events summarised (``Window.to_dict``). Ends in ``\\n``.
     """
     names: Sequence[str] = reports.REPORT_NAMES if report_names is None else list(report_names)
-    result: dict[str, list[dict[str, Any]]] = {}
+    result: dict[str, Any] = {} if window is None else {"window": window.to_dict()}
     for name in names:
         report = reports.canonical_report_name(name)
         table = table_cells(run, report, naming=naming, timeunit=timeunit)

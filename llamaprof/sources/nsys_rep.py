@@ -79,6 +79,15 @@ def read_nsys_rep(path: str | Path) -> Run:
     return run
 
 
+def existing_export(path: str | Path) -> Path | None:
+    """The SQLite export of the report at ``path`` made earlier (beside it or in the cache)
+    and at least as new as the report; None when there is none. Never runs nsys."""
+    try:
+        return _fresh_export(Path(path))
+    except OSError:
+        return None
+
+
 def _header(path: Path) -> bytes:
     try:
         with path.open("rb") as fh:

@@ -404,6 +404,7 @@ class _Reader:
         info = RunInfo(
             nsys_version=self._export_meta("EXPORT_PRODUCT_VERSION"),
             gpus=self._gpus(),
+            memory_bandwidth_bps=self._memory_bandwidths(),
             start_utc=self._start_utc(),
             command_line=self._command_line(),
             notes=self.notes,
@@ -440,6 +441,23 @@ class _Reader:
             if names:
                 return names
         return []
+
+    def _memory_bandwidths(self) -> list[int | None]:
+        """Peak memory bandwidth (bytes/s) of each GPU that ``_gpus`` names from
+        TARGET_INFO_GPU, in the same order; [] when the table or its column is absent."""
+        table = "TARGET_INFO_GPU"
+        if table not in self.tables:
+            return []
+        columns = self._columns(table)
+        if not {"name", "memoryBandwidth"} <= columns:
+            return []
+        order = next((c for c in ("id", "deviceId", "cudaId") if c in columns), "rowid")
+        return [
+            value if isinstance(value, int) and value > 0 else None
+            for (value,) in self.con.execute(
+                f'SELECT memoryBandwidth FROM {table} WHERE name IS NOT NULL ORDER BY "{order}"'
+            )
+        ]
 
     def _session_start_ns(self) -> int | None:
         """Wall-clock ns of the timeline's zero (``TARGET_INFO_SESSION_START_TIME.utcEpochNs``)."""
