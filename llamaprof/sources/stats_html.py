@@ -13,6 +13,7 @@ names are decoded); cells are read like the CSV's.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from llamaprof.sources.stats_tables import Column, classify, column_of
 __all__ = ["html_table_at", "parse_stats_html"]
 
 _TITLES = ("h1", "h2", "h3", "h4", "h5", "h6", "caption")
+_THEAD_END = re.compile(r"</thead\s*>", re.IGNORECASE)
 
 
 class _Table:
@@ -120,9 +122,9 @@ def _columns(header: list[str]) -> list[Column] | None:
 def html_table_at(text: str, pos: int) -> list[Column] | None:
     """The columns of the first HTML table from ``text[pos]`` on, if its header is one of
     the four summaries' (only the header needs to be there: a file's head will do)."""
-    end = text.lower().find("</thead>", pos)
+    end = _THEAD_END.search(text, pos)
     parser = _Events()
-    parser.feed(text[pos : end + len("</thead>")] if end >= 0 else text[pos : pos + 65536])
+    parser.feed(text[pos : end.end()] if end else text[pos : pos + 65536])
     for kind, _, value in parser.events:
         if kind == "table" and isinstance(value, _Table):
             return _columns(value.header)
