@@ -31,3 +31,47 @@ def shared_files(pattern: str) -> list[Path]:
     if not SHARED_NSYS.exists():
         return []
     return sorted(SHARED_NSYS.glob(pattern))
+
+
+#: The folder no test may change: ../shared/data (real outputs, read-only for everyone but
+#: root, and CI runs as root, so mode bits alone do not protect it).
+SHARED_DATA = SHARED_NSYS.parent
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int, int, int, str]]:
+    """Every entry under ``folder`` (itself included): kind, size, mtime (ns), mode bits and
+    a hash of a file's content (the shared data is ~20 MB: hashed in well under a second).
+
+    A file added, removed, rewritten (even to the same size and mtime), touched or chmod-ed,
+    or a folder made inside (a ``.llamaprof-cache/``, an export ``.sqlite``), changes it.
+    """
+    import hashlib
+    import os
+
+    entries: dict[str, tuple[str, int, int, int, str]] = {}
+    if not folder.exists():
+        return entries
+    for root, dirs, files in os.walk(folder):
+        for name in [".", *dirs, *files]:
+            path = Path(root) / name
+            st = path.lstat()
+            kind = "link" if path.is_symlink() else "dir" if path.is_dir() else "file"
+            digest = ""
+            if kind == "file":
+                with path.open("rb") as fh:
+                    digest = hashlib.file_digest(fh, "blake2b").hexdigest()[:32]
+            entry = (kind, st.st_size, st.st_mtime_ns, st.st_mode, digest)
+            entries[str(path.relative_to(folder))] = entry
+    return entries
+
+
+def snapshot_changes(before: dict, after: dict) -> list[str]:
+    """What differs between two snapshots, one line per entry, sorted."""
+    changes = [f"added {p}" for p in after.keys() - before.keys()]
+    changes += [f"removed {p}" for p in before.keys() - after.keys()]
+    changes += [
+        f"changed {p}: {before[p]} -> {after[p]}"
+        for p in before.keys() & after.keys()
+        if before[p] != after[p]
+    ]
+    return sorted(changes)

@@ -2,8 +2,9 @@
 
 Contract (see ``llamaprof stats --help``):
 
-- PATH is any file llamaprof reads (SQLite export, .nsys-rep, the text or CSV that
-  ``nsys stats`` printed); its format is detected from its content.
+- PATH is any file llamaprof reads (SQLite export, .nsys-rep, what ``nsys stats``
+  printed in any of its formats: column, table, csv, tsv, json, hdoc, htable); its
+  format is detected from its content. The same run prints alike from any of them.
 - ``--report NAME`` (repeatable, or comma-separated) picks reports by current or
   pre-2023 name (``cuda_gpu_kern_sum`` or ``gpukernsum``); default: all four in
   nsys's order. A name given twice is printed once. An unknown name is a usage
@@ -115,8 +116,9 @@ def stats(
 ) -> None:
     """Print the CUDA summaries of PATH exactly as `nsys stats` prints them.
 
-    PATH is an SQLite export, an .nsys-rep, or the text or CSV that `nsys stats`
-    printed. A report PATH does not contain is named on stderr (SKIPPED: ...).
+    PATH is an SQLite export, an .nsys-rep, or what `nsys stats` printed (any
+    --format: column, table, csv, tsv, json, hdoc, htable). A report PATH does not
+    contain is named on stderr (SKIPPED: ...).
     Exit status: 0 when a report was printed, 1 when none of the requested reports
     is in PATH or PATH cannot be read, 2 for a usage error.
 

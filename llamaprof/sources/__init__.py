@@ -1,7 +1,11 @@
 """Sources: detect a report's format from its content and read it into a ``Run``.
 
-One reader per format (``sqlite_export``, ``nsys_rep``, ``stats_text``,
-``stats_csv``); ``load_report`` is the single entry point.
+One reader per format: ``sqlite_export`` (SQLite exports), ``nsys_rep`` (``.nsys-rep`` /
+``.qdrep`` through ``nsys export``), and for what ``nsys stats`` prints: ``stats_text``
+(``--format column`` and ``table``), ``stats_csv`` (``csv``, ``tsv``), ``stats_json``
+(``json``) and ``stats_html`` (``hdoc``, ``htable``). ``load_report`` is the single entry
+point; the format is found from the content, never from the file's name. JSON and HTML
+outputs are ``ReportFormat.STATS_TEXT`` runs (the model has no value of their own).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def sniff(path: str | Path) -> ReportFormat:
         raise UnknownReportFormat(
             path,
             "is not an nsys report (expected an SQLite export, .nsys-rep, "
-            "or the text or CSV that `nsys stats` prints)",
+            "or what `nsys stats` prints: text, CSV, JSON or HTML)",
         )
     return fmt
 

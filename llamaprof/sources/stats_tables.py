@@ -225,6 +225,7 @@ def build_frame(
     *,
     size_unit: str | None = None,
     naming: str | None = None,
+    style: NumberStyle | None = None,
 ) -> Table:
     """The summary DataFrame of ``report`` (see ``reports.COLUMNS``) from printed cells.
 
@@ -233,7 +234,9 @@ def build_frame(
     (``Decimal``): ns columns of integers stay int64, anything scaled is float64.
     ``size_unit`` is the unit of a size table whose header prints none (the 2020
     layouts: KiB). Reading stops at the first row that is not a valid row
-    (``Table.cut_at``). Raises TableError if a needed column is missing.
+    (``Table.cut_at``). ``style``: how the numbers are printed when the format says
+    (JSON numbers: ``US``); None detects it from the cells. Raises TableError if a needed
+    column is missing.
     """
     index = {c.field: i for i, c in enumerate(columns)}
     missing = {"total", "count", "name"} - index.keys()
@@ -241,7 +244,7 @@ def build_frame(
         raise TableError(f"columns {sorted(missing)} missing")
     is_size = report == reports.MEM_SIZE
     numeric = [f for f in index if f in NUMERIC_FIELDS]
-    style = detect_number_style(
+    style = style or detect_number_style(
         (row[index[f]] for row in rows for f in numeric if index[f] < len(row)),
         fractional=(
             row[i]

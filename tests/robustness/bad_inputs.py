@@ -16,7 +16,7 @@ from shared_data import SEED_TEXT
 GIB = 1024**3
 NOT_A_REPORT = (
     "is not an nsys report (expected an SQLite export, .nsys-rep, "
-    "or the text or CSV that `nsys stats` prints)"
+    "or what `nsys stats` prints: text, CSV, JSON or HTML)"
 )
 
 

@@ -23,6 +23,12 @@ from llamaprof.sources import load_report
 from shared_data import shared_files
 
 TEXT_FILES = shared_files("stats-text/*.txt") + shared_files("stats-csv/*.csv")
+#: Real nsys 2023.4 outputs in the formats ../shared has no sample of (table, json, htable).
+FORMAT_FILES = sorted(
+    p
+    for p in (Path(__file__).parents[1] / "sources_text" / "data" / "nsys2023.4").iterdir()
+    if "column" not in p.name
+)
 SQLITE_FILES = [p for p in shared_files("sqlite/*.sqlite") if p.stat().st_size < 1_200_000]
 
 _FUZZ_SETTINGS = settings(
@@ -80,6 +86,15 @@ _NSYS_LINES = [
     "SKIPPED: /tmp/x.sqlite does not contain CUDA kernel data.",
     "Processing [x.sqlite] with [/opt/nsight-systems-2025.1.3/host-linux-x64/reports/cuda_api_sum.py]... ",
     "",
+    "+----------+-----------------+-----------+----------+------+",
+    "| Time (%) | Total Time (ns) | Num Calls | Avg (ns) | Name |",
+    "|     81.2 |             300 |         2 |    150.0 | x|y  |",
+    "[",
+    '  {"Time (%)": 60.0, "Total Time (ns)": 600, "Num Calls": 2, "Name": "cudaMalloc"},',
+    "]",
+    "<table><thead><tr><th>Total (MB)</th><th>Count</th><th>Operation</th></tr></thead>",
+    "<tr><td>2.097</td><td>16</td><td>[CUDA memset]</td></tr></table>",
+    "<h1>CUDA API Summary (cuda_api_sum)</h1>",
 ]
 
 
@@ -120,9 +135,10 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
     return bytes(buf[:pos]) + rng.randbytes(rng.randint(1, 64)) + bytes(buf[pos:])
 
 
-@pytest.mark.parametrize("source", TEXT_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("source", TEXT_FILES + FORMAT_FILES, ids=lambda p: p.name)
 def test_mutated_real_text_and_csv_never_crash(tmp_path: Path, source: Path) -> None:
-    """600 mutations of each real nsys text/CSV output are read or refused cleanly."""
+    """600 mutations of each real nsys text/CSV/table/JSON/HTML output are read or refused
+    cleanly."""
     rng = random.Random(source.name)
     original = source.read_bytes()
     for i in range(600):
