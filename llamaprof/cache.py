@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from llamaprof.events import Events
 from llamaprof.model import KernelNaming, ReportFormat, Run, RunInfo
+from llamaprof.writable import may_write
 
 log = logging.getLogger(__name__)
 
@@ -195,27 +196,13 @@ def _store(run: Run, identity: dict[str, int | str], folders: list[Path]) -> Non
         log.info("run %s not cached: %s", run.path, exc)
         return
     for folder in folders:
-        if not _may_write(folder):
+        if not may_write(folder):
             continue
         try:
             _write_atomic(folder, _entry_name(identity), blob)
             return
         except OSError as exc:
             log.info("cache folder %s not writable: %s", folder, exc)
-
-
-def _may_write(folder: Path) -> bool:
-    """Whether ``folder`` (or the folder it would be made in) is meant to be written.
-
-    Mode bits as well as access(2): root may write anywhere, but a report folder marked
-    read-only (``dr-xr-xr-x``, such as shared test data) must stay untouched.
-    """
-    existing = folder if folder.exists() else folder.parent
-    try:
-        mode = existing.stat().st_mode
-    except OSError:
-        return not folder.exists()  # an absent parent: mkdir(parents=True) decides
-    return bool(mode & 0o222) and os.access(existing, os.W_OK)
 
 
 def _write_atomic(folder: Path, name: str, blob: bytes) -> None:
@@ -341,7 +328,12 @@ def _frame_to_parquet(df: pd.DataFrame) -> tuple[bytes, dict[str, dict[str, list
 
 
 def _frame_from_parquet(blob: bytes, objects: dict[str, dict[str, list[int]]]) -> pd.DataFrame:
-    df = pq.read_table(pa.BufferReader(blob)).to_pandas()
+    # Arrow reads from a buffer it owns: an Arrow I/O thread that releases a buffer over Python
+    # bytes takes the GIL, and doing so during interpreter shutdown aborts the process
+    # ("terminate called without an active exception", seen under load).
+    owned = pa.BufferOutputStream()
+    owned.write(blob)
+    df = pq.read_table(pa.BufferReader(owned.getvalue())).to_pandas()
     markers = {"None": None, "NA": pd.NA, "nan": float("nan")}
     for column, kinds in objects.items():
         values = df[column].astype(object).tolist()
