@@ -79,7 +79,9 @@ def load_run_cached(
     if hit is not None:
         return hit
     if loader is None:
-        from llamaprof.sources import load_report as loader
+        from llamaprof.sources import load_report
+
+        loader = load_report
     try:
         before = file_identity(path)  # before reading: a file changed meanwhile is not stored
     except OSError:

@@ -519,7 +519,7 @@ class FolderWatcher:
                 if getattr(event, "event_type", "") in ("opened", "closed_no_write"):
                     return
                 paths = (getattr(event, "src_path", ""), getattr(event, "dest_path", ""))
-                if any(p and is_relevant_path(folder, p) for p in paths):
+                if any(p and is_relevant_path(Path(folder), p) for p in paths):
                     watcher.bump()
 
         try:

@@ -55,6 +55,7 @@ def parse_server_args(args: Sequence[str]) -> dict[str, object]:
             positional.append(token)
             i += 1
             continue
+        value: object
         if token.startswith("--") and "=" in token:
             key, value = token.split("=", 1)
             i += 1

@@ -121,7 +121,7 @@ def _largest_transfer(
         return None
     title = "Largest single transfer"
     if "max_ns" in numbers:
-        title += f": {format_ns(numbers['max_ns'])} ({numbers['time_operation']})"
+        title += f": {format_ns(int(numbers['max_ns']))} ({numbers['time_operation']})"
     detail = "; ".join(parts)
     return Finding(title, detail[0].upper() + detail[1:] + ".", numbers)
 

@@ -22,7 +22,9 @@ __all__ = ["kernels_by_name"]
 def _exact(value: object) -> Decimal:
     # repr() of a float is the shortest text that reads back the same float: the
     # value as it was printed when it came from nsys text.
-    return Decimal(value) if isinstance(value, int | np.integer) else Decimal(repr(float(value)))
+    if isinstance(value, int | np.integer):
+        return Decimal(int(value))
+    return Decimal(repr(float(value)))  # type: ignore[arg-type]
 
 
 def _same_or_na(values: pd.Series) -> object:

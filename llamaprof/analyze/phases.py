@@ -153,12 +153,13 @@ def decode_intervals(phases: Sequence[Phase]) -> list[Interval]:
         return decode
     # Both are sorted and disjoint: walk their edges together. Inside decode and outside
     # prefill is where the decode depth is 1 and the prefill depth 0.
-    points = sorted(
-        [(a, 0, 1) for a, _ in decode]  # type: ignore[misc]
-        + [(b, 0, -1) for _, b in decode]  # type: ignore[misc]
-        + [(a, 1, 1) for a, _ in prefill]  # type: ignore[misc]
-        + [(b, 1, -1) for _, b in prefill]  # type: ignore[misc]
-    )
+    # merged phase intervals are bounded on both sides
+    edges: list[tuple[int, int, int]] = []
+    for which, intervals in enumerate((decode, prefill)):
+        for a, b in intervals:
+            assert a is not None and b is not None
+            edges += [(a, which, 1), (b, which, -1)]
+    points = sorted(edges)
     out: list[Interval] = []
     depth = [0, 0]
     opened: int | None = None

@@ -13,7 +13,7 @@ from llamaprof.errors import LlamaprofError
 class _Group(click.Group):
     """Turns library errors into ``llamaprof: <reason>`` and exit status 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LlamaprofError as exc:

@@ -43,14 +43,14 @@ def _parse(ctx: click.Context, param: click.Parameter, value: str | None) -> Win
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-def window_option(command):  # type: ignore[no-untyped-def]
+def window_option(command):
     """``--window WINDOW``: parsed at the command line (a malformed value is a usage error)."""
     return click.option(
         "--window", "window_spec", metavar="WINDOW", callback=_parse, help=WINDOW_HELP
     )(command)
 
 
-def nvtx_option(command):  # type: ignore[no-untyped-def]
+def nvtx_option(command):
     """``--nvtx NAME``."""
     return click.option("--nvtx", "nvtx_name", metavar="NAME", help=NVTX_HELP)(command)
 

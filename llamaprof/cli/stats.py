@@ -159,17 +159,19 @@ def stats(
             err=True,
         )
 
-    options = {"naming": naming, "timeunit": timeunit}
     if fmt == "json":
-        text = render_json(run, present, window=window, **options)
+        text = render_json(run, present, window=window, naming=naming, timeunit=timeunit)
     elif fmt == "csv" and len(present) == 1:
-        text = render_csv(run, present[0], **options)
+        text = render_csv(run, present[0], naming=naming, timeunit=timeunit)
     elif fmt == "csv":
         text = "\n".join(
-            f"{title_line(name)}\n\n{render_csv(run, name, **options)}" for name in present
+            f"{title_line(name)}\n\n{render_csv(run, name, naming=naming, timeunit=timeunit)}"
+            for name in present
         )
     else:
-        text = "\n".join(render_column(run, name, **options) for name in present)
+        text = "\n".join(
+            render_column(run, name, naming=naming, timeunit=timeunit) for name in present
+        )
     _write(text)
     if not present:
         sys.exit(1)

@@ -285,9 +285,9 @@ def _collect(
         }
     data = TableData(columns, sum(c.dropped for c in chunks))
     for name in plan.minimum:
-        found = [c.minimum[name] for c in chunks if c.minimum[name] is not None]
-        data.minimum[name] = min(found) if found else None
+        lows = [v for c in chunks if (v := c.minimum[name]) is not None]
+        data.minimum[name] = min(lows) if lows else None
     for name in plan.maximum:
-        found = [c.maximum[name] for c in chunks if c.maximum[name] is not None]
-        data.maximum[name] = max(found) if found else None
+        highs = [v for c in chunks if (v := c.maximum[name]) is not None]
+        data.maximum[name] = max(highs) if highs else None
     return data

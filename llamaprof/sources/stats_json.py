@@ -32,6 +32,13 @@ _DECODER = json.JSONDecoder(
     parse_constant=lambda name: name.lower(),  # NaN -> "nan", read as an empty value
 )
 _SPACE = re.compile(r"\s*")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    """The first position at or after ``pos`` that is not white space."""
+    match = _SPACE.match(text, pos)
+    assert match is not None  # \s* matches everywhere, if only the empty string
+    return match.end()
 _EXPONENT = re.compile(r"[-+]?\d*\.?\d+[eE][-+]?\d+")
 
 
@@ -40,7 +47,7 @@ def json_table_at(text: str, pos: int) -> list[Column] | None:
     one of the four summaries (only that row needs to be complete: a file's head will do)."""
     if not text.startswith("[", pos):
         return None
-    start = _SPACE.match(text, pos + 1).end()
+    start = _skip_space(text, pos + 1)
     try:
         first, _ = _DECODER.raw_decode(text, start)
     except ValueError:
@@ -93,7 +100,7 @@ def parse_stats_json(text: str, path: str | Path) -> Run:
     events: list[tuple[str, int, object]] = []  # ("line", pos, text) / ("array", pos, rows)
     pos = 0
     while pos < len(text):
-        pos = _SPACE.match(text, pos).end()
+        pos = _skip_space(text, pos)
         if pos >= len(text):
             break
         if text[pos] == "[" and json_table_at(text, pos) is not None:
@@ -124,7 +131,7 @@ def _array(text: str, pos: int) -> tuple[list[tuple[int, object]], int, bool]:
     rows: list[tuple[int, object]] = []
     pos += 1
     while True:
-        pos = _SPACE.match(text, pos).end()
+        pos = _skip_space(text, pos)
         if pos >= len(text):
             return rows, pos, False
         if text[pos] == "]":
