@@ -55,3 +55,14 @@ def downloaded(at: AppTest, key: str) -> bytes:
         except MediaFileStorageError:
             continue
     raise AssertionError(f"no media file behind {url}")
+
+
+def open_tab(at: AppTest, title: str, key: str = "compare_tab") -> AppTest:
+    """Open the tab ``title`` of the tabs ``key`` (only the open tab is drawn) and rerun."""
+    at.session_state[key] = title
+    return at.run()
+
+
+def tab(at: AppTest, title: str):
+    """The tab block titled ``title``."""
+    return next(t for t in at.tabs if t.label == title)
