@@ -6,6 +6,7 @@ The page's state is its link: ``?run=a&run=b&baseline=a&tab=kernels&by=name&wind
 
 import streamlit as st
 
+from llamaprof.analyze.comparison import THROUGHPUT
 from llamaprof.charts import run_colors
 from llamaprof.errors import LlamaprofError
 from llamaprof.render.text import shorten_middle
@@ -38,6 +39,7 @@ from llamaprof.ui.sidebar import reports_sidebar
 from llamaprof.ui.views import (
     COMPARE_TABS,
     TAB_VIEWS,
+    missing_data,
     run_cards,
     slug,
     summary_view,
@@ -64,6 +66,11 @@ if linked := url_state.first_visit_values(url_state.RUN):
     st.session_state["compare_runs"] = list(
         dict.fromkeys(id_of[n] for n in linked if n in id_of)
     )[:MAX_COMPARE]
+    # Said while the selection is the link's: a report renamed or deleted since.
+    st.session_state["_link_unknown"] = (
+        [n for n in linked if n not in id_of],
+        st.session_state["compare_runs"],
+    )
 if (name := url_state.first_visit_value(url_state.BASELINE)) in id_of:
     st.session_state["compare_baseline"] = id_of[name]
 if (tab_id := url_state.first_visit_value(url_state.TAB)) in COMPARE_TABS:
@@ -88,6 +95,12 @@ selected = left.multiselect(
     help=f"Two to {MAX_COMPARE} runs; rows are matched across runs by name.",
 )
 link[url_state.RUN] = [runs[i].name for i in selected]
+unknown, seeded = st.session_state.get("_link_unknown", ([], None))
+if unknown and seeded == selected:
+    st.warning(
+        f"The link names {'a run' if len(unknown) == 1 else 'runs'} not in the folder: "
+        f"{md_escape(', '.join(unknown))}."
+    )
 if len(selected) < 2:
     url_state.write(link)
     st.info("Pick at least two runs to compare.")
@@ -137,6 +150,10 @@ run_cards(comparison, colors)
 config_section(comparison)
 
 tab_ids = list(COMPARE_TABS)
+if "compare_tab" not in st.session_state and all(
+    missing_data(comparison, views) for views in TAB_VIEWS.values()
+):
+    st.session_state["compare_tab"] = COMPARE_TABS[THROUGHPUT]  # no CUDA data to show
 tabs = st.tabs(list(COMPARE_TABS.values()), key="compare_tab", on_change="rerun")
 by = str(st.session_state.get("compare_kernels_by") or "name")
 active = next((i for i, tab in zip(tab_ids, tabs, strict=True) if tab.open), tab_ids[0])
@@ -146,10 +163,13 @@ for tab_id, tab in zip(tab_ids, tabs, strict=True):
     if not tab.open:  # only the tab on screen is computed and drawn
         continue
     with tab:
-        if tab_id == "throughput":
+        if tab_id == THROUGHPUT:
             throughput_view(comparison, colors=colors)
             continue
         names = TAB_VIEWS[tab_id]
+        if (why := missing_data(comparison, names)) is not None:
+            st.info(why)  # one line for the tab: e.g. captured on a machine without a GPU
+            continue
         if tab_id == "kernels":
             by = kernels_by_control()
         for name in names:

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from llamaprof import reports
+from llamaprof.analyze.compare import VIEWS
 from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison
 from llamaprof.analyze.overview import group_overview, kernel_time_by_device, run_gpus
 from llamaprof.charts import delta_bars, grouped_bars
@@ -37,6 +38,7 @@ __all__ = [
     "COMPARE_TABS",
     "TAB_VIEWS",
     "comparison_table",
+    "missing_data",
     "run_cards",
     "share_text",
     "slug",
@@ -219,17 +221,24 @@ def comparison_table(view: ViewComparison, top: int, *, key: str) -> pd.DataFram
     return frame
 
 
-def _no_data(view: ViewComparison, comparison: Comparison) -> str:
-    """One line: why no run has the view's report."""
+def missing_data(comparison: Comparison, names: tuple[str, ...]) -> str | None:
+    """One line saying that no run has any of the summaries of views ``names`` (a tab), and
+    what nsys said; None when some run has one."""
+    reports_of = [VIEWS[name].report for name in names]
+    lacking = [report for report in reports_of if not comparison.has_report(report)]
+    if len(lacking) < len(names):
+        return None
     reasons = {
-        m.run.skipped[view.report]
+        m.run.skipped[report]
+        for report in lacking
         for m in comparison.members.values()
-        if m.run is not None and view.report in m.run.skipped
+        if m.run is not None and report in m.run.skipped
     }
     why = f" nsys: {'; '.join(sorted(reasons))}" if reasons else ""
+    what = " nor ".join(f"{reports.TITLES[r]} ({r})" for r in lacking)
     return (
-        f"No run has the {reports.TITLES[view.report]} ({view.report}): captured on a machine "
-        f"without a GPU, or nsys recorded no CUDA activity.{why}"
+        f"No run has the {what}: captured on a machine without a GPU, or nsys recorded no "
+        f"CUDA activity.{why}"
     )
 
 
@@ -246,8 +255,8 @@ def summary_view(
     (None when no run has the report: one line says so)."""
     view = comparison.view(name, by)
     suffix = "" if by == "name" else f"_{by}"
-    if len(view.lacking) == len(view.columns):
-        st.info(_no_data(view, comparison))
+    if (why := missing_data(comparison, (name,))) is not None:
+        st.info(why)
         return None
     for column in view.lacking:
         st.caption(f"{md_escape(column)} has no {view.report} report: its rows read —.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -66,3 +67,42 @@ def open_tab(at: AppTest, title: str, key: str = "compare_tab") -> AppTest:
 def tab(at: AppTest, title: str):
     """The tab block titled ``title``."""
     return next(t for t in at.tabs if t.label == title)
+
+
+def timed_record(
+    report: Path,
+    session_start_ns: int,
+    requests: list[tuple[int, int, int]],
+    *,
+    args: list[str],
+    group: str,
+    index: int = 1,
+    of: int = 1,
+    totals: dict | None = None,
+) -> Path:
+    """A schema-2 capture record beside ``report``: ``requests`` as (start, first token, end)
+    ns on the report's nsys timeline, written as wall-clock times (``session_start_ns`` +
+    offset) as ``llamaprof capture`` writes them; 10 prompt and 20 generated tokens each."""
+    record = {
+        "schema": 2,
+        "name": report.name.split(".")[0],
+        "settings": {"args": args, "env": {}},
+        "set": {"id": group.split("/")[0], "config_index": 0},
+        "repeat": {"group": group, "index": index, "of": of},
+        "requests": [
+            {
+                "index": i,
+                "start_ns": session_start_ns + start,
+                "first_token_ns": session_start_ns + first,
+                "end_ns": session_start_ns + end,
+                "timings": {"prompt_n": 10, "predicted_n": 20, "cache_n": 0},
+            }
+            for i, (start, first, end) in enumerate(requests)
+        ],
+        "totals": {"generated_tokens": 20 * len(requests), "requests": len(requests)}
+        | (totals or {}),
+    }
+    path = report.with_name(report.name.split(".")[0] + ".llamaprof.json")
+    path.write_text(json.dumps(record), encoding="utf-8")
+    os.utime(path, (OLD, OLD))
+    return path
