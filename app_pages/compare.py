@@ -91,6 +91,7 @@ selected = left.multiselect(
     format_func=lambda i: shorten_middle(runs[i].name, 36),
     key="compare_runs",
     max_selections=MAX_COMPARE,
+    wrap=True,  # every selected run in sight, on as many rows as it takes
     persist_state="session",
     help=f"Two to {MAX_COMPARE} runs; rows are matched across runs by name.",
 )
@@ -109,7 +110,7 @@ keep_valid_selection("compare_baseline", selected, default=selected[0])
 baseline_id = right.selectbox(
     "Baseline",
     selected,
-    format_func=lambda i: shorten_middle(runs[i].name, 28),
+    format_func=lambda i: shorten_middle(runs[i].name, 24),
     key="compare_baseline",
     persist_state="session",
     help="Changes are shown against this run (or the repeats of its config).",

@@ -208,9 +208,10 @@ def normalize_control(container, entries: Sequence[LoadedRun]) -> str:
     without, the control is disabled, shows totals and says why.
     """
     lacking = [e.file_label for e in entries if e.record is None]
+    which = md_escape(", ".join(lacking)) if len(lacking) <= 2 else f"{len(lacking)} of them"
     reason = (
         f"Needs a capture record (`<name>.llamaprof.json`) beside every selected run; "
-        f"{md_escape(', '.join(lacking))} {'has' if len(lacking) == 1 else 'have'} none."
+        f"{which} {'has' if len(lacking) == 1 else 'have'} none."
         if lacking
         else None
     )

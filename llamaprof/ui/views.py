@@ -24,6 +24,7 @@ from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison
 from llamaprof.analyze.overview import group_overview, kernel_time_by_device, run_gpus
 from llamaprof.charts import delta_bars, grouped_bars
 from llamaprof.render.comparison import table, to_csv
+from llamaprof.render.tables import column_widths
 from llamaprof.render.text import (
     change_text,
     shorten_names,
@@ -60,10 +61,13 @@ TAB_VIEWS: dict[str, tuple[str, ...]] = {
     "kernels": ("kernels",),
     "memory": ("memops_time", "memops_size"),
 }
-#: Characters of a run's name in a table header (its middle left out: ``shorten_names``).
-HEADER_CHARS = 22
-#: Column widths (px) of a comparison table: four runs fit a 1280 px page with the sidebar.
-_WIDTHS = {"name": 230, "family": 90, "value": 105, "spread": 170, "delta": 95, "pct": 75}
+#: Most characters of a run's name in a table header (its middle left out: ``shorten_names``).
+HEADER_CHARS = 28
+#: px of a comparison table that show without scrolling: the main column of a 1280 px
+#: window with the sidebar open (818 px in Chromium).
+TABLE_BUDGET = 800
+# px the Name, Family, Δ and Δ% columns take at least (for the header length of runs' names)
+_NAME_PX, _NAME_MAX_PX, _FAMILY_PX, _DELTA_PX, _PCT_PX = 150, 260, 90, 90, 70
 
 
 def slug(text: str) -> str:
@@ -128,11 +132,11 @@ def gpus_text(names: list[str | None]) -> str:
 
 
 def _devices_text(devices: pd.DataFrame, per: str) -> str:
-    """``Kernel time per GPU: 0 (A100) 271 ms (50.6%) · 1 264 ms (49.4%)``."""
+    """``Kernel time per GPU: GPU 0 (A100) 271 ms (50.6%) · GPU 1 264 ms (49.4%)``."""
     parts = []
     for row in devices.itertuples(index=False):
         name = f" ({md_escape(row.gpu)})" if row.gpu else ""
-        device = "?" if row.device < 0 else str(row.device)
+        device = "unknown GPU" if row.device < 0 else f"GPU {row.device}"
         time = value_text(format_ns, row.kernel_time_ns, row.std_ns)
         parts.append(f"{device}{name} {time}{per} ({row.share * 100:.1f}%)")
     return "Kernel time per GPU: " + " · ".join(parts)
@@ -195,29 +199,51 @@ def _per(comparison: Comparison) -> str:
 
 
 def comparison_table(view: ViewComparison, top: int, *, key: str) -> pd.DataFrame:
-    """The view's ``render.comparison.table`` (compact: no Δ column beyond two runs), with
-    widths that keep up to four runs' values and Δ% on a 1280 px page; returns it."""
+    """The view's ``render.comparison.table`` (compact: no Δ column beyond two runs), laid out
+    so that two to four runs' values and Δ% fit a 1280 px page; returns the table.
+
+    Each run's Δ% (and Δ, for two runs) sits right of its value, so their headers read just
+    ``Δ%`` (the whole ``Δ% <run>`` on hover); run headers are ``shorten_names`` of the runs
+    (the end that tells them apart). The Family column is left out beyond two runs, where it
+    would push values off the page (the by-family view shows families). More runs scroll
+    sideways.
+    """
     frame = table(view, top, compact=True)
-    headers = shorten_names(view.columns, HEADER_CHARS)
-    spread = view.repeats
+    columns = view.columns
+    shown = ["Name", *(["Family"] if "Family" in frame and len(columns) <= 2 else [])]
+    headers: dict[str, str] = {}
+    longest = max((len(str(name)) for name in frame["Name"]), default=0)
+    fixed = min(_NAME_MAX_PX, max(_NAME_PX, longest * 7 + 20))  # the names, if they fit
+    fixed += _FAMILY_PX if "Family" in shown else 0
+    for column in columns:
+        shown.append(column)
+        for prefix, px in (("Δ", _DELTA_PX), ("Δ%", _PCT_PX)):
+            if f"{prefix} {column}" in frame:
+                shown.append(f"{prefix} {column}")
+                headers[f"{prefix} {column}"] = prefix
+                fixed += px
+    # Characters of a run's name in its header: what the budget leaves each value column.
+    per_value = (TABLE_BUDGET - fixed) / max(len(columns), 1)
+    chars = int(min(HEADER_CHARS, max(8, (per_value - 20) // 7)))
+    short = shorten_names(columns, chars, tail=0.7)
+    headers |= {column: short[column] for column in columns}
+    widths = column_widths(frame[shown], headers=headers, budget=TABLE_BUDGET)
     config: dict[str, object] = {
-        "Name": st.column_config.TextColumn("Name", width=_WIDTHS["name"], pinned=True),
-        "Family": st.column_config.TextColumn("Family", width=_WIDTHS["family"]),
+        column: st.column_config.TextColumn(
+            headers.get(column, column),
+            width=widths[column],
+            help=column if column in headers else None,
+            pinned=column == "Name",
+        )
+        for column in shown
     }
-    for column in view.columns:
-        width = _WIDTHS["spread"] if spread else _WIDTHS["value"]
-        config[column] = st.column_config.TextColumn(headers[column], width=width, help=column)
-        if f"Δ {column}" in frame:
-            config[f"Δ {column}"] = st.column_config.TextColumn(
-                f"Δ {headers[column]}", width=_WIDTHS["delta"], help=f"Δ {column}"
-            )
-        if f"Δ% {column}" in frame:
-            config[f"Δ% {column}"] = st.column_config.TextColumn(
-                f"Δ% {headers[column]}",
-                width=_WIDTHS["pct"] + (30 if spread else 0),
-                help=f"Δ% {column}",
-            )
-    st.dataframe(frame, hide_index=True, key=key, column_config=config)  # type: ignore[arg-type]
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key=key,
+        column_order=shown,
+        column_config=config,  # type: ignore[arg-type]
+    )
     return frame
 
 

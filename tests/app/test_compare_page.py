@@ -176,12 +176,12 @@ def test_cards_of_two_gpu_runs_show_the_gpus_and_kernel_time_per_gpu(tmp_path: P
     card = at.get_by_key("header_after")
     assert [c.value for c in card.caption][1:] == [
         "2 GPUs (not named in the report)",
-        "Kernel time per GPU: 0 237 ms (48.6%) · 1 251 ms (51.4%)",
+        "Kernel time per GPU: GPU 0 237 ms (48.6%) · GPU 1 251 ms (51.4%)",
     ]
     before = at.get_by_key("header_before")
     # 270_875_926 and 264_324_724 ns: 50.6% and 49.4% of 535_200_650 ns.
     assert [c.value for c in before.caption][-1] == (
-        "Kernel time per GPU: 0 271 ms (50.6%) · 1 264 ms (49.4%)"
+        "Kernel time per GPU: GPU 0 271 ms (50.6%) · GPU 1 264 ms (49.4%)"
     )
 
 

@@ -94,18 +94,19 @@ def test_drill_down_into_matmul_lists_its_kernels(examples_dir: Path):
     drill.select("matmul").run()
     _no_errors(at)
     table = tab(at, "Kernels").dataframe[-1].value
+    # Names over 32 characters lose their middle (the page's compact table).
     assert list(table["Name"]) == [
         "mul_mat_vec<half,half,1,256>",
         "mul_mat_vec<half,half,2,256>",
-        "turing_h1688gemm_256x64_sliced1x2_ldg8_tn",
-        "turing_h1688gemm_256x64_ldg8_stages_32x1_tn",
-        "cutlass_75_wmma_tensorop_h161616gemm_32x32_128x2_tn_align8",
+        "turing_h1688…4_sliced1x2_ldg8_tn",
+        "turing_h1688…ldg8_stages_32x1_tn",
+        "cutlass_75_w…x32_128x2_tn_align8",
         "splitKreduce_kernel",
     ]
     assert list(table[GEN_LABEL]) == ["17.8 s", "14.4 ms", "12.5 ms", "10.2 ms", "1.76 ms", "478 µs"]
     drill.select("attention").run()
     table = tab(at, "Kernels").dataframe[-1].value
-    assert table["Name"].iloc[0] == "flash_attn_ext_f16<256,256,4,2,2,1,false,false>"
+    assert table["Name"].iloc[0] == "flash_attn_e…,2,2,1,false,false>"
     assert list(table[GEN_LABEL]) == ["—", "—", "152 ms", "—", "—"]
 
 
