@@ -147,7 +147,7 @@ for problem in comparison.problems:
 for warning in comparison.warnings:
     st.warning(warning.message, icon=":material/warning:")
 st.caption(comparison.caption)  # names the window and the normalisation in effect
-run_cards(comparison, colors)
+run_cards(prepared, colors)
 config_section(comparison)
 
 tab_ids = list(COMPARE_TABS)
@@ -165,7 +165,7 @@ for tab_id, tab in zip(tab_ids, tabs, strict=True):
         continue
     with tab:
         if tab_id == THROUGHPUT:
-            throughput_view(comparison, colors=colors)
+            throughput_view(prepared, colors=colors)
             continue
         names = TAB_VIEWS[tab_id]
         if (why := missing_data(comparison, names)) is not None:
@@ -178,13 +178,13 @@ for tab_id, tab in zip(tab_ids, tabs, strict=True):
                 st.subheader(comparison.view(name).title)
             view_by = by if name == "kernels" else "name"
             if name == "kernels" and by == "family":
-                family_mix_chart(comparison, key="chart_kernels_family")
-                summary_view(comparison, name, colors=colors, top=top, by="family", charts=False)
-                family_drilldown_view(comparison, colors=colors, top=top)
+                family_mix_chart(prepared, key="chart_kernels_family")
+                summary_view(prepared, name, colors=colors, top=top, by="family", charts=False)
+                family_drilldown_view(prepared, colors=colors, top=top)
             else:
-                summary_view(comparison, name, colors=colors, top=top, by=view_by)
+                summary_view(prepared, name, colors=colors, top=top, by=view_by)
 
-findings_section(comparison, by)
+findings_section(prepared, by)
 st.download_button(
     "Download the whole comparison (Markdown)",
     markdown_document(prepared, top=top, kernels_by=by).encode("utf-8"),

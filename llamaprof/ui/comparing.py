@@ -14,8 +14,9 @@ It is never changed by the page; sessions share it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import streamlit as st
 
@@ -34,6 +35,7 @@ __all__ = [
     "comparison_for",
     "labels_control",
     "markdown_document",
+    "memo",
     "normalize_control",
     "window_choices",
     "window_control",
@@ -45,6 +47,8 @@ NORMALIZE_TEXT: dict[str, str] = {
     Normalize.PER_TOKEN.value: "Per token",
     Normalize.PER_REQUEST.value: "Per request",
 }
+T = TypeVar("T")
+
 #: How many ``request:N`` windows the window control lists (more can be typed).
 MAX_REQUEST_CHOICES = 20
 
@@ -133,15 +137,34 @@ def _prepare(
         return Prepared(comparison, tuple(notes), (key, options))
 
 
+def memo(prepared: Prepared, what: str, *args: object) -> Callable[[Callable[[], T]], T]:
+    """What a block of the page draws from the comparison, computed once per comparison
+    (its ``key``: files and options), ``what`` and ``args``, and shared by every session:
+
+    >>> facts = memo(prepared, "cards")(lambda: card_facts(prepared.comparison))  # doctest: +SKIP
+
+    The result must not be changed by the caller (it is not copied).
+    """
+
+    def run(build: Callable[[], T]) -> T:
+        return _memo(prepared.key, what, args, build)
+
+    return run
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _memo(key: tuple, what: str, args: tuple, _build: Callable[[], T]) -> T:
+    # ``_build`` is not hashed: (key, what, args) say what it computes.
+    return _build()
+
+
 def markdown_document(prepared: Prepared, *, top: int, kernels_by: str) -> str:
     """``comparison_document`` of the page's comparison, as ``llamaprof compare`` writes it
     (computed once per comparison and options: it compares every view)."""
-    return _document(prepared.key, prepared.comparison, top, kernels_by)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _document(key: tuple, _comparison: Comparison, top: int, kernels_by: str) -> str:
-    return comparison_document(_comparison, top=top, kernels_by=kernels_by)
+    comparison = prepared.comparison
+    return memo(prepared, "markdown", top, kernels_by)(
+        lambda: comparison_document(comparison, top=top, kernels_by=kernels_by)
+    )
 
 
 # --- controls -----------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from llamaprof.analyze.llama_kernels import (
 from llamaprof.charts import LABEL_LIMIT, delta_bars
 from llamaprof.charts_llama import family_stacked_bars
 from llamaprof.render.tables import config_table
-from llamaprof.ui.views import comparison_table, subset_view
+from llamaprof.ui.comparing import Prepared, memo
+from llamaprof.ui.views import show_table, subset_view, table_layout
 
 __all__ = [
     "KERNELS_BY",
@@ -59,10 +60,13 @@ def kernels_by_control() -> str:
     return chosen or "name"
 
 
-def family_mix_chart(comparison: Comparison, *, key: str) -> None:
+def family_mix_chart(prepared: Prepared, *, key: str) -> None:
     """One stacked bar per run: where its GPU kernel time goes, by family (normalised as the
     page's values are)."""
-    breakdown = family_breakdown(comparison.frames(VIEWS["kernels"], "name"))
+    comparison = prepared.comparison
+    breakdown = memo(prepared, "families")(
+        lambda: family_breakdown(comparison.frames(VIEWS["kernels"], "name"))
+    )
     if breakdown.empty:
         st.info("No run has kernels to group by family.")
         return
@@ -77,32 +81,44 @@ def family_mix_chart(comparison: Comparison, *, key: str) -> None:
     st.altair_chart(chart, key=key)
 
 
-def family_drilldown_view(comparison: Comparison, *, colors: dict[str, str], top: int) -> None:
+def family_drilldown_view(prepared: Prepared, *, colors: dict[str, str], top: int) -> None:
     """Pick a family; see its kernels across runs (the by-kernel rows of that family)."""
-    view = comparison.view("kernels", "name")
-    present = {kernel_family(name) for name in view.long["name"].astype(str)}
-    families = [f for f in FAMILY_NAMES if f in present]
+    view = prepared.comparison.view("kernels", "name")
+    families = memo(prepared, "families present")(lambda: _families(view.long))
     if not families:
         return
     st.subheader("Drill down into a family")
     family = st.selectbox("Family", families, key="compare_family_drill", persist_state="session")
     st.caption(FAMILY_DESCRIPTIONS[family])
+    chart, layout = memo(prepared, "drill", family, top)(
+        lambda: _drill(view, family, colors=colors, top=top)
+    )
+    if chart is not None:
+        st.altair_chart(chart, key="delta_family_drill")
+    show_table(layout, key="table_family_drill")
+
+
+def _families(long: pd.DataFrame) -> list[str]:
+    """The families a by-kernel comparison's rows belong to, in ``FAMILY_NAMES`` order."""
+    present = {kernel_family(name) for name in long["name"].astype(str)}
+    return [f for f in FAMILY_NAMES if f in present]
+
+
+def _drill(view: ViewComparison, family: str, *, colors: dict[str, str], top: int):
+    """The Δ chart (None: nothing changed) and the table of one family's kernels."""
     rows = family_drilldown(view.long, family)
-    drill = subset_view(view, rows, f"{family} kernels")
+    chart = None
     if (rows["delta"] != 0).any():
-        st.altair_chart(
-            delta_bars(
-                rows,
-                unit=view.unit,
-                title=f"{family} kernels",
-                colors=colors,
-                baseline=view.baseline,
-                top=top,
-                kernels=True,
-            ),
-            key="delta_family_drill",
+        chart = delta_bars(
+            rows,
+            unit=view.unit,
+            title=f"{family} kernels",
+            colors=colors,
+            baseline=view.baseline,
+            top=top,
+            kernels=True,
         )
-    comparison_table(drill, 0, key="table_family_drill")
+    return chart, table_layout(subset_view(view, rows, f"{family} kernels"), 0)
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -169,11 +185,14 @@ def comparison_findings_for(view: ViewComparison) -> list[Finding]:
     return [mark_noise(finding, view) for finding in findings]
 
 
-def findings_section(comparison: Comparison, by: str) -> None:
+def findings_section(prepared: Prepared, by: str) -> None:
     """The "Findings" section: the biggest kernel regressions and improvements, with numbers."""
     st.subheader("Findings")
+    comparison = prepared.comparison
     view = comparison.view("kernels", by)
-    findings = comparison_findings_for(view) if len(view.lacking) < len(view.columns) else []
+    findings = []
+    if len(view.lacking) < len(view.columns):
+        findings = memo(prepared, "findings", by)(lambda: comparison_findings_for(view))
     if not findings:
         st.caption("No kernel changes to report (no run has the kernel summary).")
         return

@@ -13,8 +13,9 @@ import html
 import math
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -33,18 +34,25 @@ from llamaprof.render.text import (
     value_text,
 )
 from llamaprof.ui.common import md_escape
+from llamaprof.ui.comparing import Prepared, memo
 from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
     "COMPARE_TABS",
     "TAB_VIEWS",
-    "comparison_table",
+    "Card",
+    "TableLayout",
+    "ViewParts",
+    "card_facts",
     "missing_data",
     "run_cards",
     "share_text",
+    "show_table",
     "slug",
     "summary_view",
+    "table_layout",
     "throughput_view",
+    "view_parts",
 ]
 
 #: The compare page's tabs: the id its link carries (``?tab=kernels``) -> the tab's title.
@@ -142,52 +150,77 @@ def _devices_text(devices: pd.DataFrame, per: str) -> str:
     return "Kernel time per GPU: " + " · ".join(parts)
 
 
-def run_cards(comparison: Comparison, colors: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class Card:
+    """What one column's card shows (``card_facts``): its numbers (``group_overview``), the
+    files it stands for (where labelled by config), its GPUs, its kernel time per GPU
+    (several GPUs only), and what its reports' readers left out."""
+
+    facts: dict[str, tuple[float | None, float]]
+    files: str | None
+    gpus: str | None
+    devices: str | None
+    warnings: tuple[str, ...]
+
+
+def card_facts(comparison: Comparison) -> dict[str, Card]:
+    """Each column's ``Card``, by column label."""
+    per = _per(comparison)
+    cards = {}
+    for column in comparison.columns:
+        members = [comparison.members[label] for label in comparison.groups[column]]
+        runs = [m.run for m in members]
+        factors = [m.factor for m in members]
+        files = None
+        if len(members) > 1 or not column.endswith(members[0].entry.file_label):
+            files = ", ".join(m.entry.key for m in members)  # labelled by config: which files
+        gpus = run_gpus(members[0].run, members[0].record)
+        devices = kernel_time_by_device(runs, factors)
+        cards[column] = Card(
+            facts=group_overview(runs, factors),
+            files=files,
+            gpus=gpus_text(gpus) if gpus else None,
+            devices=_devices_text(devices, per) if len(devices) > 1 else None,
+            warnings=tuple(w for run in runs if run is not None for w in run.info.warnings),
+        )
+    return cards
+
+
+def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
     """One card per column: kernel and API time against the baseline (mean ± spread for
     repeats), bytes, span, GPU busy, the GPUs, and the kernel time per GPU where kernels ran
     on several. Times are normalised as the page's values are (``/token``...)."""
+    comparison = prepared.comparison
+    cards = memo(prepared, "cards")(lambda: card_facts(comparison))
     per = _per(comparison)
     columns = comparison.columns
-    facts = {}
-    for column in columns:
-        members = [comparison.members[label] for label in comparison.groups[column]]
-        facts[column] = group_overview([m.run for m in members], [m.factor for m in members])
+    base = cards[comparison.baseline].facts
     per_row = min(len(columns), 4)
     for start in range(0, len(columns), per_row):
         row = st.columns(per_row)
         for container, column in zip(row, columns[start : start + per_row], strict=False):
-            members = [comparison.members[label] for label in comparison.groups[column]]
+            card = cards[column]
             with container.container(border=True, key=f"header_{slug(column)}"):
                 star = " (baseline)" if column == comparison.baseline else ""
                 st.markdown(_swatch(column, colors[column]) + star, unsafe_allow_html=True)
-                if len(members) > 1 or not column.endswith(members[0].entry.file_label):
-                    # Labelled by config: which files the column is.
-                    st.caption(md_escape(", ".join(m.entry.key for m in members)))
+                if card.files:
+                    st.caption(md_escape(card.files))
                 # Side by side while the cards are wide (two a row); else one under the other.
                 slots = st.columns(2) if per_row <= 2 else [st.container(), st.container()]
                 for slot, (title, key) in zip(slots, _CARD_METRICS, strict=True):
-                    value, std = facts[column][key]
-                    base = facts[comparison.baseline][key][0]
-                    delta = (
-                        None if column == comparison.baseline else _delta(value, base, format_ns)
-                    )
+                    value, std = card.facts[key]
+                    delta = None
+                    if column != comparison.baseline:
+                        delta = _delta(value, base[key][0], format_ns)
                     shown = value_text(format_ns, value, std) if value is not None else "n/a"
                     slot.metric(title + per, shown, delta, delta_color="inverse")
-                st.caption(_known_facts(facts[column]))
-                first = members[0]
-                gpus = run_gpus(first.run, first.record)
-                if gpus:
-                    st.caption(gpus_text(gpus))
-                devices = kernel_time_by_device(
-                    [m.run for m in members], [m.factor for m in members]
-                )
-                if len(devices) > 1:
-                    st.caption(_devices_text(devices, per))
-                for member in members:
-                    if member.run is None:
-                        continue
-                    for warning in member.run.info.warnings:
-                        st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
+                st.caption(_known_facts(card.facts))
+                if card.gpus:
+                    st.caption(card.gpus)
+                if card.devices:
+                    st.caption(card.devices)
+                for warning in card.warnings:
+                    st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
 def _per(comparison: Comparison) -> str:
@@ -198,9 +231,19 @@ def _per(comparison: Comparison) -> str:
 # --- comparison tables ---------------------------------------------------------------------
 
 
-def comparison_table(view: ViewComparison, top: int, *, key: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class TableLayout:
+    """A comparison table as the page lays it out: ``frame`` (``render.comparison.table``,
+    compact), the ``order`` its columns show in, and each shown column's config."""
+
+    frame: pd.DataFrame
+    order: list[str]
+    config: dict[str, object]
+
+
+def table_layout(view: ViewComparison, top: int) -> TableLayout:
     """The view's ``render.comparison.table`` (compact: no Δ column beyond two runs), laid out
-    so that two to four runs' values and Δ% fit a 1280 px page; returns the table.
+    so that two to four runs' values and Δ% fit a 1280 px page.
 
     Each run's Δ% (and Δ, for two runs) sits right of its value, so their headers read just
     ``Δ%`` (the whole ``Δ% <run>`` on hover); run headers are ``shorten_names`` of the runs
@@ -237,14 +280,18 @@ def comparison_table(view: ViewComparison, top: int, *, key: str) -> pd.DataFram
         )
         for column in shown
     }
+    return TableLayout(frame, shown, config)
+
+
+def show_table(layout: TableLayout, *, key: str) -> None:
+    """Display a ``table_layout``."""
     st.dataframe(
-        frame,
+        layout.frame,
         hide_index=True,
         key=key,
-        column_order=shown,
-        column_config=config,  # type: ignore[arg-type]
+        column_order=layout.order,
+        column_config=layout.config,  # type: ignore[arg-type]
     )
-    return frame
 
 
 def missing_data(comparison: Comparison, names: tuple[str, ...]) -> str | None:
@@ -268,8 +315,56 @@ def missing_data(comparison: Comparison, names: tuple[str, ...]) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class ViewParts:
+    """What a summary's block draws (``view_parts``): the view, one line when no run has its
+    report, its charts (None: not drawn), its table and its CSV."""
+
+    view: ViewComparison
+    missing: str | None = None
+    grouped: alt.Chart | None = None
+    delta: alt.Chart | None = None
+    layout: TableLayout | None = None
+    csv: bytes = b""
+
+
+def view_parts(
+    comparison: Comparison, name: str, *, by: str, top: int, colors: dict[str, str], charts: bool
+) -> ViewParts:
+    """Everything one summary's block draws, computed in one go (and memoised per comparison
+    by the page): charts of the top keys, the compact table, the CSV of the shown rows."""
+    view = comparison.view(name, by)
+    missing = missing_data(comparison, (name,))
+    if missing is not None:
+        return ViewParts(view, missing)
+    kernels = view.report == reports.KERNELS and by == "name"
+    grouped = None
+    if charts:
+        grouped = grouped_bars(
+            view.long, unit=view.unit, title=view.title, colors=colors, top=top, kernels=kernels
+        )
+    delta = None
+    if len(view.columns) > 1 and (view.long["delta"] != 0).any():
+        delta = delta_bars(
+            view.long,
+            unit=view.unit,
+            title=view.title,
+            colors=colors,
+            baseline=view.baseline,
+            top=top,
+            kernels=kernels,
+        )
+    return ViewParts(
+        view,
+        grouped=grouped,
+        delta=delta,
+        layout=table_layout(view, top),
+        csv=to_csv(view, top).encode("utf-8"),
+    )
+
+
 def summary_view(
-    comparison: Comparison,
+    prepared: Prepared,
     name: str,
     *,
     colors: dict[str, str],
@@ -279,40 +374,28 @@ def summary_view(
 ) -> ViewComparison | None:
     """One CUDA summary compared: its charts, the table, the CSV download; returns the view
     (None when no run has the report: one line says so)."""
-    view = comparison.view(name, by)
-    suffix = "" if by == "name" else f"_{by}"
-    if (why := missing_data(comparison, (name,))) is not None:
-        st.info(why)
+    comparison = prepared.comparison
+    parts = memo(prepared, "view", name, by, top, charts)(
+        lambda: view_parts(comparison, name, by=by, top=top, colors=colors, charts=charts)
+    )
+    if parts.missing is not None:
+        st.info(parts.missing)
         return None
+    view = parts.view
+    suffix = "" if by == "name" else f"_{by}"
     for column in view.lacking:
         st.caption(f"{md_escape(column)} has no {view.report} report: its rows read —.")
-    kernels = view.report == reports.KERNELS and by == "name"
-    if charts:
-        st.altair_chart(
-            grouped_bars(
-                view.long, unit=view.unit, title=view.title, colors=colors, top=top, kernels=kernels
-            ),
-            key=f"chart_{name}{suffix}",
-        )
-    if len(view.columns) > 1 and (view.long["delta"] != 0).any():
-        st.altair_chart(
-            delta_bars(
-                view.long,
-                unit=view.unit,
-                title=view.title,
-                colors=colors,
-                baseline=view.baseline,
-                top=top,
-                kernels=kernels,
-            ),
-            key=f"delta_{name}{suffix}",
-        )
+    if parts.grouped is not None:
+        st.altair_chart(parts.grouped, key=f"chart_{name}{suffix}")
+    if parts.delta is not None:
+        st.altair_chart(parts.delta, key=f"delta_{name}{suffix}")
     else:
         st.caption("No differences against the baseline.")
-    comparison_table(view, top, key=f"table_{name}{suffix}")
+    assert parts.layout is not None
+    show_table(parts.layout, key=f"table_{name}{suffix}")
     st.download_button(
         "Download this table (CSV)",
-        to_csv(view, top).encode("utf-8"),
+        parts.csv,
         file_name=f"llamaprof-{name}{suffix}-vs-{slug(view.baseline)}.csv",
         mime="text/csv",
         key=f"csv_{name}{suffix}",
@@ -330,9 +413,10 @@ def subset_view(view: ViewComparison, rows: pd.DataFrame, title: str) -> ViewCom
 # --- throughput ----------------------------------------------------------------------------
 
 
-def throughput_view(comparison: Comparison, *, colors: dict[str, str]) -> ViewComparison | None:
+def throughput_view(prepared: Prepared, *, colors: dict[str, str]) -> ViewComparison | None:
     """Tokens/s, latency and time to first token per column (mean ± spread for repeats),
     from the capture records: cards, then the table and its CSV; returns the view."""
+    comparison = prepared.comparison
     view = comparison.view(THROUGHPUT)
     if view.long.empty:
         st.info(
@@ -371,7 +455,7 @@ def throughput_view(comparison: Comparison, *, colors: dict[str, str]) -> ViewCo
                         delta,
                         delta_color="normal" if better == "higher" else "inverse",
                     )
-    comparison_table(view, 0, key="table_throughput")
+    show_table(memo(prepared, "throughput")(lambda: table_layout(view, 0)), key="table_throughput")
     st.download_button(
         "Download this table (CSV)",
         to_csv(view).encode("utf-8"),
