@@ -187,7 +187,8 @@ for tab_id, tab in zip(tab_ids, tabs, strict=True):
 findings_section(prepared, by)
 st.download_button(
     "Download the whole comparison (Markdown)",
-    markdown_document(prepared, top=top, kernels_by=by).encode("utf-8"),
+    # Written when clicked: it compares every view, tabs not opened included.
+    lambda: markdown_document(prepared, top=top, kernels_by=by).encode("utf-8"),
     file_name=f"llamaprof-comparison-vs-{slug(comparison.baseline)}.md",
     mime="text/markdown",
     key="compare_markdown",

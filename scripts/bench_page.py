@@ -16,10 +16,15 @@ Measured, ``--repeats`` times each, in fresh browser sessions:
   new server process is printed apart: its runs are read from the disk cache);
 - clicks: kernels by family, back by kernel, another baseline, another tab: from the click
   until the page's script has run (``data-test-script-state`` back to ``notRunning``, from
-  a MutationObserver in the page): server time plus the websocket round trip on loopback.
+  a MutationObserver in the page);
+- server time of each: the script runs the server logged meanwhile (``LLAMAPROF_TIMING_LOG``,
+  written by ``streamlit_app.py``: entrypoint start to page end), summed;
+- floors: the Add page (no chart) and the Single run page of one run (one chart, one
+  table): what any page costs the browser here.
 
-It prints each median (and all samples). Not a test: figures depend on the machine (the
-brief's budget: open <= 2 s, each click <= 0.5 s).
+It prints each median (and all samples), in the browser and on the server. Not a test:
+figures depend on the machine and its load (the budget: open <= 2 s, each click <= 0.5 s
+of server time).
 
     .venv/bin/python scripts/bench_page.py                       # 8 runs, 5 repeats
     .venv/bin/python scripts/bench_page.py --records --repeats 3
@@ -58,7 +63,10 @@ RAN_SINCE = """t0 => {
   const i = s.findIndex(([t, v]) => t >= t0 && v === 'running');
   return i >= 0 && s.slice(i + 1).some(([t, v]) => v === 'notRunning');
 }"""
-IDLE = "document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state') === 'notRunning'"
+IDLE = (
+    "document.querySelector('[data-testid=\"stApp\"]')"
+    ".getAttribute('data-test-script-state') === 'notRunning'"
+)
 CHARTS = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length"
 
 
@@ -133,15 +141,23 @@ def warm_disk_cache(paths: list[Path], cache: Path) -> None:
     subprocess.run([sys.executable, "-c", code, *map(str, paths)], check=True, env=env)
 
 
-def start_server(folder: Path, cache: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "LLAMAPROF_REPORTS_DIR": str(folder), "LLAMAPROF_CACHE_DIR": str(cache)}
+def start_server(
+    folder: Path, cache: Path, port: int, log: Path, timing: Path
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "LLAMAPROF_REPORTS_DIR": str(folder),
+        "LLAMAPROF_CACHE_DIR": str(cache),
+        "LLAMAPROF_TIMING_LOG": str(timing),
+    }
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    out = log.open("w")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -155,28 +171,50 @@ def start_server(folder: Path, cache: Path, port: int, log: Path) -> subprocess.
     raise RuntimeError("streamlit did not start within 60 s")
 
 
-def open_link(page, url: str, ready: str) -> float:
-    """Seconds from navigation start until ``ready`` (a JS expression) holds and the script
-    idles, in ``page`` (a fresh one: a new session), which is closed after: an open page
-    keeps a session (and its folder check every second) busy on the server."""
+class ServerTime:
+    """The server time of what happens between ``start()`` and ``stop()``: the script runs
+    ``streamlit_app.py`` logged meanwhile, summed (seconds)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.mark = 0
+
+    def start(self) -> None:
+        self.mark = len(self._lines())
+
+    def stop(self) -> float:
+        time.sleep(0.2)  # the run's line is written as it ends; let it land
+        runs = [line.split() for line in self._lines()[self.mark :]]
+        return sum(float(ms) for _, ms in runs) / 1000
+
+    def _lines(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+def open_link(page, url: str, ready: str, server: ServerTime) -> tuple[float, float]:
+    """(browser, server) seconds from navigation start until ``ready`` (a JS expression)
+    holds and the script idles, in ``page`` (a fresh one: a new session), closed after: an
+    open page keeps a session (and its folder check every second) busy on the server."""
+    server.start()
     page.goto(url)
     page.wait_for_function(f"() => ({ready}) && {IDLE}")
     elapsed = page.evaluate("performance.now()") / 1000
     page.close()
-    return elapsed
+    return elapsed, server.stop()
 
 
-def click_time(page, action, ready: str) -> float:
-    """Seconds from ``action`` (a callable clicking something) until the run it starts has
-    ended (``ready``, a JS expression, holding too)."""
+def click_time(page, action, ready: str, server: ServerTime) -> tuple[float, float]:
+    """(browser, server) seconds from ``action`` (a callable clicking something) until the
+    run it starts has ended (``ready``, a JS expression, holding too)."""
     page.evaluate(OBSERVE)
+    server.start()
     t0 = page.evaluate("performance.now()")
     action()
     page.wait_for_function(f"t0 => ({RAN_SINCE})(t0) && ({ready}) && {IDLE}", arg=t0)
     states = page.evaluate("window.__states")
     started = next(t for t, s in states if t >= t0 and s == "running")
     ended = next(t for t, s in states if t > started and s == "notRunning")
-    return (ended - t0) / 1000
+    return (ended - t0) / 1000, server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,12 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "llamaprof-bench-page")
+    parser.add_argument(
+        "--folder", type=Path, default=Path(tempfile.gettempdir()) / "llamaprof-bench-page"
+    )
     parser.add_argument("--fresh", action="store_true", help="rewrite the exports")
-    parser.add_argument("--records", action="store_true", help="capture records with request times")
+    parser.add_argument(
+        "--records", action="store_true", help="capture records with request times"
+    )
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
-        print("needs Debian's chromium at /usr/bin/chromium (scripts/ensure-chromium)", file=sys.stderr)
+        print("needs Debian's chromium at /usr/bin/chromium (scripts/ensure-chromium)",
+              file=sys.stderr)  # fmt: skip
         return 2
     from playwright.sync_api import sync_playwright
 
@@ -203,14 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     link = f"{base}/compare?" + "&".join(f"run={n}" for n in names) + "&tab=kernels"
     log = args.folder / "streamlit.log"
-    proc = start_server(reports, cache, port, log)
-    results: dict[str, list[float]] = {}
+    timing = args.folder / "timing.log"
+    timing.unlink(missing_ok=True)
+    server = ServerTime(timing)
+    proc = start_server(reports, cache, port, log, timing)
+    results: dict[str, list[tuple[float, float]]] = {}
     drawn = f"{CHARTS} >= 2"
+    titled = "document.querySelector('h1') !== null"
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             viewport = {"width": args.width, "height": 1000}
-
             contexts = []
 
             def fresh_page(context=None):
@@ -221,19 +267,20 @@ def main(argv: list[str] | None = None) -> int:
                 page.set_default_timeout(180_000)
                 return page
 
-            first = open_link(fresh_page(), link, drawn)
+            first = open_link(fresh_page(), link, drawn, server)
             warm = browser.new_context(viewport=viewport)  # Streamlit's JS in its cache
-            open_link(fresh_page(warm), f"{base}/add", "document.querySelector('h1') !== null")
+            one_run = f"{base}/run?run={names[0]}&tab=kernels"
+            open_link(fresh_page(warm), one_run, f"{CHARTS} >= 1", server)
             for _ in range(args.repeats):
-                results.setdefault("floor: /add, browser cache warm", []).append(
-                    open_link(fresh_page(warm), f"{base}/add", "document.querySelector('h1') !== null")
-                )
-                results.setdefault("open link, browser cache warm", []).append(
-                    open_link(fresh_page(warm), link, drawn)
-                )
-                results.setdefault("open link, new browser context", []).append(
-                    open_link(fresh_page(), link, drawn)
-                )
+                for name, url, ready, context in (
+                    ("floor: Add page", f"{base}/add", titled, warm),
+                    ("floor: Single run page, one run", one_run, f"{CHARTS} >= 1", warm),
+                    ("open link", link, drawn, warm),
+                    ("open link, new browser context", link, drawn, None),
+                ):
+                    results.setdefault(name, []).append(
+                        open_link(fresh_page(context), url, ready, server)
+                    )
                 while contexts:
                     contexts.pop().close()
             page = fresh_page(warm)
@@ -244,14 +291,6 @@ def main(argv: list[str] | None = None) -> int:
             baseline = page.locator('[data-testid="stSelectbox"]').filter(has_text="Baseline")
             table = "document.querySelector('[data-testid=\"stDataFrame\"]') !== null"
             for i in range(args.repeats):
-                results.setdefault("click: by family", []).append(click_time(
-                    page, lambda: by.get_by_text("By family", exact=True).click(),
-                    f"{CHARTS} >= 3 && {table}",
-                ))  # fmt: skip
-                results.setdefault("click: by kernel", []).append(click_time(
-                    page, lambda: by.get_by_text("By kernel", exact=True).click(),
-                    f"{drawn} && {table}",
-                ))  # fmt: skip
                 other = names[1 + i % (len(names) - 1)]
 
                 def pick(name: str = other) -> None:
@@ -260,15 +299,17 @@ def main(argv: list[str] | None = None) -> int:
                     box.fill(name)
                     box.press("Enter")
 
-                results.setdefault("click: another baseline", []).append(
-                    click_time(page, pick, table)
-                )
-                results.setdefault("click: tab CUDA API", []).append(click_time(
-                    page, lambda: tabs.filter(has_text="CUDA API").click(), drawn
-                ))  # fmt: skip
-                results.setdefault("click: tab Kernels", []).append(click_time(
-                    page, lambda: tabs.filter(has_text="Kernels").click(), drawn
-                ))  # fmt: skip
+                for name, action, ready in (
+                    ("click: by family", lambda: by.get_by_text("By family", exact=True).click(),
+                     f"{CHARTS} >= 3 && {table}"),
+                    ("click: by kernel", lambda: by.get_by_text("By kernel", exact=True).click(),
+                     f"{drawn} && {table}"),
+                    ("click: another baseline", pick, table),
+                    ("click: tab CUDA API", lambda: tabs.filter(has_text="CUDA API").click(),
+                     drawn),
+                    ("click: tab Kernels", lambda: tabs.filter(has_text="Kernels").click(), drawn),
+                ):  # fmt: skip
+                    results.setdefault(name, []).append(click_time(page, action, ready, server))
             browser.close()
     finally:
         proc.terminate()
@@ -277,11 +318,18 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     window = "workload" if args.records else "all"
-    print(f"\n{args.runs} seed-scale runs, window {window}, {args.width} px, {args.repeats} repeats")
-    print(f"  open link, first in a new server process and browser: {first:.2f} s")
+    print(f"\n{args.runs} seed-scale runs, window {window}, {args.width} px, ", end="")
+    print(f"{args.repeats} repeats")
+    print("medians, browser / server (all samples, browser / server)")
+    print(
+        f"  open link, first in a new server process and browser: {first[0]:.2f} s / "
+        f"{first[1]:.2f} s"
+    )
     for name, samples in results.items():
-        shown = ", ".join(f"{s:.2f}" for s in samples)
-        print(f"  {name}: median {statistics.median(samples):.2f} s  ({shown})")
+        browser_s = statistics.median(b for b, _ in samples)
+        server_s = statistics.median(s for _, s in samples)
+        shown = ", ".join(f"{b:.2f}/{s:.2f}" for b, s in samples)
+        print(f"  {name}: {browser_s:.2f} s / {server_s:.2f} s  ({shown})")
     return 0
 
 

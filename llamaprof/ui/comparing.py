@@ -75,6 +75,7 @@ class Prepared:
     comparison: Comparison
     notes: tuple[tuple[str, str], ...] = ()
     key: tuple = ()
+    runs_key: tuple = ()  # ``key`` but the baseline: what the runs as compared depend on
 
 
 def comparison_for(items: dict[str, RunItem], selection: Selection) -> Prepared:
@@ -133,21 +134,26 @@ def _prepare(
             notes.append(("warning", f"{NORMALIZE_TEXT[mode.value]}: {exc}. Showing totals."))
             mode = Normalize.NONE
             continue
-        options = (baseline, labels, window, normalize)
-        return Prepared(comparison, tuple(notes), (key, options))
+        runs_key = (key, labels, window, normalize)
+        return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key)
 
 
-def memo(prepared: Prepared, what: str, *args: object) -> Callable[[Callable[[], T]], T]:
+def memo(
+    prepared: Prepared, what: str, *args: object, baseline: bool = True
+) -> Callable[[Callable[[], T]], T]:
     """What a block of the page draws from the comparison, computed once per comparison
     (its ``key``: files and options), ``what`` and ``args``, and shared by every session:
 
     >>> facts = memo(prepared, "cards")(lambda: card_facts(prepared.comparison))  # doctest: +SKIP
 
-    The result must not be changed by the caller (it is not copied).
+    ``baseline=False``: for what does not depend on the baseline (each run's own numbers), so
+    that choosing another baseline does not compute it again. The result must not be changed
+    by the caller (it is not copied).
     """
+    key = prepared.key if baseline else prepared.runs_key
 
     def run(build: Callable[[], T]) -> T:
-        return _memo(prepared.key, what, args, build)
+        return _memo(key, what, args, build)
 
     return run
 

@@ -64,7 +64,7 @@ def family_mix_chart(prepared: Prepared, *, key: str) -> None:
     """One stacked bar per run: where its GPU kernel time goes, by family (normalised as the
     page's values are)."""
     comparison = prepared.comparison
-    breakdown = memo(prepared, "families")(
+    breakdown = memo(prepared, "families", baseline=False)(
         lambda: family_breakdown(comparison.frames(VIEWS["kernels"], "name"))
     )
     if breakdown.empty:

@@ -191,7 +191,7 @@ def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
     repeats), bytes, span, GPU busy, the GPUs, and the kernel time per GPU where kernels ran
     on several. Times are normalised as the page's values are (``/token``...)."""
     comparison = prepared.comparison
-    cards = memo(prepared, "cards")(lambda: card_facts(comparison))
+    cards = memo(prepared, "cards", baseline=False)(lambda: card_facts(comparison))
     per = _per(comparison)
     columns = comparison.columns
     base = cards[comparison.baseline].facts

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import ClassVar
 
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.media_file_storage import MediaFileStorageError
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -46,9 +47,30 @@ class RecordingMediaStorage(MemoryMediaFileStorage):
         RecordingMediaStorage.instances.append(self)
 
 
+class RecordingMediaManager(MediaFileManager):
+    """AppTest's media file manager, remembered so tests run deferred downloads."""
+
+    instances: ClassVar[list[MediaFileManager]] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        RecordingMediaManager.instances.append(self)
+
+
 def downloaded(at: AppTest, key: str) -> bytes:
-    """The bytes the download button ``key`` offers (needs the ``downloads`` fixture)."""
-    url = at.download_button(key=key).proto.url
+    """The bytes the download button ``key`` offers, written now if the button defers them to
+    the click (as a click would; needs the ``downloads`` fixture)."""
+    proto = at.download_button(key=key).proto
+    url = proto.url
+    if proto.deferred_file_id:
+        for manager in reversed(RecordingMediaManager.instances):
+            try:
+                url = manager.execute_deferred(proto.deferred_file_id)
+                break
+            except MediaFileStorageError:
+                continue
+        else:
+            raise AssertionError(f"no deferred download {proto.deferred_file_id}")
     file_id = url.rsplit("/", 1)[-1].split(".")[0]
     for storage in reversed(RecordingMediaStorage.instances):
         try:
