@@ -9,7 +9,9 @@ The comparison is cached with ``st.cache_resource`` on the selected files' ident
 report's, export's and record's ``FileStamp``) and the options: it holds the runs cut to
 the window (a seed-scale run's events are tens of MiB) and fills its views lazily, so a
 pickled copy per rerun (``st.cache_data``) would cost more than the page's whole budget.
-It is never changed by the page; sessions share it.
+It is never changed by the page; sessions share it. Runs cut to a window are kept apart
+(per run and window), so another baseline compares them again without cutting them again,
+and what the page draws from a comparison is memoised on the same key (``memo``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import streamlit as st
 
 from llamaprof.analyze.comparison import Comparison, auto_window, prepare_comparison
 from llamaprof.analyze.normalize import Normalize
-from llamaprof.analyze.windows import parse_window
+from llamaprof.analyze.windows import apply_window, parse_window
 from llamaprof.errors import LlamaprofError, NotNormalizable, WindowError
+from llamaprof.events import Window
 from llamaprof.loading import LoadedRun
+from llamaprof.model import Run
 from llamaprof.render.comparison import comparison_document
 from llamaprof.ui.common import RunItem, md_escape
 
@@ -106,6 +110,11 @@ def _prepare(
     normalize: str,
 ) -> Prepared:
     # ``key`` (ids and file stamps) stands for ``_entries``, which are not hashed.
+    stamps = dict(key)
+
+    def cut(entry: LoadedRun, window: Window, label: str) -> Run:
+        return _cut(stamps[entry.key], window, label, entry.run)
+
     notes: list[tuple[str, str]] = []
     try:
         spec = parse_window(window)
@@ -121,6 +130,7 @@ def _prepare(
                 labels=labels,  # type: ignore[arg-type]
                 window=spec,
                 normalize=mode,
+                cut=cut,
             )
         except WindowError as exc:
             if spec.name == "all":
@@ -136,6 +146,14 @@ def _prepare(
             continue
         runs_key = (key, labels, window, normalize)
         return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _cut(identity: tuple, window: Window, label: str, _run: Run | None) -> Run:
+    # A run cut to a window (``identity``: its files' stamps) is the same whatever the
+    # baseline or the labels: another baseline does not cut eight runs again.
+    assert _run is not None
+    return apply_window(_run, window, label=label)
 
 
 def memo(

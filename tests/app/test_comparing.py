@@ -112,3 +112,37 @@ def test_a_normalisation_a_run_cannot_take_falls_back_to_totals_with_a_note(tmp_
             "or another window). Showing totals.",
         ),
     )
+
+
+def test_prepare_comparison_cuts_runs_through_the_given_function():
+    """``prepare_comparison(cut=...)`` cuts each run to its window through ``cut`` (the app's
+    cached one), with the numbers ``apply_window`` gives; without it, ``apply_window``."""
+    from llamaprof.analyze.comparison import prepare_comparison
+    from llamaprof.analyze.windows import apply_window, parse_window
+    from llamaprof.loading import load_entry
+
+    from shared_data import shared_file
+
+    entries = [
+        load_entry(shared_file(f"sqlite/0x822a5b87__test-cuda__report{n}.sqlite"), key=f"r{n}")
+        for n in (1, 2)
+    ]
+    calls = []
+
+    def cut(entry, window, label):
+        calls.append((entry.key, window.name, label))
+        return apply_window(entry.run, window, label=label)
+
+    spec = parse_window("1.4s:1.6s")
+    hooked = prepare_comparison(entries, window=spec, cut=cut)
+    plain = prepare_comparison(entries, window=spec)
+    # Each with its label (file names: no capture records).
+    assert calls == [
+        ("r1", "1.40 s:1.60 s", "0x822a5b87__test-cuda__report1"),
+        ("r2", "1.40 s:1.60 s", "0x822a5b87__test-cuda__report2"),
+    ]
+    assert hooked.view("kernels").long.equals(plain.view("kernels").long)
+    # 1.4 s to 1.6 s holds report1's four kernels and report2's first three.
+    assert list(hooked.view("kernels").totals.values()) == [
+        (536_542.0, 0.0), (1_346_549 + 1_163_807 + 1_172_734, 0.0),
+    ]  # fmt: skip
