@@ -150,6 +150,34 @@ st.caption(comparison.caption)  # names the window and the normalisation in effe
 run_cards(prepared, colors)
 config_section(comparison)
 
+
+
+def cuda_tab(tab_id: str) -> None:
+    """A CUDA tab: its summaries compared (one line when no run has them)."""
+    names = TAB_VIEWS[tab_id]
+    if (why := missing_data(comparison, names)) is not None:
+        st.info(why)  # e.g. captured on a machine without a GPU
+        return
+    by = kernels_by_control() if tab_id == "kernels" else "name"
+    for name in names:
+        if len(names) > 1:
+            st.subheader(comparison.view(name).title)
+        if name == "kernels" and by == "family":
+            family_mix_chart(prepared, key="chart_kernels_family")
+            summary_view(prepared, name, colors=colors, top=top, by="family", charts=False)
+            family_drilldown_view(prepared, colors=colors, top=top)
+        else:
+            view_by = by if name == "kernels" else "name"
+            summary_view(prepared, name, colors=colors, top=top, by=view_by)
+
+
+#: What each tab draws, by the id its link carries. A timeline tab is one more entry here and
+#: in ``views.COMPARE_TABS``.
+TAB_BLOCKS = {
+    **{tab_id: (lambda tab_id=tab_id: cuda_tab(tab_id)) for tab_id in TAB_VIEWS},
+    THROUGHPUT: lambda: throughput_view(prepared, colors=colors),
+}
+
 tab_ids = list(COMPARE_TABS)
 if "compare_tab" not in st.session_state and all(
     missing_data(comparison, views) for views in TAB_VIEWS.values()
@@ -161,28 +189,10 @@ active = next((i for i, tab in zip(tab_ids, tabs, strict=True) if tab.open), tab
 link.update({url_state.TAB: active, url_state.BY: by})
 url_state.write(link)
 for tab_id, tab in zip(tab_ids, tabs, strict=True):
-    if not tab.open:  # only the tab on screen is computed and drawn
-        continue
-    with tab:
-        if tab_id == THROUGHPUT:
-            throughput_view(prepared, colors=colors)
-            continue
-        names = TAB_VIEWS[tab_id]
-        if (why := missing_data(comparison, names)) is not None:
-            st.info(why)  # one line for the tab: e.g. captured on a machine without a GPU
-            continue
-        if tab_id == "kernels":
-            by = kernels_by_control()
-        for name in names:
-            if len(names) > 1:
-                st.subheader(comparison.view(name).title)
-            view_by = by if name == "kernels" else "name"
-            if name == "kernels" and by == "family":
-                family_mix_chart(prepared, key="chart_kernels_family")
-                summary_view(prepared, name, colors=colors, top=top, by="family", charts=False)
-                family_drilldown_view(prepared, colors=colors, top=top)
-            else:
-                summary_view(prepared, name, colors=colors, top=top, by=view_by)
+    if tab.open:  # only the tab on screen is computed and drawn
+        with tab:
+            TAB_BLOCKS[tab_id]()
+by = str(st.session_state.get("compare_kernels_by") or "name")  # as the Kernels tab left it
 
 findings_section(prepared, by)
 st.download_button(
