@@ -102,10 +102,11 @@ def config_text(record: CaptureRecord | None) -> str | None:
     if record is None:
         return None
     data = record.data
-    config = data.get("config")
-    args = config.get("args") if isinstance(config, dict) else None
-    if isinstance(args, list | tuple) and args:
-        return " ".join(str(a) for a in args)
+    for holder in ("config", "settings"):  # schema 1 wrote config.args, schema 2 settings.args
+        section = data.get(holder)
+        args = section.get("args") if isinstance(section, dict) else None
+        if isinstance(args, list | tuple) and args:
+            return " ".join(str(a) for a in args)
     parsed = data.get("server_args")
     if isinstance(parsed, dict) and parsed:
         return " ".join(args_texts(parsed).values())
