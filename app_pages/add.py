@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from llamaprof.ui.adding import add_path, save_pasted_text, save_uploaded_files
+from llamaprof.ui.adding import add_path, save_pasted_text, save_uploaded_files, uploader_key
 from llamaprof.ui.common import folder_choice
 from llamaprof.ui.sidebar import reports_sidebar
 
@@ -19,12 +19,14 @@ for kind, text in st.session_state.get("add_messages", []):
     getattr(st, kind)(text)
 
 st.subheader("Upload")
+key = uploader_key()
 st.file_uploader(
     "Drop reports here: `.nsys-rep`, `.sqlite` exports, `nsys stats` text or CSV",
     accept_multiple_files=True,
-    key="uploader",
+    key=key,
     on_change=save_uploaded_files,
-    help="The format is read from the content, not the name.",
+    args=(key,),
+    help="The format is read from the content, not the name. A file is added once it reads.",
 )
 st.caption(
     f"Uploads up to {max_mb:,} MB each (`server.maxUploadSize` in `.streamlit/config.toml`). "

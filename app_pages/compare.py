@@ -1,33 +1,86 @@
-"""Compare runs: pick two to eight runs and a baseline; see what grew or shrank, and by how much."""
+"""Compare runs: pick two to eight runs and a baseline; see what grew or shrank, and by how much.
+
+The page's state is its link: ``?run=a&run=b&baseline=a&tab=kernels&by=name&window=workload
+&values=none`` (``llamaprof.ui.url_state``); reloading or sharing it shows the same view.
+"""
 
 import streamlit as st
 
-from llamaprof.analyze.compare import VIEWS
-from llamaprof.analyze.fairness import comparability_warnings
+from llamaprof.analyze.comparison import THROUGHPUT
 from llamaprof.charts import run_colors
-from llamaprof.ui.common import MAX_COMPARE, keep_valid_selection, readable_runs
-from llamaprof.ui.compare_setup import compare_setup
-from llamaprof.ui.llama_views import config_section, findings_section, kernels_by_control
+from llamaprof.errors import LlamaprofError
+from llamaprof.render.text import shorten_middle
+from llamaprof.ui import url_state
+from llamaprof.ui.common import (
+    MAX_COMPARE,
+    folder_link_value,
+    keep_valid_selection,
+    md_escape,
+    readable_runs,
+)
+from llamaprof.ui.comparing import (
+    NORMALIZE_TEXT,
+    Selection,
+    comparison_for,
+    labels_control,
+    markdown_document,
+    normalize_control,
+    window_control,
+)
+from llamaprof.ui.llama_views import (
+    KERNELS_BY,
+    config_section,
+    family_drilldown_view,
+    family_mix_chart,
+    findings_section,
+    kernels_by_control,
+)
 from llamaprof.ui.sidebar import reports_sidebar
 from llamaprof.ui.views import (
     COMPARE_TABS,
-    comparison_document,
-    comparison_view,
-    run_headers,
+    TAB_VIEWS,
+    missing_data,
+    run_cards,
     slug,
+    summary_view,
+    throughput_view,
 )
 
 folder, items = reports_sidebar()
 runs = readable_runs(items)
 ids = list(runs)
+id_of = {item.name: item.id for item in runs.values()}
+link: dict[str, object] = {url_state.FOLDER: folder_link_value()}
 
 st.title("Compare runs")
 if len(runs) < 2:
+    url_state.write(link)
     st.info(
         f"Comparing needs at least two readable reports in `{folder}`; it has {len(runs)}. "
         "Add some on the **Add reports** page, or copy them into the folder."
     )
     st.stop()
+
+# A link seeds the widgets on the page's first visit in this session; then they hold it.
+if linked := url_state.first_visit_values(url_state.RUN):
+    st.session_state["compare_runs"] = list(
+        dict.fromkeys(id_of[n] for n in linked if n in id_of)
+    )[:MAX_COMPARE]
+    # Said while the selection is the link's: a report renamed or deleted since.
+    st.session_state["_link_unknown"] = (
+        [n for n in linked if n not in id_of],
+        st.session_state["compare_runs"],
+    )
+if (name := url_state.first_visit_value(url_state.BASELINE)) in id_of:
+    st.session_state["compare_baseline"] = id_of[name]
+if (tab_id := url_state.first_visit_value(url_state.TAB)) in COMPARE_TABS:
+    st.session_state["compare_tab"] = COMPARE_TABS[tab_id]
+if (by := url_state.first_visit_value(url_state.BY)) in KERNELS_BY:
+    st.session_state["compare_kernels_by"] = by
+if window := url_state.first_visit_value(url_state.WINDOW):
+    st.session_state["compare_window"] = window
+if (values := url_state.first_visit_value(url_state.VALUES)) in NORMALIZE_TEXT:
+    st.session_state["compare_normalize"] = values
 
 # Stale ids (a report deleted meanwhile) would make the widgets fail: drop them first.
 keep_valid_selection("compare_runs", ids, default=ids[: min(len(ids), 2)], multi=True)
@@ -35,55 +88,118 @@ left, right, far = st.columns([4, 2, 1])
 selected = left.multiselect(
     "Runs",
     ids,
-    format_func=lambda i: runs[i].label,
+    format_func=lambda i: shorten_middle(runs[i].name, 36),
     key="compare_runs",
     max_selections=MAX_COMPARE,
+    wrap=True,  # every selected run in sight, on as many rows as it takes
     persist_state="session",
     help=f"Two to {MAX_COMPARE} runs; rows are matched across runs by name.",
 )
+link[url_state.RUN] = [runs[i].name for i in selected]
+unknown, seeded = st.session_state.get("_link_unknown", ([], None))
+if unknown and seeded == selected:
+    st.warning(
+        f"The link names {'a run' if len(unknown) == 1 else 'runs'} not in the folder: "
+        f"{md_escape(', '.join(unknown))}."
+    )
 if len(selected) < 2:
+    url_state.write(link)
     st.info("Pick at least two runs to compare.")
     st.stop()
 keep_valid_selection("compare_baseline", selected, default=selected[0])
 baseline_id = right.selectbox(
     "Baseline",
     selected,
-    format_func=lambda i: runs[i].label,
+    format_func=lambda i: shorten_middle(runs[i].name, 24),
     key="compare_baseline",
     persist_state="session",
-    help="Changes are shown against this run.",
+    help="Changes are shown against this run (or the repeats of its config).",
 )
-top = far.number_input("Top N", 3, 50, step=1, key="compare_top_n", persist_state="session")
+top = int(far.number_input("Top N", 3, 50, step=1, key="compare_top_n", persist_state="session"))
+entries = [runs[i].loaded for i in selected if runs[i].loaded is not None]
+window_slot, values_slot, labels_slot = st.columns([2, 3, 2])
+window = window_control(window_slot, entries)
+normalize = normalize_control(values_slot, entries)
+labels = labels_control(labels_slot, entries)
+link.update(
+    {
+        url_state.BASELINE: runs[baseline_id].name,
+        url_state.WINDOW: window,
+        url_state.VALUES: normalize,
+    }
+)
 
-labelled = {runs[i].label: runs[i].run for i in selected}
-setup = compare_setup(labelled, runs[baseline_id].label)
-baseline = setup.baseline
-colors = run_colors(list(setup.runs))
+try:
+    prepared = comparison_for(
+        runs, Selection(tuple(selected), baseline_id, window, normalize, labels)
+    )
+except LlamaprofError as exc:
+    url_state.write(link)
+    st.error(f"Cannot compare these runs: {getattr(exc, 'reason', None) or exc}")
+    st.stop()
+comparison = prepared.comparison
+colors = run_colors(comparison.columns)
 
-for warning in comparability_warnings(setup.runs, setup.records):
+for kind, note in prepared.notes:
+    getattr(st, kind)(note)
+for problem in comparison.problems:
+    st.warning(f"Capture record ignored: {md_escape(problem)}", icon=":material/warning:")
+for warning in comparison.warnings:
     st.warning(warning.message, icon=":material/warning:")
-st.caption(setup.caption)
-run_headers(
-    setup.runs, colors, baseline, factors=setup.factors, per=setup.per, sources=setup.sources
-)
-config_section(setup)
-by = "name"
-tabs = st.tabs(list(COMPARE_TABS))
-for tab, views in zip(tabs, COMPARE_TABS.values(), strict=True):
-    with tab:
-        for view in views:
-            if len(views) > 1:
-                st.subheader(VIEWS[view].title)
-            if view == "kernels":
-                by = kernels_by_control()
-            by_view = by if view == "kernels" else "name"
-            comparison_view(setup, view, colors=colors, top=int(top), by=by_view)
-findings_section(setup, by)
+st.caption(comparison.caption)  # names the window and the normalisation in effect
+run_cards(prepared, colors)
+config_section(comparison)
 
+
+
+def cuda_tab(tab_id: str) -> None:
+    """A CUDA tab: its summaries compared (one line when no run has them)."""
+    names = TAB_VIEWS[tab_id]
+    if (why := missing_data(comparison, names)) is not None:
+        st.info(why)  # e.g. captured on a machine without a GPU
+        return
+    by = kernels_by_control() if tab_id == "kernels" else "name"
+    for name in names:
+        if len(names) > 1:
+            st.subheader(comparison.view(name).title)
+        if name == "kernels" and by == "family":
+            family_mix_chart(prepared, key="chart_kernels_family")
+            summary_view(prepared, name, colors=colors, top=top, by="family", charts=False)
+            family_drilldown_view(prepared, colors=colors, top=top)
+        else:
+            view_by = by if name == "kernels" else "name"
+            summary_view(prepared, name, colors=colors, top=top, by=view_by)
+
+
+#: What each tab draws, by the id its link carries. A timeline tab is one more entry here and
+#: in ``views.COMPARE_TABS``.
+TAB_BLOCKS = {
+    **{tab_id: (lambda tab_id=tab_id: cuda_tab(tab_id)) for tab_id in TAB_VIEWS},
+    THROUGHPUT: lambda: throughput_view(prepared, colors=colors),
+}
+
+tab_ids = list(COMPARE_TABS)
+if "compare_tab" not in st.session_state and all(
+    missing_data(comparison, views) for views in TAB_VIEWS.values()
+):
+    st.session_state["compare_tab"] = COMPARE_TABS[THROUGHPUT]  # no CUDA data to show
+tabs = st.tabs(list(COMPARE_TABS.values()), key="compare_tab", on_change="rerun")
+by = str(st.session_state.get("compare_kernels_by") or "name")
+active = next((i for i, tab in zip(tab_ids, tabs, strict=True) if tab.open), tab_ids[0])
+link.update({url_state.TAB: active, url_state.BY: by})
+url_state.write(link)
+for tab_id, tab in zip(tab_ids, tabs, strict=True):
+    if tab.open:  # only the tab on screen is computed and drawn
+        with tab:
+            TAB_BLOCKS[tab_id]()
+by = str(st.session_state.get("compare_kernels_by") or "name")  # as the Kernels tab left it
+
+findings_section(prepared, by)
 st.download_button(
     "Download the whole comparison (Markdown)",
-    comparison_document(setup, top=int(top), kernels_by=by).encode("utf-8"),
-    file_name=f"llamaprof-comparison-vs-{slug(baseline)}.md",
+    # Written when clicked: it compares every view, tabs not opened included.
+    lambda: markdown_document(prepared, top=top, kernels_by=by).encode("utf-8"),
+    file_name=f"llamaprof-comparison-vs-{slug(comparison.baseline)}.md",
     mime="text/markdown",
     key="compare_markdown",
     icon=":material/description:",

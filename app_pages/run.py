@@ -1,37 +1,56 @@
-"""Single run: one report's four CUDA summaries, like a readable `nsys stats`."""
+"""Single run: one report's four CUDA summaries, like a readable `nsys stats`.
+
+Its link keeps the run and the tab: ``?run=NAME&tab=kernels``.
+"""
 
 import streamlit as st
 
 from llamaprof import reports
 from llamaprof.analyze.findings import run_findings
-from llamaprof.ui.common import keep_valid_selection, md_escape, readable_runs
+from llamaprof.ui import url_state
+from llamaprof.ui.common import folder_link_value, keep_valid_selection, md_escape, readable_runs
 from llamaprof.ui.llama_views import finding_markdown
 from llamaprof.ui.sidebar import reports_sidebar
-from llamaprof.ui.views import single_run_header, single_run_report
+from llamaprof.ui.single_run import single_run_header, single_run_report
+
+#: The page's tabs: the id its link carries -> the report each shows.
+RUN_TABS: dict[str, str] = {
+    "api": reports.API,
+    "kernels": reports.KERNELS,
+    "memory-time": reports.MEM_TIME,
+    "memory-size": reports.MEM_SIZE,
+}
 
 folder, items = reports_sidebar()
 runs = readable_runs(items)
 ids = list(runs)
+id_of = {item.name: item.id for item in runs.values()}
+link: dict[str, object] = {url_state.FOLDER: folder_link_value()}
 
 st.title("Single run")
 if not runs:
+    url_state.write(link)
     st.info(
         f"No readable report in `{folder}` yet. Add one on the **Add reports** page, "
         "or copy it into the folder."
     )
     st.stop()
 
+if (name := url_state.first_visit_value(url_state.RUN)) in id_of:
+    st.session_state["single_run"] = id_of[name]
+if (tab_id := url_state.first_visit_value(url_state.TAB)) in RUN_TABS:
+    st.session_state["run_tab"] = reports.TITLES[RUN_TABS[tab_id]]
 keep_valid_selection("single_run", ids, default=ids[0])
 left, right = st.columns([5, 1])
 run_id = left.selectbox(
-    "Run", ids, format_func=lambda i: runs[i].label, key="single_run", persist_state="session"
+    "Run", ids, format_func=lambda i: runs[i].name, key="single_run", persist_state="session"
 )
 top = right.number_input("Top N", 3, 50, step=1, key="run_top_n", persist_state="session")
 item = runs[run_id]
 run = item.run
 assert run is not None  # readable_runs keeps loaded runs only
 if item.config:
-    st.caption(f"llama-server {item.config}")
+    st.caption(f"llama-server {md_escape(item.config)}")
 
 for warning in run.info.warnings:  # data the reader had to leave out
     st.warning(f"Incomplete report: {md_escape(warning)}", icon=":material/warning:")
@@ -45,8 +64,12 @@ if findings:
     with st.expander("Key findings", expanded=True):
         for finding in findings:
             st.markdown(finding_markdown(finding))
-for report, tab in zip(
-    reports.REPORT_NAMES, st.tabs([reports.TITLES[r] for r in reports.REPORT_NAMES]), strict=True
-):
-    with tab:
-        single_run_report(run, report, top=int(top))
+tabs = st.tabs(
+    [reports.TITLES[r] for r in RUN_TABS.values()], key="run_tab", on_change="rerun"
+)
+active = next((i for i, tab in zip(RUN_TABS, tabs, strict=True) if tab.open), "api")
+url_state.write({**link, url_state.RUN: item.name, url_state.TAB: active})
+for report, tab in zip(RUN_TABS.values(), tabs, strict=True):
+    if tab.open:  # only the tab on screen is drawn
+        with tab:
+            single_run_report(run, report, top=int(top))

@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -119,8 +120,36 @@ def cached_run(path: str | Path, *, cache_dir: str | Path | None = None) -> Run 
     return None
 
 
+class FileStamp(NamedTuple):
+    """A file's state as one ``stat`` sees it: path, size (bytes), mtime (ns).
+
+    The one definition of "this file, unchanged" wherever llamaprof keys on files cheaply
+    (the folder scan's sniff cache, the app's caches of runs, records and comparisons);
+    ``file_identity`` starts from it and adds what only reading tells (inode, ctime, a hash
+    of the file's edges) for the on-disk cache, which must never serve a stale run.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def from_stat(cls, path: str | Path, st: os.stat_result) -> FileStamp:
+        """The stamp of ``path`` from a ``stat`` already made."""
+        return cls(str(path), st.st_size, st.st_mtime_ns)
+
+    @classmethod
+    def of(cls, path: str | Path) -> FileStamp | None:
+        """The stamp of ``path`` (links followed), None when there is no such file."""
+        try:
+            return cls.from_stat(path, os.stat(path))
+        except OSError:
+            return None
+
+
 def file_identity(path: str | Path) -> dict[str, int | str]:
-    """What identifies a report's content cheaply: path, size, times, inode, edge hash.
+    """What identifies a report's content cheaply: ``FileStamp``'s path (resolved), size and
+    mtime, then ctime, inode and an edge hash.
 
     ``edges`` is a BLAKE2b of the first and last 64 KiB: a file rewritten in place with its
     size and mtime put back still differs there (an SQLite file's header counts changes).
@@ -134,9 +163,7 @@ def file_identity(path: str | Path) -> dict[str, int | str]:
             fh.seek(max(_EDGE_BYTES, st.st_size - _EDGE_BYTES))
             digest.update(fh.read(_EDGE_BYTES))
     return {
-        "path": str(resolved),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
+        **FileStamp.from_stat(resolved, st)._asdict(),
         "ctime_ns": st.st_ctime_ns,
         "inode": st.st_ino,
         "edges": digest.hexdigest(),

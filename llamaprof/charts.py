@@ -17,10 +17,17 @@ import pandas as pd
 
 from llamaprof.analyze.compare import rest_name, top_n
 from llamaprof.render.comparison import display_names
-from llamaprof.render.text import change_text, signed_text, split_unit, unit_formatter
+from llamaprof.render.text import (
+    change_text,
+    shorten_names,
+    signed_text,
+    split_unit,
+    unit_formatter,
+)
 from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
+    "LABEL_CHARS",
     "LABEL_LIMIT",
     "PALETTE",
     "axis_unit",
@@ -53,7 +60,11 @@ _EXACT_SUFFIX = {"ns": "ns", "bytes": "B"}
 #: px of a y-axis label before Vega cuts it with "…".
 LABEL_LIMIT = 320
 _LABEL_LIMIT = LABEL_LIMIT
-_LEGEND_LIMIT = 260  # px of a run label in the legend (Vega's default 160 cut run names)
+#: Characters of a y-axis label: longer names lose their middle (``shorten_names``), so the
+#: end that tells kernels apart shows and, on a 1024 px screen with the sidebar open, the
+#: bars keep about half the chart's width (Vega would cut the end at ``LABEL_LIMIT``).
+LABEL_CHARS = 40
+_LEGEND_LIMIT = 400  # px of a run label in the legend (Vega's default 160 cut run names)
 _BAR = 12  # px per bar (Vega-Lite steps the run offset): 8 runs x 12 px per key
 # px per key at least: with one bar per key, 12 px made Vega hide every other label.
 _KEY_PX = 24
@@ -103,7 +114,8 @@ def _step(runs: int) -> int:
 
 
 def _legend() -> alt.Legend:
-    return alt.Legend(labelLimit=_LEGEND_LIMIT)
+    # Below the plot: beside it, long run labels took the width the bars need.
+    return alt.Legend(labelLimit=_LEGEND_LIMIT, orient="bottom", direction="vertical")
 
 
 def _y_axis() -> alt.Axis:
@@ -118,11 +130,13 @@ def _color(colors: dict[str, str]) -> alt.Scale:
 def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``label``: how each key reads for people, as the comparison's table writes it
     (``llamaprof.render.comparison.display_names``: short, unique kernel names; API calls,
-    directions and families unchanged); the rest row keeps ``(37 more)``."""
+    directions and families unchanged), at most ``LABEL_CHARS`` characters (its middle left
+    out); the rest row keeps ``(37 more)``."""
     names = list(dict.fromkeys(frame["name"]))
     labels = display_names(names, kernels=True)
+    short = shorten_names(list(labels.values()), LABEL_CHARS)
     out = frame.copy()
-    out["label"] = [labels[name] for name in frame["name"]]
+    out["label"] = [short[labels[name]] for name in frame["name"]]
     return out
 
 

@@ -13,6 +13,10 @@ Rules, from issue 3:
 - ``X.sqlite`` beside ``X.nsys-rep`` is the export nsys made of that report:
   the pair is listed once, as the ``.nsys-rep``.
 - A file that cannot be read is listed with its reason; nothing else breaks.
+- Each file state is sniffed once (``sniff_cached``); its format travels with its entry to
+  the reader, which then does not sniff again.
+- A run's name (``run_names``) is its file name without the report extension, or its path
+  in the folder where that name is ambiguous: the name the app lists and puts in its links.
 """
 
 from __future__ import annotations
@@ -24,14 +28,16 @@ import shutil
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from llamaprof.cache import FileStamp
 from llamaprof.errors import LlamaprofError, UnknownReportFormat
-from llamaprof.model import ReportFormat
+from llamaprof.model import ReportFormat, label_from_name
+from llamaprof.record import record_path
 
 #: Folder names never descended into (our disk cache, VCS folders).
 SKIP_DIRS = frozenset({".llamaprof-cache", ".git", "__pycache__", ".ipynb_checkpoints"})
@@ -50,22 +56,23 @@ SETTLE_S = 0.5
 #: How many sniff results ``scan_reports`` keeps (oldest dropped first).
 SNIFF_CACHE_SIZE = 4096
 
-# (path, size, mtime_ns) -> (format, error): every app rerun scans the folder, and opening
+# FileStamp (path, size, mtime_ns) -> (format, error): every app rerun scans the folder, and opening
 # each file to read 64 KiB of it again cost more than the rest of the scan. Only results
 # that come from the file's bytes are kept; "cannot be read" may pass without a new mtime.
-_sniffed: OrderedDict[tuple[str, int, int], tuple[ReportFormat | None, str | None]] = OrderedDict()
+_sniffed: OrderedDict[FileStamp, tuple[ReportFormat | None, str | None]] = OrderedDict()
 _sniffed_lock = threading.Lock()
 
 
 def sniff_cached(path: Path, size: int, mtime_ns: int) -> tuple[ReportFormat | None, str | None]:
-    """``sniff(path)`` as (format, None) or (None, one-line reason), cached per file state.
+    """``sniff(path)`` as (format, None) or (None, one-line reason), cached per file state
+    (its ``FileStamp``).
 
     A file keeps its entry while its size and mtime stay the same; thread-safe (the app
     serves several sessions), bounded by ``SNIFF_CACHE_SIZE``.
     """
     from llamaprof.sources import sniff
 
-    key = (str(path), size, mtime_ns)
+    key = FileStamp(str(path), size, mtime_ns)
     with _sniffed_lock:
         if key in _sniffed:
             _sniffed.move_to_end(key)
@@ -90,7 +97,8 @@ class ReportEntry:
 
     ``format`` is the sniffed format, or None when the file is settling or cannot
     be read; ``error`` is the one-line reason in the latter case. ``export`` is
-    the SQLite export beside an ``.nsys-rep``, if any.
+    the SQLite export beside an ``.nsys-rep``, if any, ``export_stamp`` its state;
+    ``record_stamp`` the state of the capture record beside the report (None: none).
     """
 
     path: Path
@@ -101,7 +109,8 @@ class ReportEntry:
     error: str | None = None
     settling: bool = False
     export: Path | None = None
-    export_mtime_ns: int = 0
+    export_stamp: FileStamp | None = None
+    record_stamp: FileStamp | None = None
 
     @property
     def readable(self) -> bool:
@@ -109,10 +118,21 @@ class ReportEntry:
         return self.format is not None and not self.settling
 
     @property
-    def cache_key(self) -> tuple[str, int, int]:
-        """(path, mtime_ns, size) that changes whenever the run's content may change."""
-        # An export appearing beside an .nsys-rep changes what it reads to.
-        return (str(self.path), self.mtime_ns + self.export_mtime_ns, self.size)
+    def stamp(self) -> FileStamp:
+        """The report file's own state."""
+        return FileStamp(str(self.path), self.size, self.mtime_ns)
+
+    @property
+    def report_identity(self) -> tuple[FileStamp, FileStamp | None]:
+        """What the run's data depends on: the report and, for an ``.nsys-rep``, the export
+        beside it (an export appearing or changing changes what the report reads to)."""
+        return (self.stamp, self.export_stamp)
+
+    @property
+    def identity(self) -> tuple[FileStamp, FileStamp | None, FileStamp | None]:
+        """What the run as a comparison sees it depends on: ``report_identity`` and the
+        capture record's state. Equal identities mean equal runs and records."""
+        return (*self.report_identity, self.record_stamp)
 
 
 def is_temporary(name: str) -> bool:
@@ -186,7 +206,8 @@ def scan_reports(folder: str | Path, *, now_ns: int | None = None) -> list[Repor
         if not path.is_file():
             continue
         export = _export_beside(path)
-        export_mtime = _mtime_or_zero(export)
+        export_stamp = FileStamp.of(export) if export is not None else None
+        export_mtime = export_stamp.mtime_ns if export_stamp is not None else 0
         age_ns = now_ns - max(st.st_mtime_ns, export_mtime)
         # An mtime far in the future (clock skew on a network share) must not hide a
         # file forever: only the last SETTLE_S seconds (and 1 s of skew) count as writing.
@@ -204,19 +225,39 @@ def scan_reports(folder: str | Path, *, now_ns: int | None = None) -> list[Repor
                 error=error,
                 settling=settling,
                 export=export,
-                export_mtime_ns=export_mtime,
+                export_stamp=export_stamp,
+                record_stamp=FileStamp.of(record_path(path)),
             )
         )
     return entries
 
 
-def _mtime_or_zero(path: Path | None) -> int:
-    if path is None:
-        return 0
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
+def run_names(entries: Iterable[ReportEntry]) -> dict[str, str]:
+    """Each entry's run name (by ``rel``): its file name without the report extension where
+    no other entry has that name, else its path in the folder without the extension where
+    that is unique, else its whole path in the folder (always unique).
+
+    The name people read in the run list and the app's links carry (``?run=NAME``).
+
+    >>> from pathlib import Path
+    >>> rels = ("a.txt", "x/b.sqlite", "y/b.sqlite", "c.txt", "c.csv")
+    >>> run_names([ReportEntry(Path(r), r, 0, 0) for r in rels])
+    {'a.txt': 'a', 'x/b.sqlite': 'x/b', 'y/b.sqlite': 'y/b', 'c.txt': 'c.txt', 'c.csv': 'c.csv'}
+    """
+    entries = list(entries)
+    stems = {e.rel: label_from_name(e.path.name) for e in entries}
+    bare = {e.rel: e.rel[: len(e.rel) - len(e.path.name)] + stems[e.rel] for e in entries}
+    stem_count = Counter(stems.values())
+    bare_count = Counter(bare.values())
+    names = {}
+    for entry in entries:
+        if stem_count[stems[entry.rel]] == 1:
+            names[entry.rel] = stems[entry.rel]
+        elif bare_count[bare[entry.rel]] == 1:
+            names[entry.rel] = bare[entry.rel]
+        else:
+            names[entry.rel] = entry.rel
+    return names
 
 
 def folder_signature(folder: str | Path) -> tuple[tuple[str, int, int], ...]:

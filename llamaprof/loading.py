@@ -17,17 +17,23 @@ from pathlib import Path
 
 from llamaprof.cache import load_run_cached
 from llamaprof.errors import LlamaprofError, ReportParseError
-from llamaprof.model import Run, label_from_name
+from llamaprof.model import ReportFormat, Run, label_from_name
 from llamaprof.record import RECORD_SUFFIX, CaptureRecord, read_record, record_path, run_stem
 from llamaprof.sources import is_stream, load_report
 
 __all__ = ["LoadedRun", "load_entry", "load_run"]
 
 
-def load_run(path: str | Path, *, cache_dir: str | Path | None = None) -> Run:
+def load_run(
+    path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    format: ReportFormat | None = None,
+) -> Run:
     """``load_report`` through the on-disk cache, any reader failure turned into one line.
 
     ``cache_dir``: the one cache folder to use (default: see ``llamaprof.cache``).
+    ``format``: the file's format when a sniff already said (``load_report``).
     Library errors pass through; anything else is a bug in a reader, and still must not
     reach a user as a traceback: it becomes ReportParseError ``could not be read (<first
     line of the error>)``.
@@ -35,7 +41,11 @@ def load_run(path: str | Path, *, cache_dir: str | Path | None = None) -> Run:
     try:
         if is_stream(Path(path)):
             return load_report(path)
-        return load_run_cached(path, cache_dir=cache_dir, loader=load_report)
+        if format is None:
+            return load_run_cached(path, cache_dir=cache_dir, loader=load_report)
+        return load_run_cached(
+            path, cache_dir=cache_dir, loader=lambda p: load_report(p, format=format)
+        )
     except LlamaprofError:
         raise
     except Exception as exc:  # a reader bug must still read as one line, not a traceback
@@ -68,13 +78,18 @@ class LoadedRun:
 
 
 def load_entry(
-    path: str | Path, *, key: str | None = None, cache_dir: str | Path | None = None
+    path: str | Path,
+    *,
+    key: str | None = None,
+    cache_dir: str | Path | None = None,
+    format: ReportFormat | None = None,
 ) -> LoadedRun:
     """The report at ``path`` and its capture record, or a capture record and its report.
 
     A record (``NAME.llamaprof.json``) whose capture left an export or report beside it
     loads that too; one without (``--no-profile``) loads alone. A record that cannot be read
     is no record, with ``record_problem`` saying why: it costs only the record's features.
+    ``format``: the report's format when a sniff already said it (see ``load_report``).
     Raises ReportParseError for a report that cannot be read.
     """
     path = Path(path)
@@ -84,7 +99,7 @@ def load_entry(
         report = _report_of(path, record)
         run = load_run(report, cache_dir=cache_dir) if report is not None else None
         return LoadedRun(key, path, run, record)
-    run = load_run(path, cache_dir=cache_dir)
+    run = load_run(path, cache_dir=cache_dir, format=format)
     if is_stream(path):
         return LoadedRun(key, path, run)
     try:

@@ -20,7 +20,7 @@ the same rows. Kept streamlit-free and click-free.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,6 +52,7 @@ __all__ = [
     "NOISE_REMARK",
     "THROUGHPUT",
     "Comparison",
+    "Cut",
     "LabelMode",
     "Member",
     "ViewComparison",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 LabelMode = Literal["auto", "file", "config"]
+#: How a run is cut to its window: (entry, window, label) -> the run as the window sees it.
+Cut = Callable[[LoadedRun, Window, str], Run]
 
 #: The view of ``Comparison.view`` that compares throughput from the capture records.
 THROUGHPUT = "throughput"
@@ -283,6 +286,7 @@ def prepare_comparison(
     repeats: bool = True,
     window: WindowSpec | None = None,
     normalize: Normalize | str = Normalize.NONE,
+    cut: Cut | None = None,
 ) -> Comparison:
     """Prepare the comparison of ``entries`` (two or more): labels, groups, window,
     normalisation, baseline, warnings and caption, as described in the module docstring.
@@ -291,7 +295,9 @@ def prepare_comparison(
     first). ``labels``: "file", "config" (runs without a record keep their file label), or
     "auto" (config when every run has a record). ``repeats``: group runs recorded as repeats
     of one config. ``window``: None is the whole capture. ``normalize``: per token or request
-    of the window.
+    of the window. ``cut(entry, window, label)``: how a run is cut to its window (default
+    ``apply_window``); the app passes one that keeps each cut run, since a run cut to a
+    window does not depend on the baseline or the labels.
 
     Raises WindowError when a run cannot take the window (no event times, no such phase),
     NotNormalizable when a run lacks the count to divide by.
@@ -322,8 +328,12 @@ def prepare_comparison(
     for entry in entries:
         label = run_label[entry.key]
         run = entry.run
-        if run is not None and windows[entry.key] is not None:
-            run = apply_window(run, windows[entry.key], label=label)  # type: ignore[arg-type]
+        window_of = windows[entry.key]
+        if run is not None and window_of is not None:
+            if cut is None:
+                run = apply_window(run, window_of, label=label)
+            else:
+                run = cut(entry, window_of, label)
         members[label] = Member(
             label, entry, run, entry.record, windows[entry.key], factors[label][0]
         )

@@ -1,4 +1,5 @@
-"""One-line facts per run: kernel and API time, bytes by direction, span, GPU busy share.
+"""One-line facts per run: kernel and API time, bytes by direction, span, GPU busy share,
+the GPUs it ran on and its kernel time per GPU.
 
 Kept streamlit-free: the header of the comparison page, the single-run page and the
 Markdown report read the same numbers.
@@ -6,14 +7,26 @@ Markdown report read the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from llamaprof import reports
 from llamaprof.model import Run
+from llamaprof.record import CaptureRecord
 
-__all__ = ["DIRECTIONS", "OVERVIEW_COLUMNS", "overview_table", "run_overview"]
+__all__ = [
+    "DEVICE_COLUMNS",
+    "DIRECTIONS",
+    "GROUP_KEYS",
+    "OVERVIEW_COLUMNS",
+    "group_overview",
+    "kernel_time_by_device",
+    "overview_table",
+    "run_gpus",
+    "run_overview",
+]
 
 #: Canonical memory-operation directions (``llamaprof.reports.canonical_op``) counted as
 #: host-to-device, device-to-host and device-to-device bytes. CUDA arrays live in device
@@ -111,3 +124,167 @@ def overview_table(runs: Mapping[str, Run]) -> pd.DataFrame:
         table[column] = pd.to_numeric(table[column]).round().astype("Int64")
     table["gpu_busy_share"] = pd.to_numeric(table["gpu_busy_share"]).astype("float64")
     return table
+
+
+#: The numbers of ``run_overview`` that ``group_overview`` averages, in order.
+GROUP_KEYS = (
+    "kernel_time_ns",
+    "api_time_ns",
+    "bytes_htod",
+    "bytes_dtoh",
+    "bytes_dtod",
+    "span_ns",
+    "gpu_busy_share",
+)
+_DIVIDED = ("kernel_time_ns", "api_time_ns")
+
+
+def group_overview(
+    runs: Sequence[Run | None], factors: Sequence[float] | None = None
+) -> dict[str, tuple[float | None, float]]:
+    """The facts of one run, or of the repeats of one config: per key of ``GROUP_KEYS``, the
+    mean over the runs that know it and their sample standard deviation (0 for one run);
+    ``(None, 0.0)`` where none does (a format without the report, a capture record alone).
+
+    ``factors``: what each run's ``kernel_time_ns`` and ``api_time_ns`` are divided by
+    (its normalisation; default 1); bytes, span and busy share stay as they are.
+
+    >>> from pathlib import Path
+    >>> from llamaprof.model import ReportFormat, RunInfo
+    >>> runs = [Run(Path(f"{n}.txt"), ReportFormat.STATS_TEXT, info=RunInfo(span_ns=n))
+    ...         for n in (100, 140)]
+    >>> group_overview(runs)["span_ns"], group_overview(runs)["kernel_time_ns"]
+    ((120.0, 28.284271247461902), (None, 0.0))
+    """
+    factors = list(factors) if factors is not None else [1.0] * len(runs)
+    facts = [
+        (run_overview(run), factor)
+        for run, factor in zip(runs, factors, strict=True)
+        if run is not None
+    ]
+    out: dict[str, tuple[float | None, float]] = {}
+    for key in GROUP_KEYS:
+        values = [
+            float(f[key]) / (factor if key in _DIVIDED else 1.0)  # type: ignore[arg-type]
+            for f, factor in facts
+            if f[key] is not None
+        ]
+        if not values:
+            out[key] = (None, 0.0)
+            continue
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        out[key] = (statistics.fmean(values), std)
+    return out
+
+
+#: Columns of ``kernel_time_by_device``, in order.
+DEVICE_COLUMNS = ["device", "gpu", "kernel_time_ns", "std_ns", "kernels", "share"]
+
+
+def kernel_time_by_device(
+    runs: Sequence[Run | None], factors: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """GPU kernel time per CUDA device, from the kernel events of one run or of the repeats
+    of one config (their mean).
+
+    ``factors``: what each run's times are divided by (its normalisation; default 1).
+    Columns (``DEVICE_COLUMNS``): ``device`` (the CUDA device id; -1 where the export does
+    not say), ``gpu`` (its name where the first run's export lists the GPUs, by device id;
+    "" otherwise), ``kernel_time_ns`` (the sum of the device's kernel durations as the kernel
+    summary sums them, the mean over the runs; a run without the device counts 0),
+    ``std_ns`` (their sample standard deviation, 0 for one run), ``kernels`` (launches,
+    mean), ``share`` (of the mean kernel time, 0..1). One row per device, by device id.
+    Empty (with those columns) when no run has kernel events: ``nsys stats`` text or CSV, a
+    capture record alone, a run without kernels.
+
+    >>> from pathlib import Path
+    >>> from llamaprof.events import Events
+    >>> from llamaprof.model import ReportFormat, RunInfo
+    >>> k = pd.DataFrame({"start_ns": [0, 5, 9], "duration_ns": [30, 10, 60],
+    ...                   "name": [0, 0, 1], "device": [1, 0, 1]})
+    >>> run = Run(Path("r.sqlite"), ReportFormat.SQLITE, events=Events(kernels=k),
+    ...           info=RunInfo(gpus=["A100", "H100"]))
+    >>> kernel_time_by_device([run])[["device", "gpu", "kernel_time_ns", "share"]]
+       device   gpu  kernel_time_ns  share
+    0       0  A100            10.0    0.1
+    1       1  H100            90.0    0.9
+    """
+    factors = list(factors) if factors is not None else [1.0] * len(runs)
+    parts = []
+    for position, (run, factor) in enumerate(zip(runs, factors, strict=True)):
+        kernels = run.events.kernels if run is not None and run.events is not None else None
+        if kernels is None or kernels.empty:
+            continue
+        grouped = kernels.groupby("device", sort=True)["duration_ns"].agg(["sum", "count"])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "run": position,
+                    "device": grouped.index.astype("int64"),
+                    "time": grouped["sum"].to_numpy(dtype="float64") / factor,
+                    "kernels": grouped["count"].to_numpy(dtype="float64"),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            {
+                "device": pd.Series(dtype="int64"),
+                "gpu": pd.Series(dtype="object"),
+                "kernel_time_ns": pd.Series(dtype="float64"),
+                "std_ns": pd.Series(dtype="float64"),
+                "kernels": pd.Series(dtype="float64"),
+                "share": pd.Series(dtype="float64"),
+            }
+        )
+    data = pd.concat(parts, ignore_index=True)
+    devices = sorted(int(d) for d in data["device"].unique())
+    times = data.pivot_table(index="device", columns="run", values="time", aggfunc="sum")
+    counts = data.pivot_table(index="device", columns="run", values="kernels", aggfunc="sum")
+    # Every run counts, a run without kernels (or without one device) as 0.
+    times = times.reindex(index=devices, columns=range(len(runs))).fillna(0.0)
+    counts = counts.reindex(index=devices, columns=range(len(runs))).fillna(0.0)
+    mean = times.mean(axis=1)
+    total = float(mean.sum())
+    first = next((r for r in runs if r is not None), None)
+    names = first.info.gpus if first is not None else []
+    return pd.DataFrame(
+        {
+            "device": pd.Series(devices, dtype="int64"),
+            "gpu": [names[d] if 0 <= d < len(names) else "" for d in devices],
+            "kernel_time_ns": mean.to_numpy(),
+            "std_ns": times.std(axis=1, ddof=1).fillna(0.0).to_numpy() if len(runs) > 1 else 0.0,
+            "kernels": counts.mean(axis=1).to_numpy(),
+            "share": mean.to_numpy() / total if total else 0.0,
+        }
+    )
+
+
+def run_gpus(run: Run | None, record: CaptureRecord | None = None) -> list[str | None]:
+    """The GPUs a run had, one entry per GPU: its name, or None where nothing says it.
+
+    Names come from the report (``RunInfo.gpus``, one per device), else from the capture
+    record (what ``nvidia-smi`` listed); the count is at least the number of devices its
+    kernels and memory operations ran on (an export without a GPU table still has those).
+    [] when nothing tells (``nsys stats`` output without a GPU line, no record).
+
+    >>> from pathlib import Path
+    >>> from llamaprof.events import Events
+    >>> from llamaprof.model import ReportFormat
+    >>> k = pd.DataFrame({"start_ns": [0, 1], "duration_ns": [1, 1], "name": [0, 0],
+    ...                   "device": [0, 1]})
+    >>> run_gpus(Run(Path("r.sqlite"), ReportFormat.SQLITE, events=Events(kernels=k)))
+    [None, None]
+    """
+    names: list[str | None] = list(run.info.gpus) if run is not None else []
+    if not names and record is not None:
+        names = [str(g["name"]) if g.get("name") else None for g in record.gpus]
+    events = run.events if run is not None else None
+    devices: set[int] = set()
+    if events is not None:
+        for frame in (events.kernels, events.memory):
+            if frame is not None and len(frame):
+                devices.update(int(d) for d in frame["device"].unique() if d >= 0)
+    used = max(devices) + 1 if devices else 0
+    count = max(len(names), len(devices), used if names else len(devices))
+    return names + [None] * (count - len(names))

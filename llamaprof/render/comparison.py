@@ -33,9 +33,17 @@ from llamaprof.analyze.llama_kernels import (
     decode_ggml_types,
     kernel_family,
 )
-from llamaprof.render.text import LACKING, change_text, signed_text, unit_formatter, value_text
+from llamaprof.render.text import (
+    LACKING,
+    change_text,
+    shorten_names,
+    signed_text,
+    unit_formatter,
+    value_text,
+)
 
 __all__ = [
+    "COMPACT_NAME_CHARS",
     "comparison_document",
     "display_names",
     "shown_rows",
@@ -44,6 +52,10 @@ __all__ = [
     "to_json",
     "to_markdown",
 ]
+
+
+#: Characters of a name in a compact table (the page's): about 250 px of its Name column.
+COMPACT_NAME_CHARS = 32
 
 
 def shown_rows(view: ViewComparison, top: int = 0) -> pd.DataFrame:
@@ -87,9 +99,11 @@ def table(view: ViewComparison, top: int = 0, *, compact: bool = False) -> pd.Da
     (`` ± std`` for a group whose runs differ; ``—`` where the column lacks the key), then
     per column other than the baseline ``Δ <col>`` (signed) and ``Δ% <col>`` (``new``,
     ``missing``, `` (noise)`` where the change is within the repeats' spread). ``compact``
-    leaves out the ``Δ`` columns when more than two columns are compared, so four runs fit a
-    1280 px page. A last row ``Total`` sums each column (its mean total ± spread for groups);
-    throughput has none, its rows mixing units.
+    (the page's table) leaves out the ``Δ`` columns when more than two columns are compared,
+    and names longer than ``COMPACT_NAME_CHARS`` lose their middle (``shorten_names``: the
+    end that tells kernels apart stays), so four runs fit a 1280 px page. A last row
+    ``Total`` sums each column (its mean total ± spread for groups); throughput has none,
+    its rows mixing units.
     """
     rows = shown_rows(view, top)
     columns = view.columns
@@ -98,6 +112,9 @@ def table(view: ViewComparison, top: int = 0, *, compact: bool = False) -> pd.Da
     kernels = view.report == reports.KERNELS and view.by == "name"
     names = list(dict.fromkeys(rows["name"]))
     display = display_names(names, kernels=kernels)
+    if compact:
+        short = shorten_names(list(display.values()), COMPACT_NAME_CHARS)
+        display = {name: short[text] for name, text in display.items()}
     header = ["Name", *(["Family"] if kernels else [])]
     header += list(columns)
     for column in others:

@@ -7,6 +7,8 @@ last). Kept streamlit-free so the app only displays them and tests check them di
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from llamaprof import reports
@@ -14,7 +16,7 @@ from llamaprof.analyze.kernel_names import short_names
 from llamaprof.analyze.llama_kernels import family_summary
 from llamaprof.units import format_bytes, format_ns
 
-__all__ = ["config_table", "family_summary_table", "summary_table"]
+__all__ = ["column_widths", "config_table", "family_summary_table", "summary_table"]
 
 
 def summary_table(frame: pd.DataFrame, report: str) -> pd.DataFrame:
@@ -76,3 +78,42 @@ def config_table(diff: pd.DataFrame, *, only_differences: bool = False) -> pd.Da
     table = diff[diff["differs"]] if only_differences else diff
     table = table[["differs", *(c for c in table.columns if c != "differs")]]
     return table.reset_index(drop=True)
+
+
+def column_widths(
+    frame: pd.DataFrame,
+    *,
+    headers: Mapping[str, str] | None = None,
+    name: str = "Name",
+    budget: int = 800,
+    char_px: float = 7.0,
+    padding: int = 20,
+    smallest: int = 56,
+    widest: int = 260,
+    name_smallest: int = 150,
+) -> dict[str, int]:
+    """Pixel widths for a table of text cells, so that it fits ``budget`` px where it can.
+
+    Every column but ``name`` gets the width of its longest text, its cells' or its header's
+    (``headers``: column -> the header shown; default the column's name): ``char_px`` per
+    character plus ``padding``, at least ``smallest`` and at most ``widest``. ``name`` takes
+    what is left of ``budget``, between ``name_smallest`` and ``widest``. The table needs no
+    sideways scrolling when its other columns fit. ``budget``: the page's table width (800
+    px: the main column of a 1280 px window with the sidebar open is 818 px in Chromium).
+
+    >>> t = pd.DataFrame({"Name": ["cudaLaunchKernel"], "a": ["1.78 s"], "Δ% a": ["+3.4%"]})
+    >>> column_widths(t, headers={"a": "run a", "Δ% a": "Δ% run a"})
+    {'Name': 260, 'a': 62, 'Δ% a': 76}
+    """
+    headers = headers or {}
+    widths: dict[str, int] = {}
+    for column in frame.columns:
+        if column == name:
+            continue
+        texts = [str(headers.get(column, column)), *(str(v) for v in frame[column])]
+        longest = max(len(text) for text in texts)
+        widths[column] = int(min(widest, max(smallest, round(longest * char_px + padding))))
+    left = budget - sum(widths.values())
+    if name in frame.columns:
+        widths = {name: int(min(widest, max(name_smallest, left))), **widths}
+    return widths

@@ -8,16 +8,19 @@ the same. Units are ``llamaprof.units``'; a unit may be "per" something (``ns/to
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from llamaprof.units import format_bytes, format_ns, signed_text
 
 __all__ = [
+    "ELLIPSIS",
     "LACKING",
     "change_text",
     "format_rate",
+    "shorten_middle",
+    "shorten_names",
     "signed_text",
     "split_unit",
     "unit_formatter",
@@ -100,3 +103,92 @@ def value_text(fmt: Callable[[float], str], value: float, std: float | None = No
     if std is not None and not pd.isna(std) and std > 0:
         text += f" ± {fmt(std)}"
     return text
+
+
+#: What stands for the characters ``shorten_middle`` leaves out.
+ELLIPSIS = "…"
+
+
+def shorten_middle(text: str, limit: int, *, tail: float = 0.6) -> str:
+    """``text`` in at most ``limit`` characters: its start, ``…``, and its end.
+
+    Names that tell runs or kernels apart usually do so at their end (``…_before`` /
+    ``…_after``, a kernel's template arguments), where a table or an axis would cut them;
+    ``tail`` is the share of the kept characters taken from the end. Text within the limit
+    comes back as it is.
+
+    >>> shorten_middle("GindaChen__nsys-ai__mfu_2gpu_before", 24)
+    'GindaChen…fu_2gpu_before'
+    >>> shorten_middle("short", 24)
+    'short'
+
+    Raises ValueError for a limit under 3 or a tail share outside 0..1.
+    """
+    if limit < 3 or not 0 <= tail <= 1:
+        raise ValueError(f"limit must be 3 or more and tail within 0..1, got {limit}, {tail}")
+    if len(text) <= limit:
+        return text
+    keep = limit - len(ELLIPSIS)
+    end = round(keep * tail)
+    start = keep - end
+    return text[:start] + ELLIPSIS + (text[-end:] if end else "")
+
+
+def shorten_names(names: Sequence[str], limit: int, *, tail: float = 0.6) -> dict[str, str]:
+    """Each of ``names`` shortened by ``shorten_middle`` (``tail``: the share of the kept
+    characters taken from the end), still telling them apart.
+
+    Where two shortened names would read the same, those take more of their end; where they
+    still do (names alike at both ends: template arguments differing early), each keeps its
+    start up to just past where it differs from the others, then its end, in up to twice
+    ``limit`` characters; else it stays whole. A shorter name never hides which one is meant.
+
+    >>> names = ["run-q4_k_m-ctx4096-fa-on", "run-q4_k_s-ctx4096-fa-on", "f16"]
+    >>> list(shorten_names(names, 16).values())
+    ['…m-ctx4096-fa-on', '…s-ctx4096-fa-on', 'f16']
+    >>> k = ["elementwise<128,4,impl<copy_kernel(Tensor &)::[lambda() (instance 3)]>>",
+    ...      "elementwise<128,2,impl<copy_kernel(Tensor &)::[lambda() (instance 3)]>>"]
+    >>> list(shorten_names(k, 20).values())
+    ['elementwise<128,4,…ance 3)]>>', 'elementwise<128,2,…ance 3)]>>']
+    """
+    unique = list(dict.fromkeys(names))
+    out: dict[str, str] = {}
+    pending = unique
+    for share in sorted({tail, max(tail, 0.8), 1.0}):
+        short = {name: shorten_middle(name, limit, tail=share) for name in pending}
+        pending = _settle(pending, short, out)
+        if not pending:
+            break
+    if pending:
+        short = {name: _past_difference(name, pending, limit) for name in pending}
+        pending = _settle(pending, short, out)
+    out.update({name: name for name in pending})
+    return {name: out[name] for name in unique}
+
+
+def _settle(pending: list[str], short: dict[str, str], out: dict[str, str]) -> list[str]:
+    """Keep (in ``out``) the shortened names that clash with no other; return the rest."""
+    seen: dict[str, int] = {}
+    for text in [*short.values(), *out.values()]:
+        seen[text] = seen.get(text, 0) + 1
+    clashing = [name for name in pending if seen[short[name]] > 1]
+    out.update({name: short[name] for name in pending if name not in clashing})
+    return clashing
+
+
+def _past_difference(name: str, group: Sequence[str], limit: int) -> str:
+    """``name``'s start up to two characters past its first difference with the rest of
+    ``group``, ``…``, and its end: at most ``2 * limit`` characters (else ``name`` whole)."""
+    others = [other for other in group if other != name]
+    differs = max((_first_difference(name, other) for other in others), default=0)
+    head = name[: differs + 2]
+    end = max(limit - len(head) - len(ELLIPSIS), limit // 2)
+    text = head + ELLIPSIS + name[-end:]
+    return text if len(text) <= 2 * limit and len(text) < len(name) else name
+
+
+def _first_difference(a: str, b: str) -> int:
+    """The index of the first character where ``a`` and ``b`` differ (the shorter's length
+    when one starts the other)."""
+    shortest = min(len(a), len(b))
+    return next((i for i in range(shortest) if a[i] != b[i]), shortest)

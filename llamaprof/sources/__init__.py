@@ -54,19 +54,20 @@ def sniff(path: str | Path) -> ReportFormat:
     return fmt
 
 
-def load_report(path: str | Path) -> Run:
+def load_report(path: str | Path, *, format: ReportFormat | None = None) -> Run:
     """Read any supported nsys output into a ``Run``.
 
     >>> run = load_report("report1.sqlite")        # doctest: +SKIP
     >>> run.summaries["cuda_gpu_kern_sum"].head()  # doctest: +SKIP
 
-    Raises ReportParseError (or its subclass UnknownReportFormat) with a one-line
-    reason for anything it cannot read.
+    ``format``: what ``sniff`` already said of this file (the app's folder scan sniffs each
+    file once), so it is not sniffed again; None sniffs. Raises ReportParseError (or its
+    subclass UnknownReportFormat) with a one-line reason for anything it cannot read.
     """
     path = Path(path)
     if is_stream(path):
         return _load_stream(path)
-    fmt = sniff(path)
+    fmt = format if format is not None else sniff(path)
     if fmt is ReportFormat.SQLITE:
         from llamaprof.sources.sqlite_export import read_sqlite
 

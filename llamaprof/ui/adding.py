@@ -3,6 +3,11 @@
 They run as widget callbacks, before the script, so the run list drawn in the same
 rerun already shows the new report. Messages go to ``st.session_state["add_messages"]``
 as ``(kind, text)`` pairs the page shows; no callback raises.
+
+An upload is added only once it reads: sniffed (the folder scan then finds the sniff
+cached) and read through the app's cache of runs (the run list then finds the run), so a
+file that cannot be read is reported as not added, with its reason, and removed. Rejected
+files leave the uploader (a fresh uploader replaces it), so they are not offered again.
 """
 
 from __future__ import annotations
@@ -13,7 +18,16 @@ import streamlit as st
 
 from llamaprof.discover import add_by_path, safe_name, save_upload
 from llamaprof.errors import LlamaprofError
-from llamaprof.ui.common import folder_choice, reports_dir
+from llamaprof.ui.common import folder_choice, read_new_report, reports_dir
+
+#: Session key of the uploader's generation: a new one is a fresh, empty uploader.
+UPLOADER_GENERATION = "uploader_generation"
+
+
+def uploader_key() -> str:
+    """The key of the uploader on screen: ``uploader``, then ``uploader-2``... after resets."""
+    generation = int(st.session_state.get(UPLOADER_GENERATION, 1))
+    return "uploader" if generation == 1 else f"uploader-{generation}"
 
 
 def _say(kind: str, text: str) -> None:
@@ -21,25 +35,23 @@ def _say(kind: str, text: str) -> None:
 
 
 def _check_or_remove(path: Path) -> str | None:
-    """Sniff a just-saved file; remove it and return the reason if it is no report."""
-    from llamaprof.sources import sniff
-
-    try:
-        sniff(path)
-    except LlamaprofError as exc:
+    """Read a just-saved file as the run list will; remove it and return the reason if it
+    cannot be read."""
+    reason = read_new_report(path)
+    if reason is not None:
         path.unlink(missing_ok=True)
-        return getattr(exc, "reason", str(exc))
-    return None
+    return reason
 
 
-def save_uploaded_files() -> None:
-    """``on_change`` of the ``uploader`` widget: save every newly added file once."""
+def save_uploaded_files(key: str = "uploader") -> None:
+    """``on_change`` of the uploader ``key``: save every newly added file once."""
     st.session_state["add_messages"] = []
-    files = st.session_state.get("uploader") or []
+    files = st.session_state.get(key) or []
     if not isinstance(files, list):
         files = [files]
     saved: dict[str, str] = st.session_state.setdefault("saved_uploads", {})
     folder = reports_dir()
+    rejected = False
     for upload in files:
         # The uploader keeps its files across reruns: save each upload once only.
         if upload.file_id in saved:
@@ -48,14 +60,20 @@ def save_uploaded_files() -> None:
             path = save_upload(folder, upload.name, upload)
         except LlamaprofError as exc:
             _say("error", f"{upload.name}: {exc}")
+            rejected = True
             continue
         reason = _check_or_remove(path)
         if reason:
             _say("error", f"{upload.name} was not added: {reason}")
+            rejected = True
             continue
         saved[upload.file_id] = path.name
         renamed = "" if path.name == upload.name else f" as `{path.name}`"
         _say("success", f"Added `{upload.name}`{renamed}.")
+    if rejected:  # a fresh uploader: the files it held are saved or reported, none offered again
+        st.session_state[UPLOADER_GENERATION] = int(
+            st.session_state.get(UPLOADER_GENERATION, 1)
+        ) + 1
 
 
 def save_pasted_text() -> None:
@@ -99,6 +117,10 @@ def add_path() -> None:
         path = add_by_path(reports_dir(), source)
     except LlamaprofError as exc:
         _say("error", f"Not added: {getattr(exc, 'reason', None) or exc}")
+        return
+    reason = _check_or_remove(path)  # a link (or copy) of ours: removing it is safe
+    if reason:
+        _say("error", f"Not added: {Path(source).name} {reason}")
         return
     _say("success", f"Added `{source}` as `{path.name}`.")
     st.session_state["add_path"] = ""

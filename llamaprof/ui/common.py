@@ -1,8 +1,20 @@
-"""Glue every page shares: session defaults, the reports folder, cached run loading, the watcher.
+"""Glue every page shares: session defaults, the reports folder, the run list, the watcher.
 
-Thin on purpose: the folder rules live in ``llamaprof.discover`` and reading in
-``llamaprof.loading`` (shared with the CLI); this module only adds Streamlit's caches
-and session state.
+Thin on purpose: the folder rules live in ``llamaprof.discover``, reading in
+``llamaprof.loading`` (shared with the CLI); this module adds Streamlit's caches and
+session state.
+
+Caches, all keyed on file identity (``llamaprof.cache.FileStamp``: path, size, mtime):
+
+- a report's ``Run``: ``st.cache_resource``, shared by every session and never copied. A
+  seed-scale export with its events pickles to ~43 MiB; ``st.cache_data`` would unpickle a
+  copy of every selected run on every rerun (8 ms and 43 MiB each, measured with
+  ``pickle.loads``: 70 ms and 340 MiB of copies per click with eight runs). Runs are never
+  changed after reading (windows and normalisation make new frames), so sharing is safe.
+- a capture record: ``st.cache_data`` (small; read once per file state, not per rerun).
+
+Each file is sniffed once per state (``discover.sniff_cached``) and read with the format the
+sniff found, so it is not sniffed again.
 """
 
 from __future__ import annotations
@@ -10,22 +22,26 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import streamlit as st
 
+from llamaprof.cache import FileStamp
 from llamaprof.discover import (
     FolderWatcher,
     ReportEntry,
     folder_signature,
+    run_names,
     scan_reports,
+    sniff_cached,
 )
-from llamaprof.errors import LlamaprofError, ReportParseError
-from llamaprof.loading import load_run
-from llamaprof.model import Run, label_from_name
+from llamaprof.errors import LlamaprofError
+from llamaprof.loading import LoadedRun, load_run
+from llamaprof.model import ReportFormat, Run
 from llamaprof.policy import default_reports_dir, folder_choice_allowed
-from llamaprof.record import read_record
+from llamaprof.record import CaptureRecord, read_record
 from llamaprof.server_args import args_texts
+from llamaprof.ui import url_state
 
 #: Set to 1 to run without the watchdog thread (tests); the run list then polls the folder.
 NO_WATCH_ENV = "LLAMAPROF_NO_WATCH"
@@ -40,18 +56,38 @@ MAX_COMPARE = 8
 
 @dataclass(eq=False)
 class RunItem:
-    """One row of the run list: the file, its label, and the run or why it cannot be read."""
+    """One row of the run list: the file, its run name, and the run or why it cannot be read.
+
+    ``name``: what the run list, the selection chips and the page's links call the run
+    (``discover.run_names``); ``loaded``: the report and its capture record as a comparison
+    takes them (``key``: the path in the folder), None while the file is settling or when
+    it cannot be read (``error`` says why).
+    """
 
     entry: ReportEntry
-    label: str
-    run: Run | None = None
+    name: str
+    loaded: LoadedRun | None = None
     error: str | None = None
-    config: str | None = None  # the llama-server arguments, when a capture record says
 
     @property
     def id(self) -> str:
         """Stable id stored in widget state: the path relative to the reports folder."""
         return self.entry.rel
+
+    @property
+    def run(self) -> Run | None:
+        """The report's data (None when it cannot be read)."""
+        return self.loaded.run if self.loaded is not None else None
+
+    @property
+    def record(self) -> CaptureRecord | None:
+        """The capture record beside the report, if a capture wrote one (and it reads)."""
+        return self.loaded.record if self.loaded is not None else None
+
+    @property
+    def config(self) -> str | None:
+        """The llama-server arguments the capture record holds, as one line."""
+        return config_text(self.record)
 
     @property
     def status(self) -> str:
@@ -61,16 +97,36 @@ class RunItem:
         return "ok" if self.run is not None else "error"
 
 
+def config_text(record: CaptureRecord | None) -> str | None:
+    """The llama-server arguments a capture record holds, as one line (None: none)."""
+    if record is None:
+        return None
+    data = record.data
+    for holder in ("config", "settings"):  # schema 1 wrote config.args, schema 2 settings.args
+        section = data.get(holder)
+        args = section.get("args") if isinstance(section, dict) else None
+        if isinstance(args, list | tuple) and args:
+            return " ".join(str(a) for a in args)
+    parsed = data.get("server_args")
+    if isinstance(parsed, dict) and parsed:
+        return " ".join(args_texts(parsed).values())
+    return None
+
+
 def page_setup() -> Path:
     """Session defaults and the reports folder; every page calls it first and gets the folder.
 
-    The folder comes from the sidebar's ``reports_dir`` text input, whose default is
-    ``LLAMAPROF_REPORTS_DIR`` or ``./reports``. Where visitors may not pick it
-    (``folder_choice``), the input shows the server's folder and its state is ignored.
+    The folder comes from the sidebar's ``reports_dir`` text input, whose default is the
+    page link's ``folder``, else ``LLAMAPROF_REPORTS_DIR`` or ``./reports``. Where visitors
+    may not pick it (``folder_choice``), the input shows the server's folder and its state
+    (and the link's) is ignored.
     """
     for key, value in SESSION_DEFAULTS.items():
         st.session_state.setdefault(key, value)
     if folder_choice()[0]:
+        linked = url_state.first_visit_value(url_state.FOLDER)
+        if linked:
+            st.session_state["reports_dir"] = linked
         st.session_state.setdefault("reports_dir", str(default_reports_dir()))
     else:
         # Overwrite whatever the session holds (a forged widget value included), so the
@@ -95,72 +151,89 @@ def reports_dir() -> Path:
     return Path(text).expanduser()
 
 
+def folder_link_value() -> str | None:
+    """The ``folder`` a page's link carries: the folder, where visitors may change it."""
+    return str(reports_dir()) if folder_choice()[0] else None
+
+
 # --- loading --------------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _load_or_reason(path: str, mtime_ns: int, size: int) -> Run | str:
-    # mtime_ns and size are only cache keys: a changed file is a new entry.
-    # The reason is cached too, so an unreadable file is not re-parsed on every rerun.
-    # ``load_run`` already turns a reader bug into one line, as the CLI shows it.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _run_or_reason(
+    identity: tuple[FileStamp, FileStamp | None], fmt: ReportFormat
+) -> Run | str:
+    # ``identity`` (the report's and its export's FileStamp) is the key: a changed file is
+    # a new entry. The reason is kept too, so an unreadable file is not read on every
+    # rerun; ``load_run`` already turns a reader bug into one line, as the CLI shows it.
     try:
-        return load_run(path)
+        return load_run(identity[0].path, format=fmt)
     except LlamaprofError as exc:
         return getattr(exc, "reason", None) or str(exc)
 
 
-def load_run_cached(path: str, mtime_ns: int, size: int) -> Run:
-    """The run in ``path``, cached on (path, mtime_ns, size). Raises ReportParseError."""
-    result = _load_or_reason(path, mtime_ns, size)
-    if isinstance(result, str):
-        raise ReportParseError(path, result)
-    return result
-
-
-def _record(path: Path) -> dict | None:
-    """The capture record beside a report, if a capture wrote one (None if unreadable)."""
+@st.cache_data(max_entries=256, show_spinner=False)
+def _record_or_reason(stamp: FileStamp) -> CaptureRecord | str | None:
+    # Keyed on the record file's FileStamp; None: no record, a str: why it cannot be read.
     try:
-        record = read_record(path)
-    except LlamaprofError:
-        return None
-    return dict(record.data) if record is not None else None
+        return read_record(stamp.path)
+    except LlamaprofError as exc:
+        return getattr(exc, "reason", None) or str(exc)
 
 
-def _config_text(record: dict | None) -> str | None:
-    """The llama-server arguments a capture record holds, as one line."""
-    if not record:
-        return None
-    config = record.get("config")
-    args = config.get("args") if isinstance(config, dict) else None
-    if isinstance(args, list | tuple) and args:
-        return " ".join(str(a) for a in args)
-    parsed = record.get("server_args")
-    if isinstance(parsed, dict) and parsed:
-        return " ".join(args_texts(parsed).values())
+def _loaded(entry: ReportEntry) -> LoadedRun | str:
+    """The entry's run and record (cached on their stamps), or why the report cannot be read."""
+    assert entry.format is not None
+    run = _run_or_reason(entry.report_identity, entry.format)
+    if isinstance(run, str):
+        return run
+    record: CaptureRecord | str | None = None
+    if entry.record_stamp is not None:
+        record = _record_or_reason(entry.record_stamp)
+    if isinstance(record, str):
+        return LoadedRun(entry.rel, entry.path, run, None, record)
+    return LoadedRun(entry.rel, entry.path, run, record)
+
+
+def read_new_report(path: Path) -> str | None:
+    """Read a report just added to the folder as the run list will (through the same sniff
+    and run caches, so the run list then finds it read); None when it reads, else the
+    one-line reason it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    fmt, error = sniff_cached(path, stat.st_size, stat.st_mtime_ns)
+    if fmt is None:
+        return error or "is not an nsys report"
+    identity = (FileStamp.from_stat(path, stat), None)
+    run = _run_or_reason(identity, fmt)
+    if isinstance(run, str):
+        return run
+    _read_before().add(identity)
     return None
 
 
 @st.cache_resource(show_spinner=False)
-def _read_before() -> set[tuple[str, int, int]]:
-    """Cache keys of the reports this server process has read (their runs are cached)."""
+def _read_before() -> set[tuple[FileStamp, FileStamp | None]]:
+    """Report identities this server process has read (their runs are cached)."""
     return set()
 
 
 def list_runs(folder: Path) -> list[RunItem]:
-    """Every report in ``folder`` with a unique label; readable ones are loaded (cached).
+    """Every report in ``folder`` with its run name; readable ones are loaded (cached).
 
     Reports not read before show a progress bar naming the one being read (issue 6: the
     first read shows progress); cached ones load without it.
     """
     entries = scan_reports(folder)
+    names = run_names(entries)
     read_before = _read_before()
-    pending = [e for e in entries if e.readable and not e.error and e.cache_key not in read_before]
+    pending = [e for e in entries if e.readable and e.report_identity not in read_before]
     progress = st.progress(0.0, text="Reading reports…") if pending else None
     items: list[RunItem] = []
     for entry in entries:
-        record = _record(entry.path)
-        label = str(record["label"]) if record and record.get("label") else _file_label(entry)
-        item = RunItem(entry=entry, label=label, config=_config_text(record))
+        item = RunItem(entry=entry, name=names[entry.rel])
         if entry.error:
             item.error = entry.error
         elif entry.readable:
@@ -168,34 +241,18 @@ def list_runs(folder: Path) -> list[RunItem]:
                 done = pending.index(entry)
                 progress.progress(
                     done / len(pending),
-                    text=f"Reading {md_escape(label)} ({done + 1} of {len(pending)})…",
+                    text=f"Reading {md_escape(item.name)} ({done + 1} of {len(pending)})…",
                 )
-            try:
-                item.run = load_run_cached(*entry.cache_key)
-            except ReportParseError as exc:
-                item.error = exc.reason
-            read_before.add(entry.cache_key)
+            loaded = _loaded(entry)
+            if isinstance(loaded, str):
+                item.error = loaded
+            else:
+                item.loaded = loaded
+            read_before.add(entry.report_identity)
         items.append(item)
     if progress is not None:
         progress.empty()
-    _make_labels_unique(items)
     return items
-
-
-def _file_label(entry: ReportEntry) -> str:
-    """``Run.label``'s rule on the file name, after its folder inside the reports folder."""
-    parent = PurePosixPath(entry.rel).parent.as_posix()
-    name = label_from_name(entry.path.name)
-    return name if parent == "." else f"{parent}/{name}"
-
-
-def _make_labels_unique(items: list[RunItem]) -> None:
-    seen: dict[str, int] = {}
-    for item in items:
-        n = seen.get(item.label, 0) + 1
-        seen[item.label] = n
-        if n > 1:
-            item.label = f"{item.label} ({n})"
 
 
 def keep_valid_selection(
@@ -204,7 +261,9 @@ def keep_valid_selection(
     """Set widget ``key``'s state to ``default`` when unset, and drop values not in ``options``.
 
     Called before the widget is drawn: a run deleted since the last rerun must not stay
-    selected (Streamlit rejects a value that is not among the options).
+    selected (Streamlit rejects a value that is not among the options). A multi-selection
+    left with nothing after dropping (another folder) takes ``default`` again; one the user
+    emptied stays empty.
     """
     if key not in st.session_state or st.session_state[key] is None:
         st.session_state[key] = default
@@ -213,7 +272,7 @@ def keep_valid_selection(
     if multi:
         valid = [v for v in value if v in options]
         if valid != list(value):
-            st.session_state[key] = valid
+            st.session_state[key] = valid or default
     elif value not in options:
         st.session_state[key] = default
 

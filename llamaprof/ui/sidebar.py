@@ -47,14 +47,17 @@ def _date(item: RunItem) -> str:
 
 
 def _render_item(item: RunItem) -> None:
-    label = md_escape(item.label)
+    label = md_escape(item.name)
     if item.status == "ok":
         st.markdown(f"**{label}**", help=item.config)
-        config = ""
+        extra = ""
+        record = item.record
+        if record is not None and record.label and record.label != item.name:
+            extra += f"  \n{md_escape(record.label)}"  # the name the capture gave the run
         if item.config:  # the llama-server arguments, from the capture record
             short = item.config if len(item.config) <= 80 else item.config[:79] + "…"
-            config = f"  \n`{short}`"
-        st.caption(run_facts(item) + config)
+            extra += f"  \n`{short}`"
+        st.caption(run_facts(item) + extra)
     elif item.status == "settling":
         st.markdown(label)
         st.caption(":hourglass: being written, read once its size is stable")

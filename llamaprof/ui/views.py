@@ -1,8 +1,10 @@
-"""Drawing blocks of the compare and single-run pages: headers, views, tables, downloads.
+"""Drawing blocks of the compare and single-run pages: cards, tabs, tables, charts, downloads.
 
-Each block takes runs (label -> ``Run``), calls pure functions of ``llamaprof.analyze``,
-``llamaprof.render`` or ``llamaprof.charts``, and displays the result; no analysis happens
-here. The comparisons come from ``compare_setup.view_comparison`` (cached per setup).
+Each block takes the page's ``Comparison`` (or one ``Run``), calls pure functions of
+``llamaprof.analyze``, ``llamaprof.render`` or ``llamaprof.charts`` and displays the result;
+nothing is computed here. A tab's table is ``render.comparison.table``, its CSV download
+``to_csv`` and the page's Markdown download ``comparison_document``: one renderer, so the
+screen and the files agree by construction.
 """
 
 from __future__ import annotations
@@ -10,40 +12,70 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from llamaprof import reports
-from llamaprof.analyze.compare import (
-    VIEWS,
-    diff_table,
-    top_n_with_other,
+from llamaprof.analyze.compare import VIEWS
+from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison
+from llamaprof.analyze.overview import group_overview, kernel_time_by_device, run_gpus
+from llamaprof.charts import delta_bars, grouped_bars
+from llamaprof.render.comparison import table, to_csv
+from llamaprof.render.tables import column_widths
+from llamaprof.render.text import (
+    change_text,
+    shorten_names,
+    signed_text,
+    unit_formatter,
+    value_text,
 )
-from llamaprof.analyze.fairness import comparability_warnings
-from llamaprof.analyze.overview import run_overview
-from llamaprof.charts import delta_bars, grouped_bars, single_run_bars
-from llamaprof.model import Run
-from llamaprof.render.comparison import comparison_section
-from llamaprof.render.nsys_format import render_column
-from llamaprof.render.tables import diff_display_table, summary_table
 from llamaprof.ui.common import md_escape
-from llamaprof.ui.compare_setup import CompareSetup, setup_identity, view_comparison
-from llamaprof.ui.llama_views import (
-    family_drilldown_view,
-    family_mix_chart,
-    repeats_view,
-    run_families,
-)
+from llamaprof.ui.comparing import Prepared, memo
 from llamaprof.units import format_bytes, format_ns
 
-#: The comparison tabs: title and the views (of ``VIEWS``) each shows.
-COMPARE_TABS: dict[str, tuple[str, ...]] = {
-    "CUDA API": ("api",),
-    "Kernels": ("kernels",),
-    "Memory operations": ("memops_time", "memops_size"),
+__all__ = [
+    "COMPARE_TABS",
+    "TAB_VIEWS",
+    "Card",
+    "TableLayout",
+    "ViewParts",
+    "card_facts",
+    "missing_data",
+    "run_cards",
+    "share_text",
+    "show_table",
+    "slug",
+    "summary_view",
+    "table_layout",
+    "throughput_view",
+    "view_parts",
+]
+
+#: The compare page's tabs: the id its link carries (``?tab=kernels``) -> the tab's title.
+#: A timeline tab goes here too (id "timeline"), with its block in app_pages/compare.py.
+COMPARE_TABS: dict[str, str] = {
+    "api": "CUDA API",
+    "kernels": "Kernels",
+    "memory": "Memory operations",
+    THROUGHPUT: "Throughput",
 }
+#: The summaries (views of ``llamaprof.analyze.compare.VIEWS``) each CUDA tab compares.
+TAB_VIEWS: dict[str, tuple[str, ...]] = {
+    "api": ("api",),
+    "kernels": ("kernels",),
+    "memory": ("memops_time", "memops_size"),
+}
+#: Most characters of a run's name in a table header (its middle left out: ``shorten_names``).
+HEADER_CHARS = 28
+#: px of a comparison table that show without scrolling: the main column of a 1280 px
+#: window with the sidebar open (818 px in Chromium).
+TABLE_BUDGET = 800
+# px the Name, Family, Δ and Δ% columns take at least (for the header length of runs' names)
+_NAME_PX, _NAME_MAX_PX, _FAMILY_PX, _DELTA_PX, _PCT_PX = 150, 260, 90, 90, 70
 
 
 def slug(text: str) -> str:
@@ -55,272 +87,382 @@ def _swatch(label: str, color: str) -> str:
     return f"<span style='color:{color}'>&#9632;</span> **{md_escape(html.escape(label))}**"
 
 
-def _share(value: object) -> str:
+def share_text(value: object) -> str:
+    """A 0..1 share as ``8.4%`` (``n/a`` where unknown)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
 
 
-def _delta(value: object, base: object, fmt) -> str | None:
+def _delta(value: float | None, base: float | None, fmt: Callable[[float], str]) -> str | None:
     if value is None or base is None:
         return None
-    diff = float(value) - float(base)  # type: ignore[arg-type]
+    diff = value - base
     if diff == 0:
         return None
-    text = fmt(diff)
-    pct = f" ({diff * 100 / float(base):+.1f}%)" if float(base) else ""  # type: ignore[arg-type]
-    return ("+" + text if diff > 0 else text) + pct
+    pct = f" ({diff * 100 / base:+.1f}%)" if base else ""
+    return signed_text(fmt(diff), diff) + pct
 
 
-_HEADER_METRICS = (("GPU kernel time", "kernel_time_ns"), ("CUDA API time", "api_time_ns"))
+# --- run cards ------------------------------------------------------------------------------
+
+_CARD_METRICS = (("GPU kernel time", "kernel_time_ns"), ("CUDA API time", "api_time_ns"))
 
 
-def _known_facts(f: Mapping[str, object]) -> str:
+def _known_facts(facts: dict[str, tuple[float | None, float]]) -> str:
     """Bytes per direction, span and busy share, leaving out what the source does not hold."""
-    parts = [
-        f"{title} {format_bytes(f[key])}"  # type: ignore[arg-type]
-        for title, key in (("H→D", "bytes_htod"), ("D→H", "bytes_dtoh"), ("D→D", "bytes_dtod"))
-        if f.get(key) is not None
-    ]
-    if f.get("span_ns") is not None:
-        parts.append(f"span {format_ns(f['span_ns'])}")  # type: ignore[arg-type]
-    if f.get("gpu_busy_share") is not None:
-        parts.append(f"GPU busy {_share(f['gpu_busy_share'])}")
+    parts = []
+    for title, key in (("H→D", "bytes_htod"), ("D→H", "bytes_dtoh"), ("D→D", "bytes_dtod")):
+        value, std = facts[key]
+        if value is not None:
+            parts.append(f"{title} {value_text(format_bytes, value, std)}")
+    span, span_std = facts["span_ns"]
+    if span is not None:
+        parts.append(f"span {value_text(format_ns, span, span_std)}")
+    busy, _ = facts["gpu_busy_share"]
+    if busy is not None:
+        parts.append(f"GPU busy {share_text(busy)}")
     return " · ".join(parts) or "bytes, span and busy share: not in this report's format"
 
 
-def run_headers(
-    runs: Mapping[str, Run],
-    colors: Mapping[str, str],
-    baseline: str,
-    *,
-    factors: Mapping[str, float] | None = None,
-    per: str = "",
-    sources: Mapping[str, str] | None = None,
-) -> None:
-    """One card per run: kernel and API time (change against the baseline), bytes, span.
+def gpus_text(names: list[str | None]) -> str:
+    """``1 GPU: NVIDIA A100``, ``2 GPUs: 2 × NVIDIA H100``, ``2 GPUs (not named in the
+    report)`` for a run's ``run_gpus``."""
+    count = f"{len(names)} GPU{'s' * (len(names) != 1)}"
+    known = [n for n in names if n]
+    if not known:
+        return f"{count} (not named in the report)"
+    counts: dict[str, int] = {}
+    for name in known:
+        counts[name] = counts.get(name, 0) + 1
+    listed = ", ".join(f"{n} × {name}" if n > 1 else name for name, n in counts.items())
+    return f"{count}: {md_escape(listed)}"
 
-    ``factors`` (label -> divisor) and ``per`` ("/token") show the times normalised like
-    the rest of the page; ``sources`` (label -> run-list label) names the file of a run
-    the page labels by its config.
-    """
-    facts = {label: run_overview(run) for label, run in runs.items()}
-    factors = factors or {}
-    sources = sources or {}
 
-    def timed(label: str, key: str) -> float | None:
-        value = facts[label][key]
-        if value is None:  # the source lacks the summary
-            return None
-        return float(value) / factors.get(label, 1.0)  # type: ignore[arg-type]
+def _devices_text(devices: pd.DataFrame, per: str) -> str:
+    """``Kernel time per GPU: GPU 0 (A100) 271 ms (50.6%) · GPU 1 264 ms (49.4%)``."""
+    parts = []
+    for row in devices.itertuples(index=False):
+        name = f" ({md_escape(row.gpu)})" if row.gpu else ""
+        device = "unknown GPU" if row.device < 0 else f"GPU {row.device}"
+        time = value_text(format_ns, row.kernel_time_ns, row.std_ns)
+        parts.append(f"{device}{name} {time}{per} ({row.share * 100:.1f}%)")
+    return "Kernel time per GPU: " + " · ".join(parts)
 
-    def fmt(value: float | None) -> str:
-        # The card says "per token" once: "19.3 ms/token" no longer fits four cards a row.
-        return format_ns(value)  # type: ignore[arg-type]
 
-    labels = list(runs)
-    per_row = min(len(labels), 4)
-    for start in range(0, len(labels), per_row):
-        columns = st.columns(per_row)
-        for column, label in zip(columns, labels[start : start + per_row], strict=False):
-            f = facts[label]
-            with column.container(border=True, key=f"header_{slug(label)}"):
-                star = " (baseline)" if label == baseline else ""
-                source = f" · {md_escape(sources[label])}" if label in sources else ""
-                st.markdown(_swatch(label, colors[label]) + star + source, unsafe_allow_html=True)
-                # Side by side only while the cards are wide (two a row); else one under other.
-                metrics = (
-                    st.columns(len(_HEADER_METRICS))
-                    if per_row <= 2
-                    else [st.container() for _ in _HEADER_METRICS]
-                )
-                for metric, (title, key) in zip(metrics, _HEADER_METRICS, strict=True):
-                    value, base = timed(label, key), timed(baseline, key)
-                    delta = None if label == baseline else _delta(value, base, fmt)
-                    metric.metric(title + per, fmt(value), delta, delta_color="inverse")
-                st.caption(_known_facts(f))
-                for warning in runs[label].info.warnings:
+@dataclass(frozen=True)
+class Card:
+    """What one column's card shows (``card_facts``): its numbers (``group_overview``), the
+    files it stands for (where labelled by config), its GPUs, its kernel time per GPU
+    (several GPUs only), and what its reports' readers left out."""
+
+    facts: dict[str, tuple[float | None, float]]
+    files: str | None
+    gpus: str | None
+    devices: str | None
+    warnings: tuple[str, ...]
+
+
+def card_facts(comparison: Comparison) -> dict[str, Card]:
+    """Each column's ``Card``, by column label."""
+    per = _per(comparison)
+    cards = {}
+    for column in comparison.columns:
+        members = [comparison.members[label] for label in comparison.groups[column]]
+        runs = [m.run for m in members]
+        factors = [m.factor for m in members]
+        files = None
+        if len(members) > 1 or not column.endswith(members[0].entry.file_label):
+            files = ", ".join(m.entry.key for m in members)  # labelled by config: which files
+        gpus = run_gpus(members[0].run, members[0].record)
+        devices = kernel_time_by_device(runs, factors)
+        cards[column] = Card(
+            facts=group_overview(runs, factors),
+            files=files,
+            gpus=gpus_text(gpus) if gpus else None,
+            devices=_devices_text(devices, per) if len(devices) > 1 else None,
+            warnings=tuple(w for run in runs if run is not None for w in run.info.warnings),
+        )
+    return cards
+
+
+def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
+    """One card per column: kernel and API time against the baseline (mean ± spread for
+    repeats), bytes, span, GPU busy, the GPUs, and the kernel time per GPU where kernels ran
+    on several. Times are normalised as the page's values are (``/token``...)."""
+    comparison = prepared.comparison
+    cards = memo(prepared, "cards", baseline=False)(lambda: card_facts(comparison))
+    per = _per(comparison)
+    columns = comparison.columns
+    base = cards[comparison.baseline].facts
+    per_row = min(len(columns), 4)
+    for start in range(0, len(columns), per_row):
+        row = st.columns(per_row)
+        for container, column in zip(row, columns[start : start + per_row], strict=False):
+            card = cards[column]
+            with container.container(border=True, key=f"header_{slug(column)}"):
+                star = " (baseline)" if column == comparison.baseline else ""
+                st.markdown(_swatch(column, colors[column]) + star, unsafe_allow_html=True)
+                if card.files:
+                    st.caption(md_escape(card.files))
+                # Side by side while the cards are wide (two a row); else one under the other.
+                slots = st.columns(2) if per_row <= 2 else [st.container(), st.container()]
+                for slot, (title, key) in zip(slots, _CARD_METRICS, strict=True):
+                    value, std = card.facts[key]
+                    delta = None
+                    if column != comparison.baseline:
+                        delta = _delta(value, base[key][0], format_ns)
+                    shown = value_text(format_ns, value, std) if value is not None else "n/a"
+                    slot.metric(title + per, shown, delta, delta_color="inverse")
+                st.caption(_known_facts(card.facts))
+                if card.gpus:
+                    st.caption(card.gpus)
+                if card.devices:
+                    st.caption(card.devices)
+                for warning in card.warnings:
                     st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _cached_tables(
-    identity: tuple, _setup: CompareSetup, view: str, by: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The exact diff table and the one for people, of one view (cached like the comparison)."""
-    result = view_comparison(_setup, view, by=by)
-    wide = diff_table(result.long, list(_setup.runs), _setup.baseline)
-    kernels = VIEWS[view].report == reports.KERNELS and by == "name"
-    return wide, diff_display_table(wide, result.unit, kernels)
+def _per(comparison: Comparison) -> str:
+    """The unit suffix of normalised values: "", "/token" or "/request"."""
+    return {"per-token": "/token", "per-request": "/request"}.get(comparison.normalize.value, "")
 
 
-def comparison_document(setup: CompareSetup, *, top: int, kernels_by: str = "name") -> str:
-    """The page's comparison as one Markdown document: what ``llamaprof compare --format md``
-    prints for each view, under the page's setup (labels, normalisation, repeat groups).
+# --- comparison tables ---------------------------------------------------------------------
 
-    A title line and the comparability warnings (``> ⚠``), then per view of ``VIEWS`` the
-    table of ``render.comparison.comparison_section``: the ``top`` keys by impact, the rest as
-    "other", and a Total row. Kernels are compared ``kernels_by`` "name" or "family", as the
-    page shows them. A view no run has data for says so in one line.
+
+@dataclass(frozen=True)
+class TableLayout:
+    """A comparison table as the page lays it out: ``frame`` (``render.comparison.table``,
+    compact), the ``order`` its columns show in, and each shown column's config."""
+
+    frame: pd.DataFrame
+    order: list[str]
+    config: dict[str, object]
+
+
+def table_layout(view: ViewComparison, top: int) -> TableLayout:
+    """The view's ``render.comparison.table`` (compact: no Δ column beyond two runs), laid out
+    so that two to four runs' values and Δ% fit a 1280 px page.
+
+    Each run's Δ% (and Δ, for two runs) sits right of its value, so their headers read just
+    ``Δ%`` (the whole ``Δ% <run>`` on hover); run headers are ``shorten_names`` of the runs
+    (the end that tells them apart). The Family column is left out beyond two runs, where it
+    would push values off the page (the by-family view shows families). More runs scroll
+    sideways.
     """
-    runs, baseline = setup.runs, setup.baseline
-    # With repeat groups the tables compare groups, so the title names them.
-    names = list(setup.groups) if setup.repeats else list(runs)
-    first = setup.base_group if setup.repeats else baseline
-    others = [name for name in names if name != first]
-    lines = [f"# llamaprof comparison: {', '.join(others)} vs {first}", ""]
-    warnings = [w.message for w in comparability_warnings(runs, setup.records)]
-    if warnings:
-        lines += [f"> ⚠ {warning}" for warning in warnings] + [""]
-    for name, view in VIEWS.items():
-        by = kernels_by if view.report == reports.KERNELS else "name"
-        title = f"{reports.TITLES[view.report]} ({view.report})"
-        lacking = [label for label, run in runs.items() if run.summary(view.report) is None]
-        if len(lacking) == len(runs):
-            lines += [f"**{title}**: no run has this report.", ""]
-            continue
-        result = view_comparison(setup, name, by=by, repeats=setup.repeats)
-        lines.append(
-            comparison_section(
-                result,
-                view.report,
-                by=by,
-                shown=top_n_with_other(result.long, top, by="impact"),
-                warnings=[f"{label} has no {view.report} report." for label in lacking],
-            )
+    frame = table(view, top, compact=True)
+    columns = view.columns
+    shown = ["Name", *(["Family"] if "Family" in frame and len(columns) <= 2 else [])]
+    headers: dict[str, str] = {}
+    longest = max((len(str(name)) for name in frame["Name"]), default=0)
+    fixed = min(_NAME_MAX_PX, max(_NAME_PX, longest * 7 + 20))  # the names, if they fit
+    fixed += _FAMILY_PX if "Family" in shown else 0
+    for column in columns:
+        shown.append(column)
+        for prefix, px in (("Δ", _DELTA_PX), ("Δ%", _PCT_PX)):
+            if f"{prefix} {column}" in frame:
+                shown.append(f"{prefix} {column}")
+                headers[f"{prefix} {column}"] = prefix
+                fixed += px
+    # Characters of a run's name in its header: what the budget leaves each value column.
+    per_value = (TABLE_BUDGET - fixed) / max(len(columns), 1)
+    chars = int(min(HEADER_CHARS, max(8, (per_value - 20) // 7)))
+    short = shorten_names(columns, chars, tail=0.7)
+    headers |= {column: short[column] for column in columns}
+    widths = column_widths(frame[shown], headers=headers, budget=TABLE_BUDGET)
+    config: dict[str, object] = {
+        column: st.column_config.TextColumn(
+            headers.get(column, column),
+            width=widths[column],
+            help=column if column in headers else None,
+            pinned=column == "Name",
         )
-    return "\n".join(lines).rstrip("\n") + "\n"
+        for column in shown
+    }
+    return TableLayout(frame, shown, config)
 
 
-def comparison_view(
-    setup: CompareSetup,
-    view: str,
+def show_table(layout: TableLayout, *, key: str) -> None:
+    """Display a ``table_layout``."""
+    st.dataframe(
+        layout.frame,
+        hide_index=True,
+        key=key,
+        column_order=layout.order,
+        column_config=layout.config,  # type: ignore[arg-type]
+    )
+
+
+def missing_data(comparison: Comparison, names: tuple[str, ...]) -> str | None:
+    """One line saying that no run has any of the summaries of views ``names`` (a tab), and
+    what nsys said; None when some run has one."""
+    reports_of = [VIEWS[name].report for name in names]
+    lacking = [report for report in reports_of if not comparison.has_report(report)]
+    if len(lacking) < len(names):
+        return None
+    reasons = {
+        m.run.skipped[report]
+        for report in lacking
+        for m in comparison.members.values()
+        if m.run is not None and report in m.run.skipped
+    }
+    why = f" nsys: {'; '.join(sorted(reasons))}" if reasons else ""
+    what = " nor ".join(f"{reports.TITLES[r]} ({r})" for r in lacking)
+    return (
+        f"No run has the {what}: captured on a machine without a GPU, or nsys recorded no "
+        f"CUDA activity.{why}"
+    )
+
+
+@dataclass(frozen=True)
+class ViewParts:
+    """What a summary's block draws (``view_parts``): the view, one line when no run has its
+    report, its charts (None: not drawn), its table and its CSV."""
+
+    view: ViewComparison
+    missing: str | None = None
+    grouped: alt.Chart | None = None
+    delta: alt.Chart | None = None
+    layout: TableLayout | None = None
+    csv: bytes = b""
+
+
+def view_parts(
+    comparison: Comparison, name: str, *, by: str, top: int, colors: dict[str, str], charts: bool
+) -> ViewParts:
+    """Everything one summary's block draws, computed in one go (and memoised per comparison
+    by the page): charts of the top keys, the compact table, the CSV of the shown rows."""
+    view = comparison.view(name, by)
+    missing = missing_data(comparison, (name,))
+    if missing is not None:
+        return ViewParts(view, missing)
+    kernels = view.report == reports.KERNELS and by == "name"
+    grouped = None
+    if charts:
+        grouped = grouped_bars(
+            view.long, unit=view.unit, title=view.title, colors=colors, top=top, kernels=kernels
+        )
+    delta = None
+    if len(view.columns) > 1 and (view.long["delta"] != 0).any():
+        delta = delta_bars(
+            view.long,
+            unit=view.unit,
+            title=view.title,
+            colors=colors,
+            baseline=view.baseline,
+            top=top,
+            kernels=kernels,
+        )
+    return ViewParts(
+        view,
+        grouped=grouped,
+        delta=delta,
+        layout=table_layout(view, top),
+        csv=to_csv(view, top).encode("utf-8"),
+    )
+
+
+def summary_view(
+    prepared: Prepared,
+    name: str,
     *,
     colors: dict[str, str],
     top: int,
     by: str = "name",
-) -> pd.DataFrame | None:
-    """Charts, then the diff table, then its CSV download, for one view; returns the table.
-
-    ``by="family"`` (kernels only) diffs llama.cpp kernel families: a stacked bar of each
-    run's time by family replaces the grouped bars, and a drill-down into one family's
-    kernels follows the table. With repeat groups, their mean ± spread table comes first.
-    None when no run has data for the view (e.g. text output without the size summary).
-    """
-    spec = VIEWS[view]
-    runs, baseline = setup.runs, setup.baseline
-    result = view_comparison(setup, view, by=by)
-    long = result.long
-    if long.empty or not (long["value"] != 0).any():
-        missing = {label: run.skipped.get(spec.report) for label, run in runs.items()}
-        reasons = "; ".join(f"{k}: {v}" for k, v in missing.items() if v)
-        st.info(f"No run has {spec.title.lower()} data. {reasons}".strip())
+    charts: bool = True,
+) -> ViewComparison | None:
+    """One CUDA summary compared: its charts, the table, the CSV download; returns the view
+    (None when no run has the report: one line says so)."""
+    comparison = prepared.comparison
+    parts = memo(prepared, "view", name, by, top, charts)(
+        lambda: view_parts(comparison, name, by=by, top=top, colors=colors, charts=charts)
+    )
+    if parts.missing is not None:
+        st.info(parts.missing)
         return None
+    view = parts.view
     suffix = "" if by == "name" else f"_{by}"
-    title = spec.title + (" by family" if by == "family" else "")
-    wide, display = _cached_tables(setup_identity(setup), setup, view, by)
-    if by == "family":
-        family_mix_chart(setup, key=f"chart_{view}{suffix}")
-    else:
-        # Full width, one under the other: side by side, long kernel names and the legend
-        # leave the bars almost no room (seen in the browser screenshots).
-        st.altair_chart(
-            grouped_bars(long, unit=result.unit, title=title, colors=colors, top=top),
-            key=f"chart_{view}{suffix}",
-        )
-    if len(runs) > 1 and (long["delta"] != 0).any():
-        st.altair_chart(
-            delta_bars(
-                long, unit=result.unit, title=title, colors=colors, baseline=baseline, top=top
-            ),
-            key=f"delta_{view}{suffix}",
-        )
+    for column in view.lacking:
+        st.caption(f"{md_escape(column)} has no {view.report} report: its rows read —.")
+    if parts.grouped is not None:
+        st.altair_chart(parts.grouped, key=f"chart_{name}{suffix}")
+    if parts.delta is not None:
+        st.altair_chart(parts.delta, key=f"delta_{name}{suffix}")
     else:
         st.caption("No differences against the baseline.")
-    if setup.repeats:
-        repeats_view(setup, view, by=by, key=f"repeats_{view}{suffix}")
-        st.markdown("**Run by run**")
-    st.dataframe(
-        display,
-        hide_index=True,
-        key=f"table_{view}{suffix}",
-        column_config={"full name": st.column_config.TextColumn(width="large")},
-    )
-    with st.expander(f"Exact values ({result.unit})"):
-        st.dataframe(wide, hide_index=True, key=f"exact_{view}{suffix}")
+    assert parts.layout is not None
+    show_table(parts.layout, key=f"table_{name}{suffix}")
     st.download_button(
         "Download this table (CSV)",
-        wide.to_csv(index=False).encode("utf-8"),
-        file_name=f"llamaprof-{view}{suffix}-vs-{slug(baseline)}.csv",
+        parts.csv,
+        file_name=f"llamaprof-{name}{suffix}-vs-{slug(view.baseline)}.csv",
         mime="text/csv",
-        key=f"csv_{view}{suffix}",
+        key=f"csv_{name}{suffix}",
         icon=":material/download:",
         on_click="ignore",
     )
-    if by == "family":
-        family_drilldown_view(setup, colors=colors, top=top)
-    return wide
+    return view
 
 
-# --- single run -----------------------------------------------------------------------------
-
-_SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
-    # report: (key, value, unit)
-    reports.API: ("name", "total_ns", "ns"),
-    reports.KERNELS: ("name", "total_ns", "ns"),
-    reports.MEM_TIME: ("operation", "total_ns", "ns"),
-    reports.MEM_SIZE: ("operation", "total_bytes", "bytes"),
-}
+def subset_view(view: ViewComparison, rows: pd.DataFrame, title: str) -> ViewComparison:
+    """``view`` with only ``rows`` of its long frame (a family's kernels), titled ``title``."""
+    return replace(view, long=rows.reset_index(drop=True), title=title, totals={})
 
 
-def single_run_header(run: Run) -> None:
-    """The run's totals as metrics."""
-    f = run_overview(run)
-    cols = st.columns(6)
-    cols[0].metric("GPU kernel time", format_ns(f["kernel_time_ns"]))  # type: ignore[arg-type]
-    cols[1].metric("CUDA API time", format_ns(f["api_time_ns"]))  # type: ignore[arg-type]
-    cols[2].metric("Host → device", format_bytes(f["bytes_htod"]))  # type: ignore[arg-type]
-    cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
-    cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
-    cols[5].metric("GPU busy", _share(f["gpu_busy_share"]))
+# --- throughput ----------------------------------------------------------------------------
 
 
-def single_run_report(run: Run, report: str, *, top: int) -> None:
-    """One summary of one run: chart, readable table, exact table, nsys text, CSV."""
-    frame = run.summary(report)
-    if frame is None:
-        if report in run.skipped:
-            st.info(f"SKIPPED: {run.skipped[report]}")
-        else:
-            st.info(f"This report holds no {reports.TITLES[report]} table.")
-        return
-    if frame.empty:
-        st.info("No rows.")
-        return
-    key, value, unit = _SUMMARY_CHARTS[report]
-    st.altair_chart(
-        single_run_bars(
-            frame, key=key, value=value, unit=unit, title=reports.TITLES[report], top=top
-        ),
-        key=f"run_chart_{report}",
+def throughput_view(prepared: Prepared, *, colors: dict[str, str]) -> ViewComparison | None:
+    """Tokens/s, latency and time to first token per column (mean ± spread for repeats),
+    from the capture records: cards, then the table and its CSV; returns the view."""
+    comparison = prepared.comparison
+    view = comparison.view(THROUGHPUT)
+    if view.long.empty:
+        st.info(
+            "No run has a capture record with throughput figures: runs captured by "
+            "`llamaprof capture` keep llama-server's timings in `<name>.llamaprof.json`."
+        )
+        return None
+    st.caption(
+        "From the capture records: llama-server's own timings of every request, and the "
+        "workload's wall clock. Not cut to the window."
     )
-    st.dataframe(
-        summary_table(frame, report),
-        hide_index=True,
-        key=f"run_table_{report}",
-        column_config={"Full name": st.column_config.TextColumn(width="large")},
-    )
-    with st.expander("Exact values (ns, bytes) and the nsys text"):
-        st.dataframe(frame, hide_index=True, key=f"run_exact_{report}")
-        st.code(render_column(run, report), language=None)
+    long = view.long
+    columns = view.columns
+    per_row = min(len(columns), 4)
+    for start in range(0, len(columns), per_row):
+        row = st.columns(per_row)
+        for container, column in zip(row, columns[start : start + per_row], strict=False):
+            part = long[long["run"] == column]
+            with container.container(border=True, key=f"throughput_{slug(column)}"):
+                star = " (baseline)" if column == comparison.baseline else ""
+                st.markdown(_swatch(column, colors[column]) + star, unsafe_allow_html=True)
+                for metric in part.itertuples(index=False):
+                    if metric.status in ("missing", "absent"):
+                        continue
+                    fmt = unit_formatter(view.units[metric.name])
+                    std = metric.std if metric.n > 1 else None
+                    delta = None
+                    if column != comparison.baseline and metric.status == "changed":
+                        delta = change_text(metric.delta_pct, metric.status)
+                        if metric.noise:
+                            delta += " (noise)"
+                    better = view.better.get(metric.name, "higher")
+                    st.metric(
+                        metric.name,
+                        value_text(fmt, metric.value, std),
+                        delta,
+                        delta_color="normal" if better == "higher" else "inverse",
+                    )
+    show_table(memo(prepared, "throughput")(lambda: table_layout(view, 0)), key="table_throughput")
     st.download_button(
-        "Download this summary (CSV)",
-        frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"{run.label}-{report}.csv",
+        "Download this table (CSV)",
+        to_csv(view).encode("utf-8"),
+        file_name=f"llamaprof-throughput-vs-{slug(view.baseline)}.csv",
         mime="text/csv",
-        key=f"run_csv_{report}",
+        key="csv_throughput",
         icon=":material/download:",
         on_click="ignore",
     )
-    if report == reports.KERNELS:
-        run_families(run, frame)
+    return view

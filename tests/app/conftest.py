@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from app.support import GENERATED, SEED, RecordingMediaStorage, copy_report
+from app.support import (
+    GENERATED,
+    SEED,
+    RecordingMediaManager,
+    RecordingMediaStorage,
+    copy_report,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +48,8 @@ def empty_folder(tmp_path: Path) -> Path:
 def downloads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let ``support.downloaded`` read what download buttons offer (AppTest keeps it in memory)."""
     RecordingMediaStorage.instances.clear()
+    RecordingMediaManager.instances.clear()
     monkeypatch.setattr(
         "streamlit.testing.v1.app_test.MemoryMediaFileStorage", RecordingMediaStorage
     )
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", RecordingMediaManager)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 from typing import ClassVar
 
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.media_file_storage import MediaFileStorageError
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -45,9 +47,30 @@ class RecordingMediaStorage(MemoryMediaFileStorage):
         RecordingMediaStorage.instances.append(self)
 
 
+class RecordingMediaManager(MediaFileManager):
+    """AppTest's media file manager, remembered so tests run deferred downloads."""
+
+    instances: ClassVar[list[MediaFileManager]] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        RecordingMediaManager.instances.append(self)
+
+
 def downloaded(at: AppTest, key: str) -> bytes:
-    """The bytes the download button ``key`` offers (needs the ``downloads`` fixture)."""
-    url = at.download_button(key=key).proto.url
+    """The bytes the download button ``key`` offers, written now if the button defers them to
+    the click (as a click would; needs the ``downloads`` fixture)."""
+    proto = at.download_button(key=key).proto
+    url = proto.url
+    if proto.deferred_file_id:
+        for manager in reversed(RecordingMediaManager.instances):
+            try:
+                url = manager.execute_deferred(proto.deferred_file_id)
+                break
+            except MediaFileStorageError:
+                continue
+        else:
+            raise AssertionError(f"no deferred download {proto.deferred_file_id}")
     file_id = url.rsplit("/", 1)[-1].split(".")[0]
     for storage in reversed(RecordingMediaStorage.instances):
         try:
@@ -55,3 +78,53 @@ def downloaded(at: AppTest, key: str) -> bytes:
         except MediaFileStorageError:
             continue
     raise AssertionError(f"no media file behind {url}")
+
+
+def open_tab(at: AppTest, title: str, key: str = "compare_tab") -> AppTest:
+    """Open the tab ``title`` of the tabs ``key`` (only the open tab is drawn) and rerun."""
+    at.session_state[key] = title
+    return at.run()
+
+
+def tab(at: AppTest, title: str):
+    """The tab block titled ``title``."""
+    return next(t for t in at.tabs if t.label == title)
+
+
+def timed_record(
+    report: Path,
+    session_start_ns: int,
+    requests: list[tuple[int, int, int]],
+    *,
+    args: list[str],
+    group: str,
+    index: int = 1,
+    of: int = 1,
+    totals: dict | None = None,
+) -> Path:
+    """A schema-2 capture record beside ``report``: ``requests`` as (start, first token, end)
+    ns on the report's nsys timeline, written as wall-clock times (``session_start_ns`` +
+    offset) as ``llamaprof capture`` writes them; 10 prompt and 20 generated tokens each."""
+    record = {
+        "schema": 2,
+        "name": report.name.split(".")[0],
+        "settings": {"args": args, "env": {}},
+        "set": {"id": group.split("/")[0], "config_index": 0},
+        "repeat": {"group": group, "index": index, "of": of},
+        "requests": [
+            {
+                "index": i,
+                "start_ns": session_start_ns + start,
+                "first_token_ns": session_start_ns + first,
+                "end_ns": session_start_ns + end,
+                "timings": {"prompt_n": 10, "predicted_n": 20, "cache_n": 0},
+            }
+            for i, (start, first, end) in enumerate(requests)
+        ],
+        "totals": {"generated_tokens": 20 * len(requests), "requests": len(requests)}
+        | (totals or {}),
+    }
+    path = report.with_name(report.name.split(".")[0] + ".llamaprof.json")
+    path.write_text(json.dumps(record), encoding="utf-8")
+    os.utime(path, (OLD, OLD))
+    return path

@@ -6,9 +6,8 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from app.support import GENERATED, OLD, SEED, copy_report, make_app
+from app.support import GENERATED, OLD, SEED, copy_report, downloaded, make_app, open_tab, tab
 
 from llamaprof.ui.pages import PAGES
 
@@ -47,63 +46,84 @@ def test_every_page_renders(page: str, folder_kind: str, examples_dir: Path, tmp
 
 
 def test_first_visit_compares_the_shipped_examples(examples_dir: Path):
-    """Without any choice the two examples are selected, the real run as baseline, with charts."""
+    """Without any choice the two examples are selected, the real run as baseline, with charts;
+    only the open tab is drawn, and the link holds the whole view."""
     at = make_app(examples_dir).run()
     _no_errors(at)
     assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
     assert at.selectbox(key="compare_baseline").value == SEED_ID
-    assert [t.label for t in at.tabs] == ["CUDA API", "Kernels", "Memory operations"]
-    # grouped + delta bars for API and kernels, grouped bars for memory time.
-    assert len(at.get("vega_lite_chart")) == 5
-    assert [b.key for b in at.download_button] == [
-        "csv_api", "csv_kernels", "csv_memops_time", "compare_markdown",
-    ]  # fmt: skip
+    assert [t.label for t in at.tabs] == ["CUDA API", "Kernels", "Memory operations", "Throughput"]
+    # The open tab (CUDA API) only: its grouped bars and its Δ bars.
+    assert len(at.get("vega_lite_chart")) == 2
+    assert [b.key for b in at.download_button] == ["csv_api", "compare_markdown"]
     assert "2 readable runs of 2" in _sidebar_text(at)
+    assert at.query_params == {
+        "folder": str(examples_dir),
+        "run": [SEED_LABEL, GEN_LABEL],
+        "baseline": SEED_LABEL,
+        "tab": "api",
+        "by": "name",
+        "window": "all",
+        "values": "none",
+    }
 
 
-def test_kernel_diff_table_exact_values(examples_dir: Path):
-    """The kernel view's exact table holds the numbers of both files, sorted by impact."""
-    at = make_app(examples_dir).run()
-    kernels_tab = at.tabs[1]
-    exact = kernels_tab.expander[0].dataframe[0].value.head(4)
-    expected = pd.DataFrame(
-        {
-            "name": [
-                "void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *, const int *, float *,…",
-                "void flash_attn_ext_f16<(int)256, (int)256, (int)4, (int)2, (int)2, (int)1, (bool)0, (bool)0>(const…",
-                "void flash_attn_stream_k_fixup<(int)256, (int)4, (int)2>(float *, const float2 *, int, int, int)",
-                "void soft_max_f32<(bool)1, (int)0, (int)0>(const float *, const float *, float *, int, int, float, …",
-            ],
-            SEED_LABEL: [16_650_623_556, 958_434_630, 225_183_495, 0],
-            GEN_LABEL: [17_803_903_556, 0, 0, 151_800_480],
-            f"Δ {GEN_LABEL}": [1_153_280_000, -958_434_630, -225_183_495, 151_800_480],
-            f"Δ% {GEN_LABEL}": [1_153_280_000 * 100 / 16_650_623_556, -100.0, -100.0, float("nan")],
-            f"status {GEN_LABEL}": ["changed", "missing", "missing", "new"],
-        }
-    )
-    pd.testing.assert_frame_equal(exact.reset_index(drop=True), expected, check_dtype=False)
-    shown = kernels_tab.dataframe[0].value.head(4)
-    assert list(shown["kernel"]) == [
-        "mul_mat_vec<half,half,1,256>",
-        "flash_attn_ext_f16<256,256,4,2,2,1,false,false>",
-        "flash_attn_stream_k_fixup<256,4,2>",
-        "soft_max_f32",
+def test_kernel_table_and_csv_exact_values(examples_dir: Path, downloads):
+    """The kernel tab's table reads the numbers of both files by impact; its CSV is exact."""
+    at = open_tab(make_app(examples_dir).run(), "Kernels")
+    _no_errors(at)
+    assert at.query_params["tab"] == "kernels"
+    assert [b.key for b in at.download_button] == ["csv_kernels", "compare_markdown"]
+    shown = tab(at, "Kernels").dataframe[0].value
+    assert list(shown.columns) == [
+        "Name", "Family", SEED_LABEL, GEN_LABEL, f"Δ {GEN_LABEL}", f"Δ% {GEN_LABEL}",
+    ]  # fmt: skip
+    assert shown.head(6).values.tolist() == [
+        ["mul_mat_vec", "matmul", "16.7 s", "17.8 s", "+1.15 s", "+6.9%"],
+        ["flash_attn_ext_f16", "attention", "958 ms", "—", "-958 ms", "missing"],
+        # Over 32 characters: the middle left out (k_bin_bcast<op_add,...> is shown too).
+        ["k_bin_…op_mul,float,float,float>", "elementwise", "417 ms", "417 ms", "0 ns", "0.0%"],
+        ["rms_norm_f32<1024>", "norm", "407 ms", "407 ms", "0 ns", "0.0%"],
+        ["flash_attn_stream_k_fixup", "attention", "225 ms", "—", "-225 ms", "missing"],
+        ["soft_max_f32", "attention", "—", "152 ms", "+152 ms", "new"],
     ]
-    assert list(shown[f"Δ% {GEN_LABEL}"]) == ["+6.9%", "missing", "missing", "new"]
-    assert list(shown[SEED_LABEL])[:2] == ["16.7 s", "958 ms"]
-    assert list(shown["full name"]) == list(expected["name"])
+    assert shown.iloc[-1].tolist() == ["Total", "", "19.3 s", "19.4 s", "+119 ms", "+0.6%"]
+    csv = downloaded(at, "csv_kernels").decode("utf-8").splitlines()
+    assert csv[0] == "name,run,value,baseline_value,delta,delta_pct,status"
+    # mul_mat_vec 16_650_623_556 -> 17_803_903_556 ns; flash_attn_ext_f16 gone.
+    mmv = (
+        '"void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *, '
+        'const int *, float *,…"'
+    )
+    fa = (
+        '"void flash_attn_ext_f16<(int)256, (int)256, (int)4, (int)2, (int)2, (int)1, (bool)0, '
+        '(bool)0>(const…"'
+    )
+    assert csv[1:5] == [
+        f"{mmv},{SEED_LABEL},16650623556,16650623556,0,0.0,same",
+        f"{mmv},{GEN_LABEL},17803903556,16650623556,1153280000,"
+        f"{1_153_280_000 * 100 / 16_650_623_556!r},changed",
+        f"{fa},{SEED_LABEL},958434630,958434630,0,0.0,same",
+        f"{fa},{GEN_LABEL},0,958434630,-958434630,-100.0,missing",
+    ]
 
 
-def test_api_view_and_baseline_switch(examples_dir: Path):
+def test_api_view_and_baseline_switch(examples_dir: Path, downloads):
     """Choosing the other run as baseline flips the sign of every change."""
     at = make_app(examples_dir).run()
-    api = at.tabs[0].expander[0].dataframe[0].value
-    assert list(api["name"][:2]) == ["cudaStreamSynchronize", "cudaLaunchKernel"]
-    assert list(api[f"Δ {GEN_LABEL}"][:2]) == [119_139_294, 60_699_583]
+    api = tab(at, "CUDA API").dataframe[0].value
+    assert list(api["Name"][:3]) == ["cudaStreamSynchronize", "cudaMemcpyAsync", "cudaLaunchKernel"]
+    assert list(api[f"Δ {GEN_LABEL}"][:3]) == ["+119 ms", "0 ns", "+60.7 ms"]
+    csv = downloaded(at, "csv_api").decode("utf-8").splitlines()
+    assert csv[2] == (
+        f"cudaStreamSynchronize,{GEN_LABEL},18903588600,18784449306,119139294,"
+        f"{119_139_294 * 100 / 18_784_449_306!r},changed"
+    )
     at.selectbox(key="compare_baseline").select(GEN_ID).run()
     _no_errors(at)
-    api = at.tabs[0].expander[0].dataframe[0].value
-    assert list(api[f"Δ {SEED_LABEL}"][:2]) == [-119_139_294, -60_699_583]
+    api = tab(at, "CUDA API").dataframe[0].value
+    assert list(api[f"Δ {SEED_LABEL}"][:3]) == ["-119 ms", "0 ns", "-60.7 ms"]
+    assert at.query_params["baseline"] == GEN_LABEL
     # The cards follow: the new baseline is marked, the other run's change is negative.
     base_card = at.get_by_key("header_gemma3_4b_f16_nofa_generated")
     assert base_card.markdown[0].value.endswith(f"**{GEN_LABEL}** (baseline)")
@@ -118,19 +138,22 @@ def test_api_view_and_baseline_switch(examples_dir: Path):
     ]
 
 
-def test_select_two_of_three_runs(examples_dir: Path):
+def test_select_two_of_three_runs(examples_dir: Path, downloads):
     """With three runs the user picks which two to compare; the tables follow the selection."""
     copy_report(SEED, examples_dir, "again-fa.txt")
     at = make_app(examples_dir).run()
     at.multiselect(key="compare_runs").set_value(["again-fa.txt", SEED_ID]).run()
+    at = open_tab(at, "Kernels")
     _no_errors(at)
     assert at.selectbox(key="compare_baseline").value == "again-fa.txt"
-    kern = at.tabs[1].expander[0].dataframe[0].value
+    kern = tab(at, "Kernels").dataframe[0].value
     assert list(kern.columns) == [
-        "name", "again-fa", SEED_LABEL, f"Δ {SEED_LABEL}", f"Δ% {SEED_LABEL}", f"status {SEED_LABEL}",
+        "Name", "Family", "again-fa", SEED_LABEL, f"Δ {SEED_LABEL}", f"Δ% {SEED_LABEL}",
     ]  # fmt: skip
-    assert set(kern[f"status {SEED_LABEL}"]) == {"same"}
-    assert kern[f"Δ {SEED_LABEL}"].abs().sum() == 0
+    assert set(kern[f"Δ% {SEED_LABEL}"]) == {"0.0%"}
+    rows = downloaded(at, "csv_kernels").decode("utf-8").splitlines()[1:]
+    assert {row.rsplit(",", 1)[1] for row in rows} == {"same"}
+    assert at.query_params["run"] == ["again-fa", SEED_LABEL]
 
 
 def test_fewer_than_two_runs_says_so(examples_dir: Path):
@@ -149,10 +172,17 @@ def test_copied_report_shows_up(examples_dir: Path):
     at.run()
     _no_errors(at)
     assert "3 readable runs of 3" in _sidebar_text(at)
+    # Its name is unique in the folder: no folder in front (a second copied-in.txt would
+    # make both read sub/copied-in and other/copied-in).
     assert [m.value for m in at.sidebar.markdown] == [
-        f"**{SEED_LABEL}**", f"**{GEN_LABEL}**", "**sub/copied-in**",
+        f"**{SEED_LABEL}**", f"**{GEN_LABEL}**", "**copied-in**",
     ]  # fmt: skip
-    assert at.multiselect(key="compare_runs").options == [SEED_LABEL, GEN_LABEL, "sub/copied-in"]
+    assert at.multiselect(key="compare_runs").options == [SEED_LABEL, GEN_LABEL, "copied-in"]
+    copy_report(GENERATED, examples_dir / "other", "copied-in.txt")
+    at.run()
+    assert at.multiselect(key="compare_runs").options == [
+        SEED_LABEL, GEN_LABEL, "other/copied-in", "sub/copied-in",
+    ]  # fmt: skip
 
 
 def test_file_still_being_written_is_not_read(examples_dir: Path, monkeypatch: pytest.MonkeyPatch):
@@ -193,7 +223,7 @@ def test_unreadable_file_is_listed_and_the_rest_works(examples_dir: Path):
     text = _sidebar_text(at)
     assert "2 readable runs of 3" in text
     assert "cannot be read: is not an nsys report" in text
-    assert len(at.get("vega_lite_chart")) == 5
+    assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_upload_through_the_uploader(examples_dir: Path):
@@ -218,13 +248,33 @@ def test_upload_through_the_uploader(examples_dir: Path):
 
 
 def test_upload_of_a_non_report_is_refused(examples_dir: Path):
-    """A file that is no nsys output is not kept, and the reason is shown."""
+    """A file that is no nsys output is not kept, the reason is shown, the uploader is emptied."""
     at = make_app(examples_dir).run()
     at.switch_page("app_pages/add.py").run()
     at.file_uploader(key="uploader").upload("notes.txt", b"just some notes\n", "text/plain").run()
     assert not at.exception
     assert len(at.error) == 1 and at.error[0].value.startswith("notes.txt was not added: is not an")
     assert not (examples_dir / "notes.txt").exists()
+    assert [(u.key, u.value) for u in at.file_uploader] == [("uploader-2", [])]
+
+
+def test_upload_of_a_report_that_cannot_be_read_is_not_added(examples_dir: Path):
+    """A truncated export passes the sniff but not the read: not added, with the reason."""
+    export = shared_file("sqlite/0x822a5b87__test-cuda__report1.sqlite").read_bytes()
+    at = make_app(examples_dir).run()
+    at.switch_page("app_pages/add.py").run()
+    at.file_uploader(key="uploader").upload(
+        "truncated.sqlite", export[: len(export) // 3], "application/octet-stream"
+    ).run()
+    assert not at.exception
+    assert not at.success
+    assert [e.value for e in at.error] == [
+        "truncated.sqlite was not added: is not a readable SQLite database "
+        "(database disk image is malformed)"
+    ]
+    assert sorted(p.name for p in examples_dir.iterdir() if p.is_file()) == [SEED_ID, GEN_ID]
+    assert "2 readable runs of 2" in _sidebar_text(at)
+    assert [(u.key, u.value) for u in at.file_uploader] == [("uploader-2", [])]
 
 
 def test_paste_text_adds_a_run(examples_dir: Path):
@@ -264,36 +314,45 @@ def test_add_by_path(examples_dir: Path, tmp_path: Path):
 
 
 def test_single_run_page(examples_dir: Path):
-    """The single-run page shows the chosen run's summaries with exact values."""
+    """The single-run page shows the chosen run's summaries with exact values; its link keeps
+    the run and the tab."""
     at = make_app(examples_dir).run()
     at.switch_page("app_pages/run.py").run()
     at.selectbox(key="single_run").select(GEN_ID).run()
     _no_errors(at)
     assert [m.value for m in at.metric][:2] == ["19.4 s", "23.3 s"]
-    exact = at.tabs[1].expander[0].dataframe[0].value
+    at = open_tab(at, "CUDA GPU Kernel Summary", key="run_tab")
+    kernels = tab(at, "CUDA GPU Kernel Summary")
+    exact = kernels.expander[0].dataframe[0].value
     assert list(exact["total_ns"][:2]) == [17_803_903_556, 416_796_498]
-    shown = at.tabs[1].dataframe[0].value
+    shown = kernels.dataframe[0].value
     assert list(shown["Total"][:2]) == ["17.8 s", "417 ms"]
+    assert shown["Kernel"][0] == "mul_mat_vec<half,half,1,256>"  # whole, not cut to 12
+    assert at.query_params == {
+        "folder": str(examples_dir), "run": GEN_LABEL, "tab": "kernels",
+    }  # fmt: skip
     # The seed's text has no size table, and nsys did not say it skipped one.
-    assert [i.value for i in at.tabs[3].info] == [
+    at = open_tab(at, "CUDA GPU MemOps Summary (by Size)", key="run_tab")
+    assert [i.value for i in tab(at, "CUDA GPU MemOps Summary (by Size)").info] == [
         "This report holds no CUDA GPU MemOps Summary (by Size) table."
     ]
 
 
 def test_capture_record_gives_label_and_config(examples_dir: Path):
-    """A capture record beside a report names the run and shows its llama-server arguments."""
+    """A capture record beside a report shows its label and llama-server arguments in the run
+    list; the run keeps its name (the one its links carry)."""
     record = {"label": "gemma f16, flash attention on", "config": {"args": ["-ngl", "81", "-fa"]}}
     (examples_dir / "gemma3-4b-f16-fa-seed.llamaprof.json").write_text(json.dumps(record))
     at = make_app(examples_dir).run()
     _no_errors(at)
-    assert at.multiselect(key="compare_runs").options == [
-        "gemma f16, flash attention on", GEN_LABEL,
-    ]  # fmt: skip
+    assert at.multiselect(key="compare_runs").options == [SEED_LABEL, GEN_LABEL]
     first = at.sidebar.markdown[0]
-    assert (first.value, first.help) == ("**gemma f16, flash attention on**", "-ngl 81 -fa")
-    assert at.sidebar.caption[1].value.endswith(" · 10.6 kB  \n`-ngl 81 -fa`")
-    kern = at.tabs[1].expander[0].dataframe[0].value
-    assert list(kern.columns)[1] == "gemma f16, flash attention on"
+    assert (first.value, first.help) == (f"**{SEED_LABEL}**", "-ngl 81 -fa")
+    assert at.sidebar.caption[1].value.endswith(
+        " · 10.6 kB  \ngemma f16, flash attention on  \n`-ngl 81 -fa`"
+    )
+    # One run of two has a record: labels by file name, as `llamaprof compare` does.
+    assert list(tab(at, "CUDA API").dataframe[0].value.columns)[1] == SEED_LABEL
 
 
 def test_choices_survive_a_page_switch(examples_dir: Path):
@@ -343,9 +402,11 @@ def test_real_sqlite_exports_compare(tmp_path: Path):
         "sqlite · nsys 2026.1.1.204 · NVIDIA GeForce RTX 4060 Ti · 2026-01-25 05:56 UTC · 610 kB",
     ]
     assert [m.value for m in at.metric] == ["537 µs", "975 ms", "4.84 ms", "1.12 s"]
-    assert [c.value for c in at.main.caption if c.value.startswith("H→D")] == [
+    assert [c.value for c in at.main.caption if c.value.startswith(("H→D", "1 GPU"))] == [
         "H→D 800 MB · D→H 400 MB · D→D 0 B · span 1.10 s · GPU busy 8.4%",
+        "1 GPU: NVIDIA GeForce RTX 4060 Ti",
         "H→D 800 MB · D→H 400 MB · D→D 0 B · span 1.35 s · GPU busy 7.1%",
+        "1 GPU: NVIDIA GeForce RTX 4060 Ti",
     ]
 
 

@@ -1,11 +1,15 @@
-"""The real app in headless Chromium: `streamlit run`, charts drawn, upload, live folder watching.
+"""The real app in headless Chromium: `streamlit run`, charts drawn, layouts, links, uploads.
 
-One server for the module (starting Streamlit and Chromium is the slow part). Screenshots
-go to ``test-artifacts/`` (git-ignored) for people to look at.
+One server for the module (starting Streamlit and Chromium is the slow part); the link test
+starts two of its own (one after the other: a restart). The folder holds the shipped
+examples and, where ../shared is there, copies of four real SQLite exports (two of a 2-GPU
+run, two of a one-GPU test). Screenshots go to ``test-artifacts/`` (git-ignored) for people
+to look at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -14,9 +18,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from app.support import ENTRYPOINT, GENERATED, ROOT, SEED, copy_report
+
+from shared_data import SHARED_NSYS
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +34,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
 ERROR_SELECTORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+#: The real exports copied in (../shared/data/nsys/sqlite), by run name.
+REAL = {
+    "before": "GindaChen__nsys-ai__mfu_2gpu_before",
+    "after": "GindaChen__nsys-ai__mfu_2gpu_after",
+    "report1": "0x822a5b87__test-cuda__report1",
+    "report2": "0x822a5b87__test-cuda__report2",
+}
+IDLE = (
+    "document.querySelector('[data-testid=\"stApp\"]')"
+    ".getAttribute('data-test-script-state') === 'notRunning'"
+)
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -55,41 +73,53 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> No
     raise RuntimeError(f"streamlit did not listen on port {port} within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def reports_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The watched folder: the two shipped examples."""
-    folder = tmp_path_factory.mktemp("browser") / "reports"
-    copy_report(SEED, folder)
-    copy_report(GENERATED, folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def server(reports_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free loopback port, watching ``reports_folder``."""
-    port = _free_port()
+@contextlib.contextmanager
+def _streamlit(folder: Path, cache: Path, log: Path, port: int | None = None) -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a loopback port, watching ``folder``."""
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k != "LLAMAPROF_NO_WATCH"}
-    env["LLAMAPROF_REPORTS_DIR"] = str(reports_folder)
-    env["LLAMAPROF_CACHE_DIR"] = str(tmp_path_factory.mktemp("run-cache"))
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    env["LLAMAPROF_REPORTS_DIR"] = str(folder)
+    env["LLAMAPROF_CACHE_DIR"] = str(cache)
     command = [
         sys.executable, "-m", "streamlit", "run", str(ENTRYPOINT),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
+    with log.open("a") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            _wait_for_port(port, proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def reports_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The watched folder: the two shipped examples, and four real exports where available."""
+    folder = tmp_path_factory.mktemp("browser") / "reports"
+    copy_report(SEED, folder)
+    copy_report(GENERATED, folder)
+    for name in REAL.values():
+        source = SHARED_NSYS / "sqlite" / f"{name}.sqlite"
+        if source.exists():
+            copy_report(source, folder).chmod(0o644)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(reports_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a free loopback port, watching ``reports_folder``."""
+    cache = tmp_path_factory.mktemp("run-cache")
+    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    with _streamlit(reports_folder, cache, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +131,17 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def _new_page(browser, width: int = 1400, height: int = 1000):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    return context, page
+
+
 @pytest.fixture
 def page(browser, server: str):
     """A fresh page of the app, 1400 x 1000."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page = _new_page(browser)
     yield page
     context.close()
 
@@ -127,6 +162,48 @@ def _wait_for_charts(page, count: int) -> None:
     )
 
 
+def _settled(page) -> None:
+    """Wait until the page's script has run (and give the bars their first paint)."""
+    page.wait_for_function(f"() => {IDLE}")
+    time.sleep(0.5)
+
+
+def _query(page) -> dict[str, list[str]]:
+    """The query of the address bar (Playwright's ``page.url`` misses history updates)."""
+    return parse_qs(urlsplit(page.evaluate("document.location.href")).query)
+
+
+def _visible_widths(page, selector: str) -> list[int]:
+    return page.evaluate(
+        f"Array.from(document.querySelectorAll('{selector}'))"
+        ".filter(e => e.offsetParent !== null).map(e => e.clientWidth)"
+    )
+
+
+def _table_overflow(page) -> list[tuple[int, int]]:
+    """(scrollWidth, clientWidth) of each visible dataframe's scroll area."""
+    return [
+        tuple(pair)
+        for pair in page.evaluate(
+            """Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
+                 .filter(e => e.offsetParent !== null)
+                 .map(e => { const s = e.querySelector('.dvn-scroller') || e;
+                             return [s.scrollWidth, s.clientWidth]; })"""
+        )
+    ]
+
+
+def _real_runs(*keys: str) -> list[str]:
+    if not (SHARED_NSYS / "sqlite").exists():
+        pytest.skip(f"real nsys data not available: {SHARED_NSYS} (../shared is absent)")
+    return [REAL[key] for key in keys]
+
+
+def _link(*runs: str, **params: str) -> str:
+    query = [f"run={run}" for run in runs] + [f"{k}={v}" for k, v in params.items()]
+    return "/compare?" + "&".join(query)
+
+
 def test_compare_page_draws_charts_without_errors(page, server: str):
     """The first visit shows the comparison of the examples, charts drawn, no error element."""
     page.goto(server + "/")
@@ -134,32 +211,74 @@ def test_compare_page_draws_charts_without_errors(page, server: str):
     assert page.locator(ERROR_SELECTORS).count() == 0
     assert page.get_by_text("gemma3-4b-f16-nofa-generated").first.is_visible()
     page.get_by_role("tab", name="Kernels").click()
-    _wait_for_charts(page, 4)
-    time.sleep(0.5)  # let the bars finish their first paint for the screenshot
+    page.get_by_text("By family", exact=True).wait_for()
+    _wait_for_charts(page, 2)
+    _settled(page)
     assert page.locator(ERROR_SELECTORS).count() == 0
+    # The root opened Compare at its own address, the view in its query.
+    assert urlsplit(page.evaluate("document.location.href")).path == "/compare"
+    assert _query(page)["tab"] == ["kernels"]
     # Each chart gets the page's width: side by side, long kernel names left no room for bars.
-    widths = page.evaluate(
-        "Array.from(document.querySelectorAll('.vega-embed'))"
-        ".filter(e => e.offsetParent !== null).map(e => e.clientWidth)"
-    )
+    widths = _visible_widths(page, ".vega-embed")
     assert len(widths) == 2 and min(widths) > 600, widths
     _screenshot(page, "compare-kernels")
 
 
 def test_kernels_by_family_draws_its_charts(page, server: str):
     """By family: the stacked family bars, the Δ by family and the drill-down draw, no error."""
-    page.goto(server + "/")
+    page.goto(server + _link(SEED.stem, GENERATED.stem, tab="kernels"))
     _wait_for_charts(page, 2)
-    page.get_by_role("tab", name="Kernels").click()
-    _wait_for_charts(page, 4)
     page.get_by_text("By family", exact=True).click()
     page.get_by_text("Drill down into a family").wait_for()
-    _wait_for_charts(page, 5)
-    time.sleep(0.5)  # let the bars finish their first paint for the screenshot
+    _wait_for_charts(page, 3)
+    _settled(page)
     assert page.locator(ERROR_SELECTORS).count() == 0
+    assert _query(page)["by"] == ["family"]
     _screenshot(page, "compare-families")
     page.get_by_text("Drill down into a family").scroll_into_view_if_needed()
     _screenshot(page, "compare-family-drill")
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1920])
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_real_runs_fit_the_page(browser, server: str, width: int, count: int):
+    """Two to four real runs: charts as wide as the page, drawn; at 1280 px and wider every
+    table shows every value and Δ% without scrolling sideways."""
+    runs = _real_runs("before", "after", "report1", "report2")[:count]
+    context, page = _new_page(browser, width=width, height=1200)
+    try:
+        page.goto(server + _link(*runs, tab="kernels"))
+        _wait_for_charts(page, 2)
+        _settled(page)
+        assert page.locator(ERROR_SELECTORS).count() == 0
+        # As wide as the tabs holding them: the page's content width.
+        main = _visible_widths(page, '[data-testid="stTabs"]')[0]
+        charts = _visible_widths(page, ".vega-embed")
+        assert len(charts) == 2 and all(w >= main - 20 for w in charts), (charts, main)
+        frames = page.locator('[data-testid="stDataFrame"]:visible')
+        frames.first.scroll_into_view_if_needed()
+        if width >= 1280:
+            assert all(scroll <= client for scroll, client in _table_overflow(page)), (
+                _table_overflow(page)
+            )
+        _screenshot(page, f"compare-{count}-runs-{width}")
+        frames.first.screenshot(path=str(ARTIFACTS / f"browser-table-{count}-runs-{width}.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("/compare", "Compare runs"), ("/run", "Single run"), ("/add", "Add reports"),
+     ("/capture", "Capture")],
+)  # fmt: skip
+def test_direct_page_addresses_open_their_page(page, server: str, path: str, title: str):
+    """Each page's own address opens it (no "Page not found")."""
+    page.goto(server + path)
+    page.get_by_role("heading", name=title).first.wait_for()
+    _settled(page)
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlsplit(page.evaluate("document.location.href")).path == path
 
 
 def test_single_run_page_draws_its_chart(page, server: str):
@@ -168,6 +287,57 @@ def test_single_run_page_draws_its_chart(page, server: str):
     _wait_for_charts(page, 1)
     assert page.locator(ERROR_SELECTORS).count() == 0
     _screenshot(page, "single-run")
+
+
+def test_a_link_opens_the_same_view_after_a_restart(
+    browser, reports_folder: Path, tmp_path: Path
+):
+    """A view's link (runs, baseline, tab, by family), opened in a new browser after the app
+    was restarted, shows that view again and keeps the same link."""
+    runs = _real_runs("before", "after")
+    cache, log = tmp_path / "cache", tmp_path / "streamlit.log"
+    port = _free_port()
+    with _streamlit(reports_folder, cache, log, port) as server:
+        context, page = _new_page(browser)
+        page.goto(server + _link(*runs, tab="kernels"))
+        _wait_for_charts(page, 2)
+        page.get_by_text("By family", exact=True).click()
+        page.get_by_text("Drill down into a family").wait_for()
+        baseline = page.locator('[data-testid="stSelectbox"]').filter(has_text="Baseline")
+        box = baseline.locator("input")
+        box.click()
+        box.fill("2gpu_after")  # the option reads the name shortened in the middle
+        box.press("Enter")
+        page.wait_for_function(
+            "run => document.location.search.includes('baseline=' + run)", arg=runs[1]
+        )
+        _settled(page)
+        link = page.evaluate("document.location.href")
+        context.close()
+    assert parse_qs(urlsplit(link).query) == {
+        "folder": [str(reports_folder)],
+        "run": runs,
+        "baseline": [runs[1]],
+        "tab": ["kernels"],
+        "by": ["family"],
+        "window": ["all"],
+        "values": ["none"],
+    }
+    with _streamlit(reports_folder, cache, log, port):
+        context, page = _new_page(browser)
+        page.goto(link)
+        page.get_by_text("Drill down into a family").wait_for()
+        _wait_for_charts(page, 3)
+        _settled(page)
+        assert page.locator(ERROR_SELECTORS).count() == 0
+        selected = page.get_by_role("tab", selected=True)
+        assert selected.inner_text() == "Kernels"
+        # The run card of the baseline says so (its key names its class: st-key-header_...).
+        card = page.locator(".st-key-header_gindachen_nsys_ai_mfu_2gpu_after")
+        assert "(baseline)" in card.inner_text()
+        assert page.evaluate("document.location.href") == link
+        _screenshot(page, "link-after-restart")
+        context.close()
 
 
 def test_upload_through_the_file_input(page, server: str, reports_folder: Path, tmp_path: Path):
@@ -185,6 +355,24 @@ def test_upload_through_the_file_input(page, server: str, reports_folder: Path, 
     sidebar.get_by_text("uploaded-run", exact=True).wait_for(timeout=10_000)
     assert page.locator(ERROR_SELECTORS).count() == 0
     _screenshot(page, "upload")
+    (reports_folder / "uploaded-run.txt").unlink()
+
+
+def test_a_report_that_cannot_be_read_is_not_added(page, server: str, tmp_path: Path):
+    """A truncated export: one error line saying it was not added and why; the uploader is
+    empty again, nothing is listed."""
+    export = SEED.read_bytes()
+    upload = tmp_path / "cut.sqlite"
+    upload.write_bytes(b"SQLite format 3\x00" + export[:4000])
+    page.goto(server + "/add")
+    page.wait_for_selector('input[type="file"]', state="attached")
+    page.set_input_files('input[type="file"]', str(upload))
+    error = page.locator('[data-testid="stAlertContentError"]')
+    error.wait_for()
+    assert error.inner_text().startswith("cut.sqlite was not added: ")
+    assert page.locator('[data-testid="stFileUploaderFile"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 0
+    _screenshot(page, "upload-refused")
 
 
 def test_dropped_report_appears_without_reload(page, server: str, reports_folder: Path):
@@ -197,9 +385,9 @@ def test_dropped_report_appears_without_reload(page, server: str, reports_folder
     copy_report(SEED, reports_folder / "later", "dropped-run.txt")
     # A generous wait for a loaded machine: this checks that the row appears by itself,
     # not how fast (speed is measured by scripts, never asserted in tests).
-    sidebar.get_by_text("later/dropped-run", exact=True).wait_for(timeout=30_000)
+    sidebar.get_by_text("dropped-run", exact=True).wait_for(timeout=30_000)
     assert navigations == []  # no reload: the page updated itself
     (reports_folder / "later" / "dropped-run.txt").unlink()
-    sidebar.get_by_text("later/dropped-run", exact=True).wait_for(state="detached", timeout=10_000)
+    sidebar.get_by_text("dropped-run", exact=True).wait_for(state="detached", timeout=10_000)
     assert page.locator(ERROR_SELECTORS).count() == 0
     _screenshot(page, "dropped")

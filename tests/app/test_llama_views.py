@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from app.support import GENERATED, SEED, copy_report, downloaded, make_app
+from app.support import GENERATED, SEED, copy_report, downloaded, make_app, open_tab, tab
 
 SEED_LABEL, GEN_LABEL = SEED.stem, GENERATED.stem
 
@@ -43,7 +42,7 @@ def recorded_pair(tmp_path: Path) -> Path:
 
 
 def _family_view(folder: Path):
-    at = make_app(folder).run()
+    at = open_tab(make_app(folder).run(), "Kernels")
     at.segmented_control(key="compare_kernels_by").set_value("family").run()
     _no_errors(at)
     return at
@@ -52,48 +51,38 @@ def _family_view(folder: Path):
 def test_by_family_diff_table_exact_values(examples_dir: Path, downloads):
     """By family, the kernel tab diffs families: attention in the fa run is the sum of its four flash_attn rows."""
     at = _family_view(examples_dir)
-    kernels_tab = at.tabs[1]
-    exact = kernels_tab.expander[0].dataframe[0].value
-    expected = pd.DataFrame(
-        {
-            "name": ["matmul", "attention", "copy", "elementwise", "norm", "rope"],
-            # matmul: 16_650_623_556 + 14_449_912 + 12_504_441 + 10_182_623 + 1_759_995 + 478_112
-            # attention (fa): 958_434_630 + 225_183_495 + 1_740_533 + 582_528 (flash_attn rows)
-            SEED_LABEL: [
-                16_689_998_639,
-                1_185_941_186,
-                135_420_272,
-                657_170_567,
-                545_414_337,
-                93_407_271,
-            ],
-            # attention (no fa): soft_max_f32 alone
-            GEN_LABEL: [
-                17_843_278_639,
-                151_800_480,
-                135_420_272,
-                657_170_567,
-                545_414_337,
-                93_407_271,
-            ],
-            f"Δ {GEN_LABEL}": [1_153_280_000, -1_034_140_706, 0, 0, 0, 0],
-        }
-    )
-    pd.testing.assert_frame_equal(
-        exact[list(expected.columns)].reset_index(drop=True), expected, check_dtype=False
-    )
+    assert at.query_params["by"] == "family"
+    kernels_tab = tab(at, "Kernels")
     shown = kernels_tab.dataframe[0].value
-    assert list(shown[f"Δ% {GEN_LABEL}"][:2]) == ["+6.9%", "-87.2%"]
-    assert list(shown[SEED_LABEL][:2]) == ["16.7 s", "1.19 s"]
-    # The stacked family bars (coloured by family), then the Δ bars by family.
+    assert shown.values.tolist() == [
+        ["matmul", "16.7 s", "17.8 s", "+1.15 s", "+6.9%"],
+        ["attention", "1.19 s", "152 ms", "-1.03 s", "-87.2%"],
+        ["elementwise", "657 ms", "657 ms", "0 ns", "0.0%"],
+        ["norm", "545 ms", "545 ms", "0 ns", "0.0%"],
+        ["copy", "135 ms", "135 ms", "0 ns", "0.0%"],
+        ["rope", "93.4 ms", "93.4 ms", "0 ns", "0.0%"],
+        ["Total", "19.3 s", "19.4 s", "+119 ms", "+0.6%"],
+    ]
+    # The stacked family bars (coloured by family), the Δ bars by family, and the Δ bars
+    # of the family drilled into (matmul, the first).
     specs = [json.loads(c.proto.spec) for c in kernels_tab.get("vega_lite_chart")]
     assert specs[0]["encoding"]["color"]["field"] == "family"
-    assert specs[1]["title"] == "Δ GPU kernel time by family vs " + SEED_LABEL
-    # The CSV download offers the exact family table.
-    assert downloaded(at, "csv_kernels_family").decode("utf-8").splitlines()[:3] == [
-        f"name,{SEED_LABEL},{GEN_LABEL},Δ {GEN_LABEL},Δ% {GEN_LABEL},status {GEN_LABEL}",
-        "matmul,16689998639,17843278639,1153280000,6.910006555094004,changed",
-        "attention,1185941186,151800480,-1034140706,-87.19999930924062,changed",
+    assert [s.get("title") for s in specs[1:]] == [
+        "Δ GPU kernel time by family vs " + SEED_LABEL,
+        "Δ matmul kernels vs " + SEED_LABEL,
+    ]
+    # The CSV download holds the exact family rows:
+    # matmul: 16_650_623_556 + 14_449_912 + 12_504_441 + 10_182_623 + 1_759_995 + 478_112
+    # attention (fa): 958_434_630 + 225_183_495 + 1_740_533 + 582_528 (flash_attn rows);
+    # attention (no fa): soft_max_f32 alone.
+    assert downloaded(at, "csv_kernels_family").decode("utf-8").splitlines()[:5] == [
+        "name,run,value,baseline_value,delta,delta_pct,status",
+        f"matmul,{SEED_LABEL},16689998639,16689998639,0,0.0,same",
+        f"matmul,{GEN_LABEL},17843278639,16689998639,1153280000,"
+        f"{1_153_280_000 * 100 / 16_689_998_639!r},changed",
+        f"attention,{SEED_LABEL},1185941186,1185941186,0,0.0,same",
+        f"attention,{GEN_LABEL},151800480,1185941186,-1034140706,"
+        f"{-1_034_140_706 * 100 / 1_185_941_186!r},changed",
     ]
 
 
@@ -104,26 +93,20 @@ def test_drill_down_into_matmul_lists_its_kernels(examples_dir: Path):
     assert drill.options[:2] == ["matmul", "attention"]
     drill.select("matmul").run()
     _no_errors(at)
-    table = at.tabs[1].dataframe[-1].value
-    assert list(table["kernel"]) == [
+    table = tab(at, "Kernels").dataframe[-1].value
+    # Names over 32 characters lose their middle (the page's compact table).
+    assert list(table["Name"]) == [
         "mul_mat_vec<half,half,1,256>",
-        "turing_h1688gemm_256x64_ldg8_stages_32x1_tn",
-        "turing_h1688gemm_256x64_sliced1x2_ldg8_tn",
-        "splitKreduce_kernel",
-        "cutlass_75_wmma_tensorop_h161616gemm_32x32_128x2_tn_align8",
         "mul_mat_vec<half,half,2,256>",
+        "turing_h1688…4_sliced1x2_ldg8_tn",
+        "turing_h1688…ldg8_stages_32x1_tn",
+        "cutlass_75_w…x32_128x2_tn_align8",
+        "splitKreduce_kernel",
     ]
-    assert list(table[GEN_LABEL]) == [
-        "17.8 s",
-        "10.2 ms",
-        "12.5 ms",
-        "478 µs",
-        "1.76 ms",
-        "14.4 ms",
-    ]
+    assert list(table[GEN_LABEL]) == ["17.8 s", "14.4 ms", "12.5 ms", "10.2 ms", "1.76 ms", "478 µs"]
     drill.select("attention").run()
-    table = at.tabs[1].dataframe[-1].value
-    assert table["kernel"].iloc[0] == "flash_attn_ext_f16<256,256,4,2,2,1,false,false>"
+    table = tab(at, "Kernels").dataframe[-1].value
+    assert table["Name"].iloc[0] == "flash_attn_e…,2,2,1,false,false>"
     assert list(table[GEN_LABEL]) == ["—", "—", "152 ms", "—", "—"]
 
 
@@ -141,32 +124,39 @@ def test_normalisation_is_disabled_without_capture_records(examples_dir: Path):
     assert "Totals over the whole capture (not normalised)." in captions
 
 
-def test_per_token_values_and_labels_from_the_config(recorded_pair: Path):
+def test_per_token_values_and_labels_from_the_config(recorded_pair: Path, downloads):
     """Per token: every run divided by its own generated tokens; runs labelled by what differs."""
     at = make_app(recorded_pair).run()
     at.segmented_control(key="compare_normalize").set_value("per-token").run()
+    at = open_tab(at, "Kernels")
     _no_errors(at)
+    assert at.query_params["values"] == "per-token"
     captions = [c.value for c in at.main.caption]
     assert "Per generated token: -fa on ÷ 1,000 tokens; -fa off ÷ 2,000 tokens." in captions
-    exact = at.tabs[1].expander[0].dataframe[0].value.head(2)
-    assert list(exact.columns) == [
-        "name", "-fa on", "-fa off", "Δ -fa off", "Δ% -fa off", "status -fa off",
+    shown = tab(at, "Kernels").dataframe[0].value
+    assert list(shown.columns) == [
+        "Name", "Family", "-fa on", "-fa off", "Δ -fa off", "Δ% -fa off",
     ]  # fmt: skip
     # 16_650_623_556 ns / 1000 tokens and 17_803_903_556 ns / 2000 tokens.
-    assert list(exact["-fa on"]) == pytest.approx([16_650_623.556, 958_434.630])
-    assert list(exact["-fa off"]) == pytest.approx([8_901_951.778, 0.0])
-    shown = at.tabs[1].dataframe[0].value
-    assert list(shown["-fa on"][:2]) == ["16.7 ms/token", "958 µs/token"]
-    assert list(shown["-fa off"][:2]) == ["8.90 ms/token", "—"]
+    assert shown.head(2).values.tolist() == [
+        ["mul_mat_vec", "matmul", "16.7 ms/token", "8.90 ms/token", "-7.75 ms/token", "-46.5%"],
+        ["flash_attn_ext_f16", "attention", "958 µs/token", "—", "-958 µs/token", "missing"],
+    ]
+    per_token, base = 17_803_903_556 / 2000, 16_650_623_556 / 1000
+    assert downloaded(at, "csv_kernels").decode("utf-8").splitlines()[2].split(",")[-5:] == [
+        repr(per_token), repr(base), repr(per_token - base),
+        repr((per_token - base) * 100.0 / base), "changed",
+    ]  # fmt: skip
     # The run cards too: 19_307_352_272 ns / 1000 and 19_426_491_566 ns / 2000 tokens.
     metrics = [(m.label, m.value) for m in at.metric]
     assert metrics[0] == ("GPU kernel time/token", "19.3 ms")
     assert metrics[2] == ("GPU kernel time/token", "9.71 ms")
-    api = at.tabs[0].expander[0].dataframe[0].value
-    assert api.columns[1] == "-fa on"
-    assert api["-fa on"].dtype == "float64"  # the API view is normalised too
+    at = open_tab(at, "CUDA API")
+    api = tab(at, "CUDA API").dataframe[0].value
+    assert list(api.columns)[1] == "-fa on"
+    assert api["-fa on"][0].endswith("ms/token")  # the API view is normalised too
     at.toggle(key="compare_labels_by_config").set_value(False).run()
-    assert list(at.tabs[1].expander[0].dataframe[0].value.columns)[1:3] == ["fa", "nofa"]
+    assert list(tab(at, "CUDA API").dataframe[0].value.columns)[1:3] == ["fa", "nofa"]
 
 
 def test_download_is_per_token_with_config_labels(recorded_pair: Path, downloads):
@@ -177,12 +167,14 @@ def test_download_is_per_token_with_config_labels(recorded_pair: Path, downloads
     text = downloaded(at, "compare_markdown").decode("utf-8")
     kernels = text.split("**CUDA GPU Kernel Summary (cuda_gpu_kern_sum)**")[1].split("\n\n**")[0]
     lines = kernels.splitlines()
-    assert text.startswith("# llamaprof comparison: -fa off vs -fa on\n")
+    assert text.startswith(
+        "# llamaprof comparison: -fa off vs -fa on\n\n"
+        "Per generated token: -fa on ÷ 1,000 tokens; -fa off ÷ 2,000 tokens.\n\n"
+    )
     assert lines[0] == ", by name; baseline `-fa on`"
-    assert lines[2] == "Per generated token: -fa on ÷ 1,000 tokens; -fa off ÷ 2,000 tokens."
     # 16_650_623_556 ns / 1000 tokens and 17_803_903_556 ns / 2000 tokens; the totals
     # 19_307_352_272 / 1000 and 19_426_491_566 / 2000.
-    assert lines[6] == (
+    assert lines[4] == (
         "| `mul_mat_vec` | matmul | 16.7 ms/token | 8.90 ms/token | -7.75 ms/token | -46.5% |"
     )
     assert lines[-1] == "| **Total** |  | 19.3 ms/token | 9.71 ms/token | -9.59 ms/token | -49.7% |"
@@ -194,14 +186,9 @@ def test_config_expander_marks_the_differing_arg(recorded_pair: Path):
     config = next(e for e in at.main.expander if e.label == "Configuration")
     table = config.dataframe[0].value
     assert list(table.columns) == ["differs", "setting", "-fa on", "-fa off"]
+    # -m is llamaprof's own flag in a capture (it passes the model): never a difference.
     assert table.to_dict("records") == [
         {"differs": True, "setting": "arg -fa", "-fa on": "on", "-fa off": "off"},
-        {
-            "differs": False,
-            "setting": "arg -m",
-            "-fa on": "gemma-3-4b-f16.gguf",
-            "-fa off": "gemma-3-4b-f16.gguf",
-        },
         {"differs": False, "setting": "arg -ngl", "-fa on": "99", "-fa off": "99"},
         {"differs": False, "setting": "env CUDA_VISIBLE_DEVICES", "-fa on": "0", "-fa off": "0"},
     ]
@@ -213,7 +200,8 @@ def test_config_expander_marks_the_differing_arg(recorded_pair: Path):
 
 
 def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, downloads):
-    """Two repeats per config: the groups' means ± spread, a change within the spread marked noise."""
+    """Two repeats per config: one column per config, means ± spread, a change within the
+    spread marked noise, everywhere: table, cards, findings, download."""
     folder = tmp_path / "repeats"
     for i, tokens in enumerate((1000, 1250), start=1):
         copy_report(SEED, folder, f"fa-{i}.txt")
@@ -225,56 +213,57 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, download
         ["fa-1.txt", "fa-2.txt", "nofa-1.txt", "nofa-2.txt"]
     ).run()
     at.segmented_control(key="compare_normalize").set_value("per-token").run()
+    at = open_tab(at, "Kernels")
     _no_errors(at)
-    kernels = at.tabs[1]
-    groups = next(d for d in kernels.dataframe if d.value.columns[1] == "fa-on").value
-    assert list(groups.columns) == ["name", "fa-on", "fa-off", "Δ fa-off", "Δ% fa-off"]
-    row = groups.iloc[0]
-    # mul_mat_vec per token: fa-on 16_650_623.556 and 13_320_498.845 (mean 14_985_561.2,
-    # std 2_354_737); fa-off 17_803_903.556 and 14_243_122.845 (mean 16_023_513.2,
+    kernels = tab(at, "Kernels").dataframe[0].value
+    assert list(kernels.columns) == [
+        "Name", "Family", "-fa on", "-fa off", "Δ -fa off", "Δ% -fa off",
+    ]  # fmt: skip
+    # mul_mat_vec per token: fa on 16_650_623.556 and 13_320_498.845 (mean 14_985_561.2,
+    # std 2_354_737); fa off 17_803_903.556 and 14_243_122.845 (mean 16_023_513.2,
     # std 2_517_870): +1_037_952 is within the spread.
-    assert row.tolist() == [
-        "void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *, const int *, float *,…",
-        "15.0 ms/token ± 2.35 ms/token",
-        "16.0 ms/token ± 2.52 ms/token",
-        "+1.04 ms/token",
-        "+6.9% (noise)",
-    ]
     # flash_attn_ext_f16: 958_434_630 ns * (1/1000 + 1/1250) / 2 = 862_591.2 ns/token, gone.
-    flash = groups[
-        groups["name"].str.startswith("void flash_attn_ext_f16<(int)256, (int)256, (int)4")
-    ]
-    assert flash.iloc[0].tolist()[1:] == [
-        "863 µs/token ± 136 µs/token",
-        "0 ns/token",
-        "-863 µs/token",
-        "missing",
-    ]
+    assert kernels.head(2).values.tolist() == [
+        [
+            "mul_mat_vec", "matmul", "15.0 ms/token ± 2.35 ms/token",
+            "16.0 ms/token ± 2.52 ms/token", "+1.04 ms/token", "+6.9% (noise)",
+        ],
+        [
+            "flash_attn_ext_f16", "attention", "863 µs/token ± 136 µs/token", "—",
+            "-863 µs/token", "missing",
+        ],
+    ]  # fmt: skip
     assert any(
-        "Repeats grouped (fa-on: 2 runs; fa-off: 2 runs)" in c.value for c in kernels.caption
+        "Repeats grouped (-fa on: 2 runs; -fa off: 2 runs)" in c.value for c in at.main.caption
     )
-    findings = [m.value for m in at.main.markdown if m.value.startswith("**fa-off")]
-    # Totals per token: fa-on 19_307_352.272 and 15_445_881.818 (std 2_730_455), fa-off
-    # +107_225 ns/token on average: within the spread.
+    # The cards show each config's mean ± spread: totals per token 19_307_352.272 and
+    # 15_445_881.818 ns for -fa on.
+    assert [(m.label, m.value, m.proto.delta) for m in at.metric][::2] == [
+        ("GPU kernel time/token", "17.4 ms ± 2.73 ms", ""),
+        ("GPU kernel time/token", "17.5 ms ± 2.75 ms", "+107 µs (+0.6%)"),
+    ]
+    findings = [m.value for m in at.main.markdown if m.value.startswith("**-fa off")]
+    # Totals per token: -fa off +107_225 ns/token on average: within the spread.
     assert findings[0] == (
-        "**fa-off: total up 0.6%.** fa-off totals 17.5 ms/token against the baseline's "
+        "**-fa off: total up 0.6%.** -fa off totals 17.5 ms/token against the baseline's "
         "17.4 ms/token (+107 µs/token) (within the spread of the repeats: noise)."
     )
     assert findings[1].endswith(
         "(+1.04 ms/token, +6.9%) (within the spread of the repeats: noise)."
     )
     assert findings[2] == (
-        "**fa-off: improvement in attention: flash_attn_ext_f16 (gone).** flash_attn_ext_f16 "
+        "**-fa off: improvement in attention: flash_attn_ext_f16 (gone).** flash_attn_ext_f16 "
         "(attention) went from 863 µs/token to 0 ns/token (-863 µs/token, gone)."
     )
     # The Markdown download compares the same groups, with the same numbers.
     text = downloaded(at, "compare_markdown").decode("utf-8")
-    assert text.startswith("# llamaprof comparison: fa-off vs fa-on\n")
+    assert text.startswith("# llamaprof comparison: -fa off vs -fa on\n")
     kernel_rows = text.split("**CUDA GPU Kernel Summary")[1].split("\n\n**")[0].splitlines()
-    assert kernel_rows[6] == (
+    assert kernel_rows[4] == (
         "| `mul_mat_vec` | matmul | 15.0 ms/token ± 2.35 ms/token | 16.0 ms/token ± 2.52 ms/token "
         "| +1.04 ms/token | +6.9% (noise) |"
     )
+    assert at.query_params["run"] == ["fa-1", "fa-2", "nofa-1", "nofa-2"]
 
 
 def test_findings_cite_their_numbers(examples_dir: Path):
@@ -348,8 +337,9 @@ def test_single_run_kernels_by_family(examples_dir: Path):
     """The single run's Kernels tab sums its kernels by family: matmul 16.7 s, 86.4% of 19.3 s."""
     at = make_app(examples_dir).run()
     at.switch_page("app_pages/run.py").run()
+    at = open_tab(at, "CUDA GPU Kernel Summary", key="run_tab")
     _no_errors(at)
-    table = at.tabs[1].dataframe[-1].value
+    table = tab(at, "CUDA GPU Kernel Summary").dataframe[-1].value
     assert list(table["Family"]) == ["matmul", "attention", "elementwise", "norm", "copy", "rope"]
     # 16_689_998_639 of 19_307_352_272 ns; 1_185_941_186 ns in 36_040 + 36_040 + 34 + 34 launches.
     assert table.iloc[0][["Time", "Share (%)", "Kernels"]].tolist() == ["16.7 s", "86.4", 6]

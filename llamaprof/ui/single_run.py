@@ -1,0 +1,109 @@
+"""The single-run page's blocks: the run's totals, each summary, its kernels by family.
+
+Each block calls pure functions (``llamaprof.analyze``, ``llamaprof.render``,
+``llamaprof.charts``) and displays the result.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from llamaprof import reports
+from llamaprof.analyze.llama_kernels import family_breakdown
+from llamaprof.analyze.overview import run_overview
+from llamaprof.charts import LABEL_LIMIT, single_run_bars
+from llamaprof.charts_llama import family_stacked_bars
+from llamaprof.model import Run
+from llamaprof.render.nsys_format import render_column
+from llamaprof.render.tables import family_summary_table, summary_table
+from llamaprof.ui.views import share_text
+from llamaprof.units import format_bytes, format_ns
+
+__all__ = ["run_families", "single_run_header", "single_run_report"]
+
+
+_SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
+    # report: (key, value, unit)
+    reports.API: ("name", "total_ns", "ns"),
+    reports.KERNELS: ("name", "total_ns", "ns"),
+    reports.MEM_TIME: ("operation", "total_ns", "ns"),
+    reports.MEM_SIZE: ("operation", "total_bytes", "bytes"),
+}
+
+
+def single_run_header(run: Run) -> None:
+    """The run's totals as metrics."""
+    f = run_overview(run)
+    cols = st.columns(6)
+    cols[0].metric("GPU kernel time", format_ns(f["kernel_time_ns"]))  # type: ignore[arg-type]
+    cols[1].metric("CUDA API time", format_ns(f["api_time_ns"]))  # type: ignore[arg-type]
+    cols[2].metric("Host → device", format_bytes(f["bytes_htod"]))  # type: ignore[arg-type]
+    cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
+    cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
+    cols[5].metric("GPU busy", share_text(f["gpu_busy_share"]))
+
+
+def single_run_report(run: Run, report: str, *, top: int) -> None:
+    """One summary of one run: chart, readable table, exact table, nsys text, CSV."""
+    frame = run.summary(report)
+    if frame is None:
+        if report in run.skipped:
+            st.info(f"SKIPPED: {run.skipped[report]}")
+        else:
+            st.info(f"This report holds no {reports.TITLES[report]} table.")
+        return
+    if frame.empty:
+        st.info("No rows.")
+        return
+    key, value, unit = _SUMMARY_CHARTS[report]
+    st.altair_chart(
+        single_run_bars(
+            frame,
+            key=key,
+            value=value,
+            unit=unit,
+            title=reports.TITLES[report],
+            top=top,
+            kernels=report == reports.KERNELS,
+        ),
+        key=f"run_chart_{report}",
+    )
+    st.dataframe(
+        summary_table(frame, report),
+        hide_index=True,
+        key=f"run_table_{report}",
+        column_config={
+            # The short name is what people read: wide enough for template arguments.
+            "Kernel": st.column_config.TextColumn("Kernel", width=320),
+            "Full name": st.column_config.TextColumn(width="large"),
+        },
+    )
+    with st.expander("Exact values (ns, bytes) and the nsys text"):
+        st.dataframe(frame, hide_index=True, key=f"run_exact_{report}")
+        st.code(render_column(run, report), language=None)
+    st.download_button(
+        "Download this summary (CSV)",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{run.label}-{report}.csv",
+        mime="text/csv",
+        key=f"run_csv_{report}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    if report == reports.KERNELS:
+        run_families(run, frame)
+
+
+def run_families(run: Run, kernels: pd.DataFrame) -> None:
+    """The single-run page's "by kernel family" block: one stacked bar and the table."""
+    if kernels is None or kernels.empty:
+        return
+    st.subheader("By llama.cpp kernel family")
+    breakdown = family_breakdown({run.label: kernels})
+    chart = family_stacked_bars(breakdown).encode(
+        y=alt.Y("run:N", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+    )
+    st.altair_chart(chart, key="run_families_chart")
+    st.dataframe(family_summary_table(kernels), hide_index=True, key="run_families_table")

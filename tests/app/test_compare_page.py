@@ -1,0 +1,277 @@
+"""The compare page on the new core: links that keep the view, the window, GPUs, throughput.
+
+AppTest runs the real pages; real SQLite exports come from ../shared (copied first: tests
+never write there), capture records are written beside the copies.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from app.support import (
+    GENERATED,
+    OLD,
+    SEED,
+    copy_report,
+    make_app,
+    open_tab,
+    tab,
+    timed_record,
+)
+
+from llamaprof.analyze.comparison import prepare_comparison
+from llamaprof.analyze.windows import parse_window
+from llamaprof.loading import load_entry
+from llamaprof.render.comparison import table
+
+from shared_data import shared_file
+
+SEED_ID, GEN_ID = SEED.name, GENERATED.name
+SEED_LABEL, GEN_LABEL = SEED.stem, GENERATED.stem
+#: TARGET_INFO_SESSION_START_TIME.utcEpochNs of the two real exports of test-cuda.
+REPORT1_START, REPORT2_START = 1_769_308_002_162_486_533, 1_769_320_577_184_271_416
+
+
+def _no_errors(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.main.caption]
+
+
+@pytest.fixture
+def timed_pair(tmp_path: Path) -> Path:
+    """The two real test-cuda exports with schema-2 records: two requests each, placed over
+    the kernels (report1's at 1.45-1.52 s, report2's at 1.55-1.62 s), ``-fa on`` / ``-fa off``."""
+    folder = tmp_path / "timed"
+    for n, start, args, requests in (
+        (1, REPORT1_START, ["-fa", "on"], [(1_440_000_000, 1_460_000_000, 1_500_000_000),
+                                           (1_500_000_000, 1_510_000_000, 1_560_000_000)]),
+        (2, REPORT2_START, ["-fa", "off"], [(1_530_000_000, 1_550_000_000, 1_590_000_000),
+                                            (1_590_000_000, 1_600_000_000, 1_650_000_000)]),
+    ):  # fmt: skip
+        report = copy_report(
+            shared_file(f"sqlite/0x822a5b87__test-cuda__report{n}.sqlite"), folder, f"r{n}.sqlite"
+        )
+        timed_record(report, start, requests, args=args, group=f"set/{n}")
+    return folder
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+def test_a_link_opens_the_view_it_names(examples_dir: Path):
+    """Runs (in their order), baseline, tab, kernels by family, window and values come from the
+    link; the page writes the same link back."""
+    link = {
+        "run": [GEN_LABEL, SEED_LABEL],
+        "baseline": GEN_LABEL,
+        "tab": "kernels",
+        "by": "family",
+        "window": "all",
+        "values": "none",
+    }
+    at = make_app(examples_dir)
+    at.query_params.update(link)
+    at.run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == [GEN_ID, SEED_ID]
+    assert at.selectbox(key="compare_baseline").value == GEN_ID
+    assert at.session_state["compare_tab"] == "Kernels"
+    assert at.segmented_control(key="compare_kernels_by").value == "family"
+    shown = tab(at, "Kernels").dataframe[0].value
+    assert list(shown.columns)[:3] == ["Name", GEN_LABEL, SEED_LABEL]
+    assert shown["Name"][0] == "matmul"
+    assert at.query_params == {"folder": str(examples_dir), **link}
+
+
+def test_a_link_to_runs_no_longer_there_says_which(examples_dir: Path):
+    """A link naming a run the folder lacks: the others are selected, the page names it."""
+    at = make_app(examples_dir)
+    at.query_params.update({"run": ["gone-run", SEED_LABEL, GEN_LABEL], "tab": "nope"})
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
+    assert [w.value for w in at.warning] == ["The link names a run not in the folder: gone-run."]
+    assert at.session_state["compare_tab"] == "CUDA API"
+    assert at.query_params["run"] == [SEED_LABEL, GEN_LABEL]
+
+
+def test_another_folder_selects_its_first_two_runs(examples_dir: Path, tmp_path: Path):
+    """After a folder change the first two runs of the new folder are selected, not none."""
+    other = tmp_path / "other"
+    for name in ("x.txt", "y.txt", "z.txt"):
+        copy_report(SEED, other, name)
+    at = make_app(examples_dir).run()
+    at.sidebar.text_input(key="reports_dir").input(str(other)).run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == ["x.txt", "y.txt"]
+    assert at.query_params["folder"] == str(other)
+    assert at.query_params["run"] == ["x", "y"]
+
+
+# --- windows ----------------------------------------------------------------------------------
+
+
+def test_window_defaults_to_the_workload_when_records_time_the_requests(timed_pair: Path):
+    """Every run has request times: the window is the workload, said in the caption and the
+    link; the tables are the CLI's for ``--window workload``."""
+    at = make_app(timed_pair).run()
+    _no_errors(at)
+    assert at.selectbox(key="compare_window").value == "workload"
+    assert "Totals over the workload window (not normalised)." in _captions(at)
+    assert at.query_params["window"] == "workload"
+    entries = [load_entry(timed_pair / name, key=name) for name in ("r1.sqlite", "r2.sqlite")]
+    cli = prepare_comparison(entries, window=parse_window("workload"))
+    assert tab(at, "CUDA API").dataframe[0].value.values.tolist() == (
+        table(cli.view("api"), 10, compact=True).values.tolist()
+    )
+    whole = prepare_comparison(entries)
+    assert cli.view("api").totals != whole.view("api").totals  # the window cut API calls
+
+
+def test_a_window_a_run_cannot_take_falls_back_with_one_line(timed_pair: Path):
+    """request:3 of two-request runs: one error line, and the whole capture is shown."""
+    at = make_app(timed_pair)
+    at.query_params["window"] = "request:3"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Window request:3: -fa on has 2 requests; there is no request:3. "
+        "Showing the whole capture."
+    ]
+    assert "Totals over the whole capture (not normalised)." in _captions(at)
+    assert at.query_params["window"] == "request:3"
+
+
+def test_windows_need_event_times(examples_dir: Path):
+    """`nsys stats` text has no event times: the window stays "all", the control says why."""
+    at = make_app(examples_dir).run()
+    window = at.selectbox(key="compare_window")
+    assert (window.value, window.disabled, window.options) == ("all", True, ["all"])
+    assert (
+        f"Time windows need the SQLite export or the `.nsys-rep`; {SEED_LABEL}, {GEN_LABEL} are "
+        "`nsys stats` output without event times."
+    ) in _captions(at)
+
+
+# --- cards ------------------------------------------------------------------------------------
+
+
+def test_cards_of_two_gpu_runs_show_the_gpus_and_kernel_time_per_gpu(tmp_path: Path):
+    """A run whose kernels ran on two devices: its card counts the GPUs (the export names
+    none) and splits its kernel time by device: 237_473_368 and 251_362_038 ns after."""
+    folder = tmp_path / "two-gpu"
+    for name in ("before", "after"):
+        copy_report(
+            shared_file(f"sqlite/GindaChen__nsys-ai__mfu_2gpu_{name}.sqlite"), folder, f"{name}.sqlite"
+        )
+    at = make_app(folder).run()
+    _no_errors(at)
+    card = at.get_by_key("header_after")
+    assert [c.value for c in card.caption][1:] == [
+        "2 GPUs (not named in the report)",
+        "Kernel time per GPU: GPU 0 237 ms (48.6%) · GPU 1 251 ms (51.4%)",
+    ]
+    before = at.get_by_key("header_before")
+    # 270_875_926 and 264_324_724 ns: 50.6% and 49.4% of 535_200_650 ns.
+    assert [c.value for c in before.caption][-1] == (
+        "Kernel time per GPU: GPU 0 271 ms (50.6%) · GPU 1 264 ms (49.4%)"
+    )
+
+
+# --- throughput and runs without a GPU --------------------------------------------------------
+
+
+def test_throughput_compares_configs_with_mean_and_spread(tmp_path: Path):
+    """Two repeats of two configs: one card and one table column per config, mean ± spread,
+    each metric's change in its own direction."""
+    folder = tmp_path / "throughput"
+    speeds = {("on", 1): 50.0, ("on", 2): 54.0, ("off", 1): 40.0, ("off", 2): 42.0}
+    for (fa, i), speed in speeds.items():
+        report = copy_report(SEED, folder, f"fa-{fa}-{i}.txt")
+        timed_record(
+            report, 0, [(0, 100_000_000, 400_000_000)], args=["-fa", fa],
+            group=f"set/{'1' if fa == 'on' else '2'}", index=i, of=2,
+            totals={"predicted_per_second": speed, "prompt_per_second": 10 * speed},
+        )  # fmt: skip
+    at = make_app(folder).run()
+    at.multiselect(key="compare_runs").set_value([p.name for p in sorted(folder.glob("*.txt"))])
+    at.run()
+    at = open_tab(at, "Throughput")
+    _no_errors(at)
+    assert at.query_params["tab"] == "throughput"
+    shown = tab(at, "Throughput").dataframe[0].value
+    # -fa off (the baseline: first selected) 40 and 42 tokens/s, -fa on 50 and 54.
+    assert list(shown.columns) == ["Name", "-fa off", "-fa on", "Δ -fa on", "Δ% -fa on"]
+    assert shown.values.tolist() == [
+        ["generation tokens/s", "41.0 tokens/s ± 1.4 tokens/s", "52.0 tokens/s ± 2.8 tokens/s",
+         "+11.0 tokens/s", "+26.8%"],
+        ["prompt tokens/s", "410 tokens/s ± 14.1 tokens/s", "520 tokens/s ± 28.3 tokens/s",
+         "+110 tokens/s", "+26.8%"],
+        ["request latency", "400 ms", "400 ms", "0 ns", "0.0%"],
+        ["time to first token", "100 ms", "100 ms", "0 ns", "0.0%"],
+    ]  # fmt: skip
+    on = at.get_by_key("throughput_fa_on")
+    assert [(m.label, m.value, m.proto.delta) for m in on.get("metric")] == [
+        ("generation tokens/s", "52.0 tokens/s ± 2.8 tokens/s", "+26.8%"),
+        ("prompt tokens/s", "520 tokens/s ± 28.3 tokens/s", "+26.8%"),
+        ("request latency", "400 ms", ""),
+        ("time to first token", "100 ms", ""),
+    ]
+
+
+def test_runs_without_cuda_tables_still_compare_throughput(tmp_path: Path):
+    """Exports of captures on a machine without a GPU: each CUDA tab says so in one line,
+    throughput still compares."""
+    folder = tmp_path / "no-gpu"
+    for n, start, fa, speed in ((1, REPORT1_START, "on", 50.0), (2, REPORT2_START, "off", 40.0)):
+        report = copy_report(
+            shared_file(f"sqlite/0x822a5b87__test-cuda__report{n}.sqlite"), folder, f"r{n}.sqlite"
+        )
+        report.chmod(0o644)
+        with sqlite3.connect(report) as db:
+            tables = [
+                name
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if name.startswith(("CUPTI_", "TARGET_INFO_GPU", "TARGET_INFO_CUDA"))
+            ]
+            for name in tables:
+                db.execute(f"DROP TABLE {name}")
+        db.close()
+        os.utime(report, (OLD, OLD))  # finished long ago, not being written
+        timed_record(
+            report, start, [(1_440_000_000, 1_460_000_000, 1_500_000_000)], args=["-fa", fa],
+            group=f"set/{n}", totals={"predicted_per_second": speed},
+        )  # fmt: skip
+    at = make_app(folder).run()
+    _no_errors(at)
+    # Nothing CUDA to show: the page opens on throughput.
+    assert at.session_state["compare_tab"] == "Throughput"
+    assert tab(at, "Throughput").dataframe[0].value.values.tolist() == [
+        ["generation tokens/s", "50.0 tokens/s", "40.0 tokens/s", "-10.0 tokens/s", "-20.0%"],
+        ["request latency", "60.0 ms", "60.0 ms", "0 ns", "0.0%"],
+        ["time to first token", "20.0 ms", "20.0 ms", "0 ns", "0.0%"],
+    ]
+    lines = {}
+    for title in ("CUDA API", "Kernels", "Memory operations"):
+        at = open_tab(at, title)
+        _no_errors(at)
+        lines[title] = [i.value for i in tab(at, title).info]
+    tail = ": captured on a machine without a GPU, or nsys recorded no CUDA activity. nsys: "
+    assert lines == {
+        "CUDA API": [f"No run has the CUDA API Summary (cuda_api_sum){tail}"
+                     "does not contain CUDA trace data."],
+        "Kernels": [f"No run has the CUDA GPU Kernel Summary (cuda_gpu_kern_sum){tail}"
+                    "does not contain CUDA kernel data."],
+        "Memory operations": [
+            "No run has the CUDA GPU MemOps Summary (by Time) (cuda_gpu_mem_time_sum) nor CUDA "
+            f"GPU MemOps Summary (by Size) (cuda_gpu_mem_size_sum){tail}"
+            "does not contain GPU memory data."
+        ],
+    }  # fmt: skip
