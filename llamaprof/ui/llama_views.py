@@ -116,7 +116,6 @@ def _drill(view: ViewComparison, family: str, *, colors: dict[str, str], top: in
             colors=colors,
             baseline=view.baseline,
             top=top,
-            kernels=True,
         )
     return chart, table_layout(subset_view(view, rows, f"{family} kernels"), 0)
 

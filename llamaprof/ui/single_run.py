@@ -66,7 +66,6 @@ def single_run_report(run: Run, report: str, *, top: int) -> None:
             unit=unit,
             title=reports.TITLES[report],
             top=top,
-            kernels=report == reports.KERNELS,
         ),
         key=f"run_chart_{report}",
     )

@@ -337,12 +337,9 @@ def view_parts(
     missing = missing_data(comparison, (name,))
     if missing is not None:
         return ViewParts(view, missing)
-    kernels = view.report == reports.KERNELS and by == "name"
     grouped = None
     if charts:
-        grouped = grouped_bars(
-            view.long, unit=view.unit, title=view.title, colors=colors, top=top, kernels=kernels
-        )
+        grouped = grouped_bars(view.long, unit=view.unit, title=view.title, colors=colors, top=top)
     delta = None
     if len(view.columns) > 1 and (view.long["delta"] != 0).any():
         delta = delta_bars(
@@ -352,7 +349,6 @@ def view_parts(
             colors=colors,
             baseline=view.baseline,
             top=top,
-            kernels=kernels,
         )
     return ViewParts(
         view,
