@@ -90,6 +90,8 @@ def nsys_profile_options(
     ['--sample=none', '--cpuctxsw=none', '-t', 'cuda', '--cuda-graph-trace=node']
     >>> nsys_profile_options(["-s", "process-tree"])
     ['--trace=cuda,nvtx,osrt', '-s', 'process-tree']
+    >>> nsys_profile_options(["--sample=none"])
+    ['--trace=cuda,nvtx,osrt', '--cpuctxsw=none', '--sample=none']
     """
     names = {_flag_name(t) for t in user_options}
     if names & _OWNED_NSYS_FLAGS:
@@ -97,20 +99,35 @@ def nsys_profile_options(
     given_graph = "--cuda-graph-trace" in names
     if cuda_graph_nodes and given_graph:
         raise ConfigError("--cuda-graph-trace is in the nsys options; drop the node switch")
-    sampling = {"-s", "--sample"}  # given: nsys sets --cpuctxsw to the same value
-    defaults = [
-        option
-        for option, flags in (
-            (TRACE_OPTION, {"-t", "--trace"}),
-            (NO_SAMPLING_OPTION, sampling),
-            (NO_CONTEXT_SWITCH_OPTION, sampling | {"--cpuctxsw"}),
-        )
-        if not names & flags
-    ]
+    defaults = []
+    if not names & {"-t", "--trace"}:
+        defaults.append(TRACE_OPTION)
+    sample = _option_value(user_options, {"-s", "--sample"})
+    if sample is None:
+        defaults.append(NO_SAMPLING_OPTION)
+    # Sampling on sets --cpuctxsw to the same value (nsys's rule); sampling off leaves
+    # context switches traced unless they are switched off too.
+    if sample in (None, "none") and "--cpuctxsw" not in names:
+        defaults.append(NO_CONTEXT_SWITCH_OPTION)
     options = [*defaults, *user_options]
     if cuda_graph_nodes:
         options.append(GRAPH_NODES_OPTION)
     return options
+
+
+def _option_value(options: list[str] | tuple[str, ...], flags: set[str]) -> str | None:
+    """The value the last of ``flags`` gets in ``options`` (``--opt=v`` or ``-o v``), or
+    None when none of them is given.
+
+    >>> _option_value(["-s", "none", "--sample=process-tree"], {"-s", "--sample"})
+    'process-tree'
+    """
+    value = None
+    for i, token in enumerate(options):
+        name, sep, given = token.partition("=")
+        if name in flags:
+            value = given if sep else (options[i + 1] if i + 1 < len(options) else "")
+    return value
 
 
 def build_nsys_command(

@@ -58,7 +58,6 @@ from llamaprof.capture.server import (
     free_port,
     port_in_use,
     server_version,
-    tail_lines,
 )
 from llamaprof.capture.workload import fetch_metrics, run_workload, summarize
 from llamaprof.errors import (
@@ -351,7 +350,7 @@ class _Reporter:
         self.step_name = CHECKING
         self.done = 0
         self.total = 0
-        self.log_path: Path | None = None
+        self.log_tail: Callable[[int], list[str]] | None = None  # the running log's
         self._last = 0.0
         self._lock = threading.RLock()
 
@@ -359,7 +358,7 @@ class _Reporter:
         with self._lock:
             self.index, self.run, self.total, self.done = index, run, requests_total, 0
             self.run_t0 = time.monotonic()
-            self.log_path = None
+            self.log_tail = None
 
     def step(self, name: str) -> None:
         with self._lock:
@@ -395,7 +394,7 @@ class _Reporter:
                 total_elapsed_s=self._last - self.t0,
                 requests_done=self.done,
                 requests_total=self.total,
-                log_tail=tuple(tail_lines(self.log_path, 12)) if self.log_path else (),
+                log_tail=tuple(self.log_tail(12)) if self.log_tail else (),
             )
         )
 
@@ -542,7 +541,7 @@ def _capture_one(
             port,
             profiled=nsys_cmd is not None,
         )
-        reporter.log_path = proc.log_path
+        reporter.log_tail = proc.log_tail
         reporter.step(HEALTH)
         startup_s = proc.wait_healthy(cfg.health_timeout_s, cancel, reporter.tick)
         server_pid = proc.locate()

@@ -290,15 +290,19 @@ SUPERVISOR_GRACE_S = 3.0
 MIN_REPORT_TIMEOUT_S = 60.0
 
 
-def supervised(command: list[str]) -> list[str]:
+def supervised(
+    command: list[str],
+    linger_s: float = SUPERVISOR_LINGER_S,
+    grace_s: float = SUPERVISOR_GRACE_S,
+) -> list[str]:
     """``command`` (nsys) run under the capture's supervisor."""
     return [
         sys.executable,
         "-I",  # isolated: no PYTHON* variables, no user site, not the working directory
         "-S",  # stdlib only: nothing to import from site-packages
         str(SUPERVISOR),
-        f"--linger={SUPERVISOR_LINGER_S:g}",
-        f"--grace={SUPERVISOR_GRACE_S:g}",
+        f"--linger={linger_s:g}",
+        f"--grace={grace_s:g}",
         "--",
         *command,
     ]
@@ -426,8 +430,11 @@ class ServerProcess:
         lines = tail_lines(self.log_path, n + 200, max_bytes=65536)
         kept = [
             line
-            for line, after in zip(lines, [*lines[1:], ""], strict=True)
-            if not (_PROGRESS.match(line) and _PROGRESS.match(after))
+            for i, line in enumerate(lines)
+            if not (
+                _PROGRESS.match(line)
+                and _PROGRESS.match(lines[i + 1] if i + 1 < len(lines) else "")
+            )
         ]
         return kept[-n:]
 
