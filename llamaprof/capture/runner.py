@@ -87,6 +87,9 @@ EXPORTING = "exporting SQLite"
 RECORDING = "writing the record"
 DONE = "done"
 
+#: The folder in a run's hidden work folder that nsys gets as $TMPDIR.
+NSYS_TMP = "nsys-tmp"
+
 
 @dataclass(frozen=True)
 class CaptureProgress:
@@ -657,10 +660,6 @@ def _capture_one(
                 _explain(exc, proc, nsys_gone, stopped.survivors)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-#: The folder in a run's hidden work folder that nsys gets as $TMPDIR.
-NSYS_TMP = "nsys-tmp"
 
 
 def _check_report(

@@ -448,7 +448,12 @@ class ServerProcess:
         elif _BIND_FAILURE.search(tail):
             reason = f"llama-server could not listen on {LOOPBACK}:{self.port} (port in use)"
         else:
-            lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+            # (not the supervisor's own lines: they say what it did after, not what failed)
+            lines = [
+                ln.strip()
+                for ln in tail.splitlines()
+                if ln.strip() and not ln.startswith("llamaprof: ")
+            ]
             # nsys prints its own lines after the target's (from "Collecting data..." or
             # "Generating '...qdstrm'" on, paths that may contain any word): the server's
             # error comes before them.

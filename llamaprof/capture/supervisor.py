@@ -23,8 +23,12 @@ What it does:
   ``PR_SET_PDEATHSIG``) it tears everything down: SIGINT to nsys, ``grace`` seconds later
   SIGTERM to every process below it (the agent cleans up on SIGTERM), ``grace`` seconds after
   that SIGKILL;
-- removes the shared-memory file (``/dev/shm/quadd-agent-instance-<pid>``) of an agent it had
-  to SIGKILL, which nsys would otherwise leave there for good;
+- cleans up the shared memory nsys leaves in ``/dev/shm`` when it or its agent is killed:
+  the files named after a process of its tree (``sem.nsys_sem_<pid>``,
+  ``quadd-agent-instance-<pid>``, the agent's ``--shm-name``), and, when nothing of nsys runs
+  any more on the machine, ``NSys-<version>``: nsys 2022.4 keeps its session registry there
+  while a session runs and removes it at the end; left by a killed nsys, it makes every later
+  ``nsys profile`` on the machine fail ("Agent launcher failed.", measured here);
 - exits only when no process below it is left, with nsys's exit status (or dying by nsys's
   signal), so its parent sees what nsys did.
 
@@ -43,7 +47,12 @@ import time
 _POLL_S = 0.05
 #: The shared-memory file an nsys agent keeps while it runs (nsys 2022.4); gone only if the
 #: agent exits by itself or on SIGTERM.
-_AGENT_SHM = "/dev/shm/quadd-agent-instance-{pid}"
+_SHM = "/dev/shm"
+#: Named after a process of nsys's tree: the target's semaphore, an agent's instance file.
+_PID_SHM = ("sem.nsys_sem_{pid}", "quadd-agent-instance-{pid}")
+#: Programs of nsys (argv[0]'s name); while one runs, its session registry is in use.
+_NSYS_PROGRAMS = ("nsys", "nsys-launcher", "nsys-tee", "QdstrmImporter")
+_SCAN_S = 1.0  # how often the tree is looked at, to know what to clean up after it
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 #: Signals whose default action ends a process without a core dump: nsys dying by one of
@@ -83,18 +92,34 @@ def _log(message: str) -> None:
 
 
 def _describe(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            words = f.read().split(b"\0")
-    except OSError:
-        return f"PID {pid}"
-    words = [w.decode("utf-8", "replace") for w in words if w]
+    words = _cmdline(pid)
     if not words:
         return f"PID {pid}"
     # ``nsys --start-agent --session-name=...``: the program and its first argument say enough.
     name = os.path.basename(words[0])
-    first = f" {words[1]}" if len(words) > 1 and words[1].startswith("-") else ""
+    first = f" {words[1]}" if len(words) > 1 and words[1].startswith("--") else ""
     return f"{name}{first} (PID {pid})"
+
+
+def _cmdline(pid: int | str) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [w.decode("utf-8", "replace") for w in f.read().split(b"\0") if w]
+    except OSError:
+        return []
+
+
+def _nsys_running() -> bool:
+    """True while any process of nsys runs on this machine (any user's, any version)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # cannot tell: assume so, and leave nsys's files alone
+    for entry in entries:
+        words = _cmdline(entry) if entry.isdigit() else []
+        if words and os.path.basename(words[0]) in _NSYS_PROGRAMS:
+            return True
+    return False
 
 
 def _descendants(root: int) -> list[int]:
@@ -141,7 +166,10 @@ class Supervisor:
         self.sigints = 0  # SIGINTs received and not yet passed on to the child
         self.teardown_at: float | None = None  # when SIGTERM asked to stop everything
         self.signalled: dict[int, set[signal.Signals]] = {}
-        self.killed_agents: set[int] = set()
+        self.seen: set[int] = set()  # every process of the tree seen (for their /dev/shm files)
+        self.agent_shm: set[str] = set()  # the agents' --shm-name=... files
+        self.killed = False  # a SIGKILL was sent: nsys could not clean up after itself
+        self.scanned_at = 0.0
 
     def on_sigint(self, _signum, _frame) -> None:
         self.sigints += 1
@@ -163,9 +191,17 @@ class Supervisor:
             if pid == self.child:
                 self.child_status = status
                 self.child_exit_at = time.monotonic()
-            if pid in self.killed_agents:
-                with contextlib.suppress(OSError):
-                    os.unlink(_AGENT_SHM.format(pid=pid))
+
+    def scan(self) -> list[int]:
+        """The live processes below this one, remembered with their agents' shm names."""
+        below = _descendants(os.getpid())
+        for pid in below:
+            if pid not in self.seen:
+                self.seen.add(pid)
+                for word in _cmdline(pid):
+                    if word.startswith("--shm-name="):
+                        self.agent_shm.add(os.path.basename(word.split("=", 1)[1]))
+        return below
 
     def send(self, pid: int, sig: signal.Signals, why: str) -> None:
         """Send ``sig`` to ``pid`` once, saying so in the log."""
@@ -173,16 +209,29 @@ class Supervisor:
         if sig in sent:
             return
         sent.add(sig)
-        what = _describe(pid)
-        if sig == signal.SIGKILL and "--start-agent" in what:
-            self.killed_agents.add(pid)
-        _log(f"{why}: {sig.name} to {what}")
+        self.killed |= sig == signal.SIGKILL
+        _log(f"{why}: {sig.name} to {_describe(pid)}")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
 
     def send_rest(self, sig: signal.Signals, why: str) -> None:
-        for pid in _descendants(os.getpid()):
+        for pid in self.scan():
             self.send(pid, sig, why)
+
+    def clean_shm(self) -> None:
+        """Remove what nsys left in /dev/shm (see the module docstring); one line if any."""
+        names = {n.format(pid=pid) for pid in self.seen for n in _PID_SHM} | self.agent_shm
+        died = self.child_status is not None and os.WIFSIGNALED(self.child_status)
+        if (self.killed or died) and not _nsys_running():
+            with contextlib.suppress(OSError):
+                names |= {n for n in os.listdir(_SHM) if n.startswith("NSys-")}
+        removed = []
+        for name in sorted(names):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(_SHM, name))
+                removed.append(name)
+        if removed:
+            _log(f"removed what nsys left in {_SHM}: {', '.join(removed)}")
 
     def step(self, now: float) -> None:
         child_running = self.child is not None and self.child_status is None
@@ -220,7 +269,11 @@ class Supervisor:
             _log(f"cannot start {self.command[0]}: {exc.strerror or exc}")
             return 127
         while self.reap():
-            self.step(time.monotonic())
+            now = time.monotonic()
+            if now - self.scanned_at >= _SCAN_S:
+                self.scanned_at = now
+                self.scan()
+            self.step(now)
             time.sleep(_POLL_S)
         return 0
 
@@ -257,6 +310,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, sup.on_sigterm)
     signal.signal(signal.SIGHUP, sup.on_sigterm)
     fallback = sup.run()
+    sup.clean_shm()
     _exit_like(sup.child_status, fallback)
 
 

@@ -24,6 +24,7 @@ import pytest
 from capture.processes import wait_until_none_left
 
 from llamaprof.capture import runner as runner_module
+from llamaprof.capture import supervisor
 from llamaprof.capture.config import Variant, Workload
 from llamaprof.capture.runner import (
     DONE,
@@ -445,6 +446,12 @@ def test_nsys_killed_mid_capture(make_config, reports, monkeypatch, test_mark):
     assert files_in(reports) == []
     assert wait_until_none_left(test_mark) == []
     assert not any(pid_alive(pid) for pid in seen.values())
+    # The killed nsys could not remove its session registry from /dev/shm (left there, it
+    # makes every later nsys on the machine fail): the supervisor did, and said so.
+    (removed,) = [ln for ln in info.value.stderr_tail.splitlines() if "removed what" in ln]
+    assert removed.startswith("llamaprof: removed what nsys left in /dev/shm: ")
+    if not supervisor._nsys_running():  # another user's nsys would still need its registry
+        assert not list(Path("/dev/shm").glob("NSys-*"))
 
 
 def test_second_capture_cannot_start_while_one_runs(make_config, reports):
@@ -528,8 +535,16 @@ def test_server_exits_early(make_config, reports, profile):
 
 
 def test_health_timeout(make_config, reports, fake_bin):
-    """A server that never answers 200 (a stand-in stuck 'loading'): timeout, log tail."""
-    cfg = make_config(server=str(fake_bin / "fake-loading-server"), health_timeout_s=1.0)
+    """A server that never answers 200 (a stand-in stuck 'loading'): timeout, log tail.
+
+    Without a profiler: under nsys the stand-in takes longer than this 1 s timeout to start.
+    """
+    cfg = make_config(
+        server=str(fake_bin / "fake-loading-server"),
+        health_timeout_s=1.0,
+        profile=False,
+        nsys=None,
+    )
     with pytest.raises(CaptureFailed) as info:
         run_capture(cfg)
     assert str(info.value) == (

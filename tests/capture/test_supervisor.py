@@ -16,9 +16,11 @@ from pathlib import Path
 
 from capture.processes import wait_until_none_left
 
+from llamaprof.capture import supervisor
 from llamaprof.capture.server import pid_alive, supervised
 
-PYTHON = Path(sys.executable).name  # how the supervisor's log names these stand-ins
+PYTHON = Path(sys.executable).name  # how the supervisor's log names these stand-ins (-c:
+# a first argument is named only when it is a --long option, like nsys's --start-agent)
 
 # A "nsys" that starts a detached daemon (double fork + setsid, as nsys starts its agent),
 # writes the daemon's PID to argv[1], and exits with status 3. The daemon ignores SIGTERM
@@ -78,7 +80,7 @@ def test_passes_on_the_exit_status_and_reaps_a_detached_daemon(tmp_path, test_ma
     assert proc.wait(30) == 3
     assert not pid_alive(daemon)
     assert log.read_text().splitlines() == [
-        f"llamaprof: still running after nsys exited: SIGTERM to {PYTHON} -c (PID {daemon})"
+        f"llamaprof: still running after nsys exited: SIGTERM to {PYTHON} (PID {daemon})"
     ]
     assert wait_until_none_left(test_mark) == []
 
@@ -139,9 +141,9 @@ def test_sigterm_stops_everything_step_by_step(tmp_path, test_mark):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == -signal.SIGKILL  # "nsys" died of SIGKILL: so does the supervisor
     assert log.read_text().splitlines() == [
-        f"llamaprof: stopping nsys: SIGINT to {PYTHON} -c (PID {child})",
-        f"llamaprof: still running 0.5 s after SIGINT: SIGTERM to {PYTHON} -c (PID {child})",
-        f"llamaprof: still running after SIGTERM: SIGKILL to {PYTHON} -c (PID {child})",
+        f"llamaprof: stopping nsys: SIGINT to {PYTHON} (PID {child})",
+        f"llamaprof: still running 0.5 s after SIGINT: SIGTERM to {PYTHON} (PID {child})",
+        f"llamaprof: still running after SIGTERM: SIGKILL to {PYTHON} (PID {child})",
     ]
     assert wait_until_none_left(test_mark) == []
 
@@ -170,3 +172,49 @@ def test_supervisor_runs_isolated_from_the_environment(tmp_path):
     proc = _run([sys.executable, "-c", "print('ran')"], log, env=env, cwd=tmp_path)
     assert proc.wait(10) == 0
     assert log.read_text() == "ran\n"
+
+
+# A "nsys" whose target leaves a semaphore named after its PID in /dev/shm (as nsys's
+# injection does) and ignores SIGINT and SIGTERM, so that only SIGKILL ends it.
+LEAVES_SHM = """
+import os, pathlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path(f"/dev/shm/sem.nsys_sem_{os.getpid()}").write_bytes(b"x" * 32)
+pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def test_what_a_killed_nsys_leaves_in_dev_shm_is_removed(tmp_path, test_mark):
+    log = tmp_path / "log"
+    proc = _run([sys.executable, "-c", LEAVES_SHM, str(tmp_path / "pid")], log)
+    child = _wait_for(tmp_path / "pid")
+    time.sleep(1.2)  # the supervisor looks at its tree once a second
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == -signal.SIGKILL
+    assert not Path(f"/dev/shm/sem.nsys_sem_{child}").exists()
+    assert log.read_text().splitlines()[-1] == (
+        f"llamaprof: removed what nsys left in /dev/shm: sem.nsys_sem_{child}"
+    )
+    assert wait_until_none_left(test_mark) == []
+
+
+def test_nsys_session_registry_removed_only_when_no_nsys_runs(tmp_path, monkeypatch):
+    """nsys 2022.4's /dev/shm/NSys-<version> is removed after a kill only while no nsys
+    process runs anywhere (another user's session would still need it)."""
+    monkeypatch.setattr(supervisor, "_SHM", str(tmp_path))
+    registry = tmp_path / "NSys-2022.4.2.1"
+    sup = supervisor.Supervisor(["nsys"], linger_s=1, grace_s=1)
+    sup.killed = True
+    registry.write_bytes(b"")
+    monkeypatch.setattr(supervisor, "_nsys_running", lambda: True)
+    sup.clean_shm()
+    assert registry.exists()
+    monkeypatch.setattr(supervisor, "_nsys_running", lambda: False)
+    sup.killed = False  # a clean end: nsys removed it itself, or another session owns it
+    sup.clean_shm()
+    assert registry.exists()
+    sup.killed = True
+    sup.clean_shm()
+    assert not registry.exists()
