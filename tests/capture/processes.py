@@ -34,24 +34,31 @@ def marked_processes(mark: str) -> list[str]:
 
 
 def wait_until_none_left(mark: str, timeout_s: float = 15) -> list[str]:
-    """Poll the process table until no process of the test runs (or the deadline); returns
-    what is left, [] when nothing is."""
+    """Poll the process table until no process of the test runs, and no child of this
+    process is a zombie (the app runs captures in its long-lived process: none may pile
+    up there), or the deadline passes; returns what is left, [] when nothing is."""
     deadline = time.monotonic() + timeout_s
     while True:
-        left = marked_processes(mark) + [
-            f"{p} {_cmdline(p)}" for p in descendants(os.getpid()) if _alive(p)
-        ]
+        below = descendants(os.getpid())
+        left = (
+            marked_processes(mark)
+            + [f"{p} {_cmdline(p)}" for p in below if _alive(p)]
+            + [f"{p} <defunct>" for p in below if _state(p) == "Z"]
+        )
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
 
 
-def _alive(pid: int) -> bool:
+def _state(pid: int) -> str | None:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return False
-    return state not in ("Z", "X")
+        return None
+
+
+def _alive(pid: int) -> bool:
+    return _state(pid) not in (None, "Z", "X")
 
 
 def _cmdline(pid: int) -> str:
