@@ -65,7 +65,8 @@ def wait_until_done(at: AppTest, timeout: float = 60) -> None:
     while True:
         at.run()
         assert not at.exception, [e.message for e in at.exception]
-        if not _has_cancel(at) and (at.success or at.warning or at.error):
+        ended = at.success or at.error or any(w.value.startswith("The capture") for w in at.warning)
+        if not _has_cancel(at) and ended:
             return
         assert time.monotonic() < deadline, "the capture did not finish"
         time.sleep(0.2)
@@ -206,6 +207,7 @@ def test_page_cancel_stops_the_capture(
     at.button(key="capture_start").click().run()
     deadline = time.monotonic() + 30
     while not any(c.value.startswith("sending requests") for c in at.caption):
+        assert not at.error, [e.value for e in at.error]
         assert time.monotonic() < deadline, "the workload never started"
         time.sleep(0.1)
         at.run()
