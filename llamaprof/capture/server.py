@@ -425,16 +425,15 @@ class ServerProcess:
     # -- start-up
 
     def log_tail(self, n: int = 20) -> list[str]:
-        """The last ``n`` lines of the log; nsys's progress bar (dozens of ``\\r``-separated
-        updates of one line) counts as one line, its last."""
+        """The last ``n`` lines of the log. nsys's progress bar (dozens of ``\\r``-separated
+        updates of one line) counts as one line, its last update, once nsys has printed
+        the next line: so what it returns only ever grows at the end, as a log does."""
         lines = tail_lines(self.log_path, n + 200, max_bytes=65536)
         kept = [
             line
             for i, line in enumerate(lines)
-            if not (
-                _PROGRESS.match(line)
-                and _PROGRESS.match(lines[i + 1] if i + 1 < len(lines) else "")
-            )
+            if not _PROGRESS.match(line)
+            or (i + 1 < len(lines) and not _PROGRESS.match(lines[i + 1]))
         ]
         return kept[-n:]
 

@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import streamlit as st
@@ -268,3 +269,32 @@ def test_a_200_that_is_not_an_object_fails_the_workload(odd_server, value, kind)
     with pytest.raises(CaptureFailed) as info:
         run_workload(url, Workload(requests=3, concurrency=1, prompt="hi", n_predict=1))
     assert str(info.value) == f"request 1 of 3 failed: the response is a JSON {kind}, not an object"
+
+
+# --- 6. the log as progress and errors show it --------------------------------------------
+
+
+def test_log_tail_only_grows_and_shows_nsys_progress_bar_once(tmp_path):
+    """nsys redraws its progress bar with carriage returns: the tail shows its last state
+    once nsys has moved on, never a state it will take back (what was shown stays)."""
+    log = tmp_path / "log"
+    log.write_bytes(
+        b"listening on http://127.0.0.1:8080\nGenerating '/t/nsys-report-1a2b.qdstrm'\n\n"
+        b"[1/1] [0%                 ] r.nsys-rep\r[1/1] [=====45%           ] r.nsys-rep"
+    )
+    view = SimpleNamespace(log_path=log)  # log_tail reads nothing else
+    before = ServerProcess.log_tail(view, 10)
+    assert before == [
+        "listening on http://127.0.0.1:8080",
+        "Generating '/t/nsys-report-1a2b.qdstrm'",
+        "",
+    ]
+    with open(log, "ab") as f:
+        f.write(b"\r[1/1] [=======100%=======] r.nsys-rep\nGenerated:\n    /t/r.nsys-rep\n")
+    assert ServerProcess.log_tail(view, 10) == [
+        *before,
+        "[1/1] [=======100%=======] r.nsys-rep",
+        "Generated:",
+        "    /t/r.nsys-rep",
+    ]
+    assert ServerProcess.log_tail(view, 2) == ["Generated:", "    /t/r.nsys-rep"]
