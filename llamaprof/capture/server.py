@@ -374,6 +374,8 @@ class StopOutcome:
 _BIND_FAILURE = re.compile(r"couldn't bind|address already in use", re.IGNORECASE)
 _ERROR_LINE = re.compile(r"\berror\b|failed|invalid|not found|no such", re.IGNORECASE)
 _CANNOT_START = re.compile(r"^llamaprof: (cannot start .*)$", re.MULTILINE)
+#: nsys's own programs (argv[0]'s name), as opposed to the target it starts.
+_NSYS_OWN = {"nsys", "nsys-launcher", "nsys-tee", "QdstrmImporter"}
 _NSYS_AFTER_TARGET = re.compile(r"Collecting data\.\.\.|Generating '")
 _PROGRESS = re.compile(r"\[\d+/\d+\] \[[=\d% ]*\] ")  # [1/1] [====45%      ] name.nsys-rep
 
@@ -492,14 +494,28 @@ class ServerProcess:
                     last = "connection refused"
                 elapsed = time.monotonic() - start
                 if elapsed > timeout_s:
-                    raise CaptureFailed(
-                        f"llama-server did not answer GET /health with 200 within "
-                        f"{timeout_s:g} s (last: {last})",
-                        stderr_tail="\n".join(self.log_tail(30)),
-                    )
+                    if self.profiled and not self._target_started():
+                        reason = (
+                            f"nsys did not start llama-server within {timeout_s:g} s "
+                            "(nsys stalled while starting)"
+                        )
+                    else:
+                        reason = (
+                            f"llama-server did not answer GET /health with 200 within "
+                            f"{timeout_s:g} s (last: {last})"
+                        )
+                    raise CaptureFailed(reason, stderr_tail="\n".join(self.log_tail(30)))
                 if tick is not None:
                     tick()
                 time.sleep(0.1)
+
+    def _target_started(self) -> bool:
+        """Under nsys: whether any process below it is more than nsys's own (its target)."""
+        for pid in descendants(self.root.pid):
+            words = _cmdline(pid)
+            if words and Path(words[0]).name not in _NSYS_OWN:
+                return True
+        return False
 
     def locate(self) -> int | None:
         """Find llama-server's PID (the listener on our port among our descendants), and

@@ -554,6 +554,21 @@ def test_health_timeout(make_config, reports, fake_bin):
     assert files_in(reports) == []
 
 
+def test_nsys_that_never_starts_llama_server(make_config, reports, tmp_path, test_mark):
+    """An nsys stuck while starting (seen with the real one: no target after 30 s) is named
+    as the cause, not llama-server. Here a stand-in that is only "nsys" by name (argv[0])."""
+    stuck = tmp_path / "stuck-nsys"
+    stuck.write_text('#!/bin/bash\n[ "$1" = --version ] && exit 0\nexec -a nsys sleep 600\n')
+    stuck.chmod(0o755)
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(make_config(nsys=str(stuck), health_timeout_s=1.0))
+    assert str(info.value) == (
+        "nsys did not start llama-server within 1 s (nsys stalled while starting)"
+    )
+    assert files_in(reports) == []
+    assert wait_until_none_left(test_mark) == []
+
+
 def test_request_error(make_config, reports):
     """A prompt longer than the context: the server's error names the failed request."""
     cfg = make_config(workload=Workload(requests=3, prompt_tokens=600, n_predict=4))
