@@ -446,7 +446,9 @@ class ServerProcess:
         cannot = _CANNOT_START.search(tail) if self.profiled else None
         if cannot:
             reason = cannot.group(1)
-        elif _BIND_FAILURE.search(tail):
+        elif _BIND_FAILURE.search(tail) or (not tail.strip() and port_in_use(self.port)):
+            # (llama-server logs from a thread of its own: exiting at once on a bind failure,
+            # it sometimes prints nothing; the port, held by another process, says it all)
             reason = f"llama-server could not listen on {LOOPBACK}:{self.port} (port in use)"
         else:
             # (not the supervisor's own lines: they say what it did after, not what failed)
