@@ -111,8 +111,14 @@ def server_version(server: str, env: dict[str, str] | None = None) -> str | None
     return None
 
 
-def tail_lines(path: Path, n: int = 20, max_bytes: int = 16384) -> list[str]:
-    """The last ``n`` lines of a (growing) text file; [] if it does not exist."""
+def tail_lines(
+    path: Path, n: int = 20, max_bytes: int = 16384, *, whole: bool = False
+) -> list[str]:
+    """The last ``n`` lines of a (growing) text file; [] if it does not exist.
+
+    ``whole``: leave out a last line its writer has not finished (no line break yet), as
+    in a log read while the process writes it.
+    """
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -121,6 +127,8 @@ def tail_lines(path: Path, n: int = 20, max_bytes: int = 16384) -> list[str]:
             data = f.read()
     except OSError:
         return []
+    if whole:
+        data = data[: max(data.rfind(b"\n"), data.rfind(b"\r")) + 1]
     lines = data.decode("utf-8", "replace").splitlines()
     if size > max_bytes and lines:
         lines = lines[1:]  # the first line is probably cut
@@ -429,8 +437,11 @@ class ServerProcess:
     def log_tail(self, n: int = 20) -> list[str]:
         """The last ``n`` lines of the log. nsys's progress bar (dozens of ``\\r``-separated
         updates of one line) counts as one line, its last update, once nsys has printed
-        the next line: so what it returns only ever grows at the end, as a log does."""
-        lines = tail_lines(self.log_path, n + 200, max_bytes=65536)
+        the next line, and a line still being written waits until it is whole: so what it
+        returns only ever grows at the end, as a log does."""
+        # While the process runs, its last line may be half written: left out until whole.
+        running = self.root.poll() is None
+        lines = tail_lines(self.log_path, n + 200, max_bytes=65536, whole=running)
         kept = [
             line
             for i, line in enumerate(lines)
