@@ -155,11 +155,10 @@ def _summary(record: dict, reports: Path) -> str:
     "--nsys-args",
     default="",
     metavar='"..."',
-    help="Extra nsys profile options, split like a shell would. Unless given here, a "
-    "capture adds --trace=cuda,nvtx,osrt and, unless -s/--sample or --cpuctxsw is given, "
-    "--sample=none --cpuctxsw=none: llamaprof reads neither CPU samples nor context "
-    "switches, both slow the server, and with either nsys 2022.4 hung in about half the "
-    "runs tried.",
+    help="Extra nsys profile options, split like a shell would. Defaults, each replaced "
+    "by your own: --trace=cuda,nvtx,osrt; --sample=none --cpuctxsw=none (llamaprof reads "
+    "neither CPU samples nor context switches, both slow the server, and with either one "
+    "nsys 2022.4 hung in about half the runs tried).",
 )
 @click.option(
     "--cuda-graph-nodes",
