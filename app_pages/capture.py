@@ -6,6 +6,10 @@ cannot start while one runs. Captures start only when the app listens on loopbac
 or with LLAMAPROF_ALLOW_CAPTURE=1: a capture starts programs on this machine. The policy is
 ``llamaprof.policy``; the Start button's callback and the capture runner check it
 again, so a click that reaches the server while Start is disabled starts nothing.
+
+Only the Start button starts a capture: the settings are a form with ``enter_to_submit``
+off, so Enter in a text field (in the browser, it would otherwise press the form's submit
+button) only commits what was typed.
 """
 
 import shlex
@@ -14,8 +18,9 @@ import shutil
 import streamlit as st
 
 from llamaprof.capture.config import CaptureConfig, Variant, Workload, parse_env
+from llamaprof.capture.preflight import no_cuda_reason
 from llamaprof.capture.runner import WORKLOAD, BackgroundCapture
-from llamaprof.errors import CaptureFailed, LlamaprofError
+from llamaprof.errors import CaptureCancelled, CaptureFailed, LlamaprofError
 from llamaprof.policy import capture_allowed
 from llamaprof.record import parse_record, record_row, record_rows
 from llamaprof.ui.sidebar import reports_sidebar
@@ -24,6 +29,12 @@ from llamaprof.ui.sidebar import reports_sidebar
 def _listen_address() -> str | None:
     """The address this app listens on (``""``: every interface), for the capture policy."""
     return st.get_option("server.address")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _no_cuda_reason() -> str | None:
+    """Why a profiled capture records no CUDA data here (nvidia-smi's answer), or None."""
+    return no_cuda_reason()
 
 
 @st.cache_resource
@@ -66,6 +77,7 @@ def _config_from_form(folder) -> CaptureConfig:
         variants=[Variant.parse(line) for line in _lines(s.capture_configs)],
         repeat=int(s.capture_repeat),
         health_timeout_s=float(s.capture_health_timeout),
+        report_timeout_s=float(s.capture_report_timeout) or None,
     )
 
 
@@ -88,10 +100,13 @@ def _show_results(job: BackgroundCapture) -> None:
         rows = [record_row(parse_record(r, r["name"])) for r in job.records]
         st.dataframe(rows, key="capture_results", hide_index=True)
     if job.cancelled:
-        st.warning(
-            "The capture was cancelled: every process was stopped and nothing of the "
-            "run in progress was kept."
-        )
+        if job.cancel_reason == CaptureCancelled().reason:
+            st.warning(
+                "The capture was cancelled: every process was stopped and nothing of the "
+                "run in progress was kept."
+            )
+        else:  # what could not be stopped, said as it is
+            st.warning(f"The capture was cancelled: {job.cancel_reason}")
     elif job.error is not None:
         st.error(f"The capture failed: {job.error}")
         if job.error.stderr_tail:
@@ -151,7 +166,7 @@ if allowed:
 else:
     st.warning(why)
 
-with st.form("capture_form", border=True):
+with st.form("capture_form", border=True, enter_to_submit=False):
     st.subheader("Server")
     st.text_input(
         "llama-server",
@@ -187,12 +202,23 @@ with st.form("capture_form", border=True):
         value=True,
         help="Off: the same workload without a profiler (tokens/s only).",
     )
+    no_cuda = _no_cuda_reason()
+    if no_cuda:
+        st.warning(
+            f"{no_cuda[0].upper()}{no_cuda[1:]}: a profiled capture's report will hold no "
+            "CUDA data (no kernels, CUDA API calls or memory copies), only what nsys traces "
+            "on the CPU. Captures still run.",
+            icon=":material/memory:",
+        )
     st.text_input("nsys", key="capture_nsys", placeholder="nsys on PATH")
     st.text_input(
         "nsys options",
         key="capture_nsys_args",
         value="",
-        help="Added to `nsys profile`; --trace=cuda,nvtx,osrt unless you give -t.",
+        help="Added to `nsys profile`. Unless you give your own, a capture adds "
+        "--trace=cuda,nvtx,osrt, and --sample=none --cpuctxsw=none (llamaprof reads neither "
+        "CPU samples nor context switches; both slow the server, and with either nsys 2022.4 "
+        "hung in about half the runs tried).",
     )
     st.checkbox(
         "Trace CUDA graphs node by node (--cuda-graph-trace=node)", key="capture_graph_nodes"
@@ -208,12 +234,22 @@ with st.form("capture_form", border=True):
         "Prompt tokens (0: use the text)", key="capture_prompt_tokens", min_value=0, value=0, step=1
     )
     st.text_area("Prompt", key="capture_prompt", placeholder="(a default prompt)")
-    cols = st.columns(2)
+    cols = st.columns(3)
     cols[0].text_input(
         "Run name (optional)", key="capture_name", placeholder="the time and the config"
     )
     cols[1].number_input(
         "Seconds to wait for /health", key="capture_health_timeout", min_value=1, value=300, step=10
+    )
+    cols[2].number_input(
+        "Seconds for nsys's report (0: auto)",
+        key="capture_report_timeout",
+        min_value=0,
+        value=0,
+        step=10,
+        help="How long nsys may take to write its report once llama-server has exited, and "
+        "the export; past it nsys is stopped with everything it started. 0: 60 s, or as long "
+        "as llama-server ran under nsys if that was longer.",
     )
     st.form_submit_button(
         "Start capture",

@@ -124,7 +124,9 @@ class CaptureFailed(_WithTail):
 class CaptureCancelled(CaptureFailed):
     """The user cancelled the capture; every process was stopped and nothing was kept."""
 
-    def __init__(self, reason: str = "capture cancelled; nothing was kept") -> None:
+    def __init__(
+        self, reason: str = "capture cancelled; every process was stopped, nothing kept"
+    ) -> None:
         super().__init__(reason)
 
 

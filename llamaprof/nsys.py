@@ -12,10 +12,12 @@ through its export) and captures (``capture``: export right after profiling) nee
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -162,7 +164,9 @@ def export_sqlite(
                 time.sleep(_POLL_S)
         finally:
             if proc.poll() is None:
-                proc.kill()
+                # Its own session: the group holds whatever the export started, too.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.seek(0)
         output = log.read().decode("utf-8", "replace").strip()

@@ -17,6 +17,9 @@ from llamaprof.server_args import args_texts, difference_labels, parse_server_ar
 __all__ = [
     "DEFAULT_NSYS_OPTIONS",
     "GRAPH_NODES_OPTION",
+    "NO_CONTEXT_SWITCH_OPTION",
+    "NO_SAMPLING_OPTION",
+    "TRACE_OPTION",
     "build_nsys_command",
     "build_server_command",
     "check_server_args",
@@ -26,8 +29,18 @@ __all__ = [
     "slug",
 ]
 
+#: What nsys traces unless the user gives -t/--trace: CUDA, NVTX and OS runtime calls, the
+#: data llamaprof reads.
+TRACE_OPTION = "--trace=cuda,nvtx,osrt"
+#: No CPU sampling and no CPU context-switch tracing unless the user gives -s/--sample
+#: (which then sets the context switches too) or --cpuctxsw: llamaprof reads neither, both
+#: add overhead to the server being measured (perf events on every core), and with either
+#: one nsys 2022.4 (Debian's) hung after its target exited in about half the runs measured
+#: here, on a busy 2-core machine, and never with both off (README, "nsys that never ends").
+NO_SAMPLING_OPTION = "--sample=none"
+NO_CONTEXT_SWITCH_OPTION = "--cpuctxsw=none"
 #: nsys options a capture uses unless the user gives their own for the same option.
-DEFAULT_NSYS_OPTIONS = ("--trace=cuda,nvtx,osrt",)
+DEFAULT_NSYS_OPTIONS = (TRACE_OPTION, NO_SAMPLING_OPTION, NO_CONTEXT_SWITCH_OPTION)
 #: The one switch for node-level CUDA graph tracing (llama.cpp runs decode in CUDA graphs).
 GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
 
@@ -72,23 +85,49 @@ def nsys_profile_options(
     """The ``nsys profile`` options: the user's, plus each default they did not override.
 
     >>> nsys_profile_options()
-    ['--trace=cuda,nvtx,osrt']
+    ['--trace=cuda,nvtx,osrt', '--sample=none', '--cpuctxsw=none']
     >>> nsys_profile_options(["-t", "cuda"], cuda_graph_nodes=True)
-    ['-t', 'cuda', '--cuda-graph-trace=node']
+    ['--sample=none', '--cpuctxsw=none', '-t', 'cuda', '--cuda-graph-trace=node']
+    >>> nsys_profile_options(["-s", "process-tree"])
+    ['--trace=cuda,nvtx,osrt', '-s', 'process-tree']
+    >>> nsys_profile_options(["--sample=none"])
+    ['--trace=cuda,nvtx,osrt', '--cpuctxsw=none', '--sample=none']
     """
     names = {_flag_name(t) for t in user_options}
     if names & _OWNED_NSYS_FLAGS:
         raise ConfigError("remove -o/--output from the nsys options: the run name sets it")
-    given_trace = bool(names & {"-t", "--trace"})
     given_graph = "--cuda-graph-trace" in names
     if cuda_graph_nodes and given_graph:
         raise ConfigError("--cuda-graph-trace is in the nsys options; drop the node switch")
-    options = list(user_options)
-    if not given_trace:
-        options = [*DEFAULT_NSYS_OPTIONS, *options]
+    defaults = []
+    if not names & {"-t", "--trace"}:
+        defaults.append(TRACE_OPTION)
+    sample = _option_value(user_options, {"-s", "--sample"})
+    if sample is None:
+        defaults.append(NO_SAMPLING_OPTION)
+    # Sampling on sets --cpuctxsw to the same value (nsys's rule); sampling off leaves
+    # context switches traced unless they are switched off too.
+    if sample in (None, "none") and "--cpuctxsw" not in names:
+        defaults.append(NO_CONTEXT_SWITCH_OPTION)
+    options = [*defaults, *user_options]
     if cuda_graph_nodes:
         options.append(GRAPH_NODES_OPTION)
     return options
+
+
+def _option_value(options: list[str] | tuple[str, ...], flags: set[str]) -> str | None:
+    """The value the last of ``flags`` gets in ``options`` (``--opt=v`` or ``-o v``), or
+    None when none of them is given.
+
+    >>> _option_value(["-s", "none", "--sample=process-tree"], {"-s", "--sample"})
+    'process-tree'
+    """
+    value = None
+    for i, token in enumerate(options):
+        name, sep, given = token.partition("=")
+        if name in flags:
+            value = given if sep else (options[i + 1] if i + 1 < len(options) else "")
+    return value
 
 
 def build_nsys_command(

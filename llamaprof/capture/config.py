@@ -147,7 +147,10 @@ class CaptureConfig:
     repeat: int = 1
     health_timeout_s: float = 300.0
     stop_timeout_s: float = 30.0
-    report_timeout_s: float = 900.0
+    #: Seconds nsys gets to write its report once llama-server has exited, and the export
+    #: to finish. None: 60 s, or as long as llama-server ran under nsys if that was longer
+    #: (``capture.server.report_timeout``).
+    report_timeout_s: float | None = None
 
     def validate(self) -> None:
         """Check what can be checked without touching the file system; raises ConfigError."""
@@ -161,7 +164,8 @@ class CaptureConfig:
         if self.port is not None and not 1 <= self.port <= 65535:
             raise ConfigError(f"not a TCP port: {self.port}")
         for timeout in ("health_timeout_s", "stop_timeout_s", "report_timeout_s"):
-            if getattr(self, timeout) <= 0:
+            value = getattr(self, timeout)
+            if value is not None and value <= 0:
                 raise ConfigError(f"{timeout} must be positive")
         if self.name is not None and (
             not self.name.strip() or "/" in self.name or self.name.startswith(".")

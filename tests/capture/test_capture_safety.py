@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import streamlit as st
@@ -272,3 +273,42 @@ def test_a_200_that_is_not_an_object_fails_the_workload(odd_server, value, kind)
     assert str(info.value) == (
         f"request 1 of 3 failed: a streamed event is a JSON {kind}, not an object"
     )
+
+
+
+# --- 6. the log as progress and errors show it --------------------------------------------
+
+
+def test_log_tail_only_grows_and_shows_nsys_progress_bar_once(tmp_path):
+    """nsys redraws its progress bar with carriage returns, and a log is read while it is
+    written: the tail shows the bar's last state once nsys has moved on, and a line once it
+    is whole, never what it will take back (what was shown stays, in order)."""
+    log = tmp_path / "log"
+    log.write_bytes(
+        b"listening on http://127.0.0.1:8080\nGenerating '/t/nsys-report-1a2b.qdstrm'\n\n"
+        b"[1/1] [0%                 ] r.nsys-rep\r[1/1] [=====45%           ] r.nsys-rep"
+    )
+    status = {"code": None}
+    view = SimpleNamespace(log_path=log, root=SimpleNamespace(poll=lambda: status["code"]))
+
+    def write(data: bytes) -> list[str]:
+        with open(log, "ab") as f:
+            f.write(data)
+        return ServerProcess.log_tail(view, 10)
+
+    before = write(b"")
+    assert before == [
+        "listening on http://127.0.0.1:8080",
+        "Generating '/t/nsys-report-1a2b.qdstrm'",
+        "",
+    ]
+    assert write(b"\r[1/1] [=======100%=======] r.nsys-rep\nGener") == before  # half a line
+    after = [*before, "[1/1] [=======100%=======] r.nsys-rep", "Generated:", "    /t/r.nsys-rep"]
+    assert write(b"ated:\n    /t/r.nsys-rep\n") == after
+    assert write(b"llamaprof: a last line, unfinished") == after
+    status["code"] = 0  # the process has exited: its last line is as whole as it gets
+    assert ServerProcess.log_tail(view, 3) == [
+        "Generated:",
+        "    /t/r.nsys-rep",
+        "llamaprof: a last line, unfinished",
+    ]

@@ -1,6 +1,6 @@
-"""``llamaprof capture`` as a user runs it: a real llama-server, the stand-in nsys.
+"""``llamaprof capture`` as a user runs it: a real llama-server under the real nsys.
 
-The stand-in (tests/fakes/fake_nsys.py) is NOT nsys; see its docstring.
+nsys is Debian's Nsight Systems 2022.4.2; ``tests/fakes/hanging_nsys`` makes it hang.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-
-from llamaprof.capture.server import pid_alive
+from capture.processes import wait_until_none_left
 
 pytestmark = pytest.mark.server
 
@@ -28,15 +26,24 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120):
     )
 
 
-def test_cli_captures_and_records(llama_server, tiny_model, fake_nsys, reports):
-    """Exit 0; progress on stderr; a summary on stdout; report, export and record written."""
+NO_CUDA_WARNING = (
+    "llamaprof: warning: no NVIDIA driver answers (nvidia-smi failed with status 9: "
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver): the report "
+    "will hold no CUDA data (no kernels, CUDA API calls or memory copies), only what nsys "
+    "traces on the CPU; capturing anyway"
+)
+
+
+def test_cli_captures_and_records(llama_server, tiny_model, real_nsys, reports, no_driver):
+    """Exit 0; a warning that no driver answers, then progress on stderr; a summary on
+    stdout; report, export and record written."""
     done = run_cli(
         "--server",
         llama_server,
         "--model",
         str(tiny_model),
         "--nsys",
-        fake_nsys,
+        real_nsys,
         "--reports",
         str(reports),
         "--name",
@@ -67,16 +74,27 @@ def test_cli_captures_and_records(llama_server, tiny_model, fake_nsys, reports):
         f"  in {reports}: cli.nsys-rep, cli.sqlite, cli.llamaprof.json"
     )
     stderr = done.stderr.splitlines()
-    assert stderr[0] == f"capturing 1 run into {reports}"
+    assert stderr[:2] == [NO_CUDA_WARNING, f"capturing 1 run into {reports}"]
     assert "[GGML_CUDA_GRAPH_OPT=1 -c 512 -np 1] sending requests 2/2" in done.stderr
+    steps = [line.split("] ", 1)[1].split(" (")[0] for line in stderr if line.startswith("[")]
+    assert list(dict.fromkeys(steps))[-5:] == [
+        "stopping llama-server",
+        "waiting for nsys to write its report",
+        "exporting SQLite",
+        "writing the record",
+        "done",
+    ]
     assert stderr[-1].startswith("[GGML_CUDA_GRAPH_OPT=1 -c 512 -np 1] done (")
-    log_lines = [line for line in stderr if line.startswith("  | ")]
+    log_lines = [line[4:] for line in stderr if line.startswith("  | ")]
     assert any("listening on http://127.0.0.1:" in line for line in log_lines)
-    assert len(log_lines) == len(set(log_lines))  # each server log line shown once
     record = json.loads((reports / "cli.llamaprof.json").read_text())
-    assert record["commands"]["nsys"][3:7] == [
+    # Each log line shown once, in order: what was shown is a subsequence of the log.
+    log = iter(record["server_log_tail"])
+    assert all(any(line == logged for logged in log) for line in log_lines)
+    assert record["commands"]["nsys"][3:8] == [
         str(reports / ".cli.capture-tmp" / "cli"),
         "--trace=cuda,nvtx,osrt",
+        "--cpuctxsw=none",
         "--sample=none",
         "--cuda-graph-trace=node",
     ]
@@ -149,6 +167,14 @@ def test_cli_ab_without_profiler(llama_server, tiny_model, reports):
             ["--no-profile", "--", "--port", "80"],
             "llamaprof: remove --port from the server args: the capture chooses the port (--port)",
         ),
+        (
+            ["--no-profile", "--report-timeout", "5"],
+            "llamaprof: --report-timeout was given with --no-profile",
+        ),
+        (
+            ["--nsys", "/x/nsys", "--nsys-args", "-o out"],
+            "llamaprof: nsys not found: /x/nsys; give --nsys PATH or capture with --no-profile",
+        ),
     ],
 )
 def test_cli_failures_are_one_line(llama_server, tiny_model, reports, extra, reason):
@@ -184,8 +210,9 @@ def test_cli_failure_shows_the_server_log_tail(llama_server, tiny_model, reports
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupt_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports, nsys_log, sig):
-    """Ctrl-C or SIGTERM to llamaprof stops llama-server and nsys, keeps nothing, exits 130."""
+def test_interrupt_cancels_cleanly(llama_server, tiny_model, real_nsys, reports, test_mark, sig):
+    """Ctrl-C or SIGTERM to llamaprof stops llama-server, nsys and its agent, keeps nothing,
+    exits 130, and says so truly: nothing of the capture is left in the process table."""
     proc = subprocess.Popen(
         [
             LLAMAPROF,
@@ -195,7 +222,7 @@ def test_interrupt_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports,
             "--model",
             str(tiny_model),
             "--nsys",
-            fake_nsys,
+            real_nsys,
             "--reports",
             str(reports),
             "--requests",
@@ -225,10 +252,62 @@ def test_interrupt_cancels_cleanly(llama_server, tiny_model, fake_nsys, reports,
         "llamaprof: capture cancelled; every process was stopped, nothing kept"
     )
     assert "cancelling: stopping llama-server and nsys..." in err
-    events = [json.loads(line) for line in nsys_log.read_text().splitlines()]
-    nsys_pid, server_pid = events[0]["pid"], events[0]["child"]
-    deadline = time.monotonic() + 5
-    while (pid_alive(nsys_pid) or pid_alive(server_pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not pid_alive(nsys_pid) and not pid_alive(server_pid)
+    assert wait_until_none_left(test_mark) == []
     assert list(reports.iterdir()) == []
+
+
+def test_cli_hung_nsys_fails_in_one_line(
+    llama_server, tiny_model, hanging_nsys, reports, monkeypatch, test_mark
+):
+    """nsys that never writes its report: after --report-timeout the capture ends with one
+    line naming the cause, the progress says what it waited for, nothing is left."""
+    monkeypatch.setenv("HANGING_NSYS_MODE", "hang-no-report")
+    done = run_cli(
+        "--server", llama_server, "--model", str(tiny_model), "--nsys", hanging_nsys,
+        "--reports", str(reports), "--requests", "1", "--n-predict", "4",
+        "--report-timeout", "2", "--", "-c", "512", "-np", "1",
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[-1] == (
+        "llamaprof: nsys did not write its report within 2 s after llama-server exited; "
+        "it was stopped (nsys hung)"
+    )
+    assert lines[-2] == "---"  # after the end of the log, which says how nsys was stopped
+    assert (
+        lines[-3] == f"llamaprof: stopping nsys: SIGINT to sleep (PID {lines[-3].split('PID ')[1]}"
+    )
+    where = "[-c 512 -np 1] "
+    steps = [line[len(where) :].split(" (")[0] for line in lines if line.startswith(where)]
+    assert list(dict.fromkeys(steps))[-2:] == [
+        "stopping llama-server",
+        "waiting for nsys to write its report",
+    ]
+    assert wait_until_none_left(test_mark) == []
+    assert list(reports.iterdir()) == []
+
+
+def test_captured_cuda_data_reaches_the_summaries(llama_server, tiny_model, fake_nsys, reports):
+    """A captured run's kernels come out of `llamaprof stats` as nsys would print them.
+
+    The profiler here is the stand-in (tests/fakes/fake_nsys.py), on purpose: this needs CUDA
+    data in the captured report, and no capture on a machine without a GPU has any (the real
+    nsys records OS runtime calls only here). Its report holds six fixed kernels.
+    """
+    done = run_cli(
+        "--server", llama_server, "--model", str(tiny_model), "--nsys", fake_nsys,
+        "--reports", str(reports), "--name", "cuda", "--requests", "1", "--n-predict", "4",
+        "--", "-c", "512", "-np", "1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stats = subprocess.run(
+        [LLAMAPROF, "stats", str(reports / "cuda.nsys-rep"), "--report", "cuda_gpu_kern_sum",
+         "--format", "csv"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert stats.returncode == 0, stats.stderr
+    assert stats.stdout.splitlines() == [
+        "Time (%),Total Time (ns),Instances,Avg (ns),Med (ns),Min (ns),Max (ns),StdDev (ns),Name",
+        '98.0,240000,4,60000.0,60000.0,60000,60000,0.0,"void mul_mat_vec<__half, __half, (int)1, (int)256>(const T1 *, const float *)"',
+        '2.0,5000,2,2500.0,2500.0,2500,2500,0.0,"void rms_norm_f32<(int)1024>(const float *, float *, int)"',
+    ]

@@ -59,7 +59,8 @@ def test_server_args_cannot_set_host_port_or_model(args):
 
 
 def test_nsys_command_defaults_suit_llama_server():
-    """Default nsys options trace cuda,nvtx,osrt; node-level graph tracing is one switch."""
+    """Default nsys options trace cuda,nvtx,osrt with no CPU sampling and no context-switch
+    tracing; node-level graph tracing is one switch."""
     server = ["llama-server", "-m", "m.gguf"]
     assert build_nsys_command("nsys", "r/x", nsys_profile_options(), server) == [
         "nsys",
@@ -67,12 +68,16 @@ def test_nsys_command_defaults_suit_llama_server():
         "-o",
         "r/x",
         "--trace=cuda,nvtx,osrt",
+        "--sample=none",
+        "--cpuctxsw=none",
         "llama-server",
         "-m",
         "m.gguf",
     ]
     assert nsys_profile_options(cuda_graph_nodes=True) == [
         "--trace=cuda,nvtx,osrt",
+        "--sample=none",
+        "--cpuctxsw=none",
         "--cuda-graph-trace=node",
     ]
 
@@ -80,14 +85,42 @@ def test_nsys_command_defaults_suit_llama_server():
 def test_user_nsys_options_replace_the_default_trace():
     """A user's -t/--trace replaces the default; other options are kept in order."""
     assert nsys_profile_options(["--trace=cuda", "--sample=none"]) == [
+        "--cpuctxsw=none",
         "--trace=cuda",
         "--sample=none",
     ]
-    assert nsys_profile_options(["--stats=false"]) == ["--trace=cuda,nvtx,osrt", "--stats=false"]
+    assert nsys_profile_options(["--stats=false"]) == [
+        "--trace=cuda,nvtx,osrt",
+        "--sample=none",
+        "--cpuctxsw=none",
+        "--stats=false",
+    ]
     with pytest.raises(ConfigError, match="-o/--output"):
         nsys_profile_options(["-o", "x"])
     with pytest.raises(ConfigError, match="node switch"):
         nsys_profile_options(["--cuda-graph-trace=graph"], cuda_graph_nodes=True)
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        # Sampling on: nsys then traces context switches the same way; no default is added.
+        (["-s", "process-tree"], ["--trace=cuda,nvtx,osrt", "-s", "process-tree"]),
+        (["--sample=system-wide"], ["--trace=cuda,nvtx,osrt", "--sample=system-wide"]),
+        # Sampling off by the user's own option: context switches still off by default.
+        (["-s", "none"], ["--trace=cuda,nvtx,osrt", "--cpuctxsw=none", "-s", "none"]),
+        # Context switches asked for: sampling still off by default.
+        (
+            ["--cpuctxsw=process-tree"],
+            ["--trace=cuda,nvtx,osrt", "--sample=none", "--cpuctxsw=process-tree"],
+        ),
+        # The last value given wins, as in nsys.
+        (["-s", "none", "--sample=process-tree"], ["--trace=cuda,nvtx,osrt", "-s", "none", "--sample=process-tree"]),
+    ],
+)  # fmt: skip
+def test_user_sampling_options_replace_the_defaults(user, expected):
+    """-s/--sample and --cpuctxsw given by the user replace the defaults they concern."""
+    assert nsys_profile_options(user) == expected
 
 
 def test_parse_server_args():

@@ -1,7 +1,8 @@
-"""The stand-in nsys (tests/fakes/fake_nsys.py) behaves like nsys in what captures rely on.
+"""The stand-in nsys (tests/fakes/fake_nsys.py) behaves like nsys in what its users rely on.
 
-It is NOT nsys: nsys cannot be installed on the test machines. These tests pin down the
-behaviour the capture tests depend on, so a stand-in bug cannot hide a capture bug.
+It is NOT nsys; it remains for the tests that need CUDA data in a captured report (the real
+nsys is in test_real_nsys.py). These tests pin its behaviour down, so a stand-in bug cannot
+hide a bug of the tests that use it.
 """
 
 from __future__ import annotations

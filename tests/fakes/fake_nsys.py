@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""A STAND-IN for NVIDIA Nsight Systems' ``nsys``, for tests on machines without it.
+"""A STAND-IN for NVIDIA Nsight Systems' ``nsys`` that makes up CUDA data.
 
-This is not nsys and profiles nothing. nsys cannot be installed on the CI machines, so the
-capture tests run the real llama-server under this script instead. It behaves like
-``nsys profile`` in what the capture relies on:
+This is not nsys and profiles nothing. The capture tests run the real nsys (Debian's
+2022.4.2), which on these GPU-less machines records no CUDA work; this script remains only
+for tests that need CUDA data in a captured report (each says so). It is simpler than nsys
+in what matters for process hygiene (no detached agent, no session of its own for the
+target, it passes SIGTERM on): never use it to test stopping, cancelling or hangs.
+It behaves like ``nsys profile`` in what the capture relies on:
 
 - ``nsys --version`` prints ``NVIDIA Nsight Systems version 2025.1.3.140-251234567890v0``.
 - ``nsys profile [-o NAME] [--trace=...] [--cuda-graph-trace=...] [--force-overwrite=...]

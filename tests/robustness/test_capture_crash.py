@@ -155,3 +155,49 @@ def test_killed_capture_leaves_only_a_hidden_folder_and_is_reported(setup, tmp_p
         assert note.startswith(":orange[:material/warning:] .crashed.capture-tmp: a capture was")
     finally:
         del os.environ["LLAMAPROF_NO_WATCH"]
+
+
+_PROFILED_CAPTURE = """
+import sys
+from pathlib import Path
+from llamaprof.capture.config import CaptureConfig
+from llamaprof.capture.runner import run_capture
+reports, model, server, nsys = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+run_capture(CaptureConfig(server=server, model=model, server_args=[], nsys=nsys,
+            reports_dir=reports, name="crashed", health_timeout_s=120))
+"""
+
+
+def test_killed_capture_under_nsys_leaves_no_process(setup, real_nsys, monkeypatch) -> None:
+    """SIGKILL to llamaprof while nsys profiles: the kernel tells the supervisor (SIGTERM),
+    which stops nsys, its detached agent and the server; none of them outlives llamaprof."""
+    from capture.processes import MARK_ENV, marked_processes, wait_until_none_left
+
+    reports, model, server = setup
+    mark = f"crash-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setenv(MARK_ENV, mark)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROFILED_CAPTURE, str(reports), str(model), server, real_nsys],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        running: list[str] = []
+        while time.monotonic() < deadline:  # until the stand-in server runs under nsys
+            running = marked_processes(mark)
+            if any("--start-agent" in p for p in running) and any(
+                "fake-loading-server" in p and "profile" not in p for p in running
+            ):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"nsys never started its target: {running}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert wait_until_none_left(mark) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert sorted(p.name for p in reports.iterdir()) == [".crashed.capture-tmp"]
+    assert interrupted_captures(reports) == [reports / ".crashed.capture-tmp"]

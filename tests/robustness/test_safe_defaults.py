@@ -177,7 +177,9 @@ def test_capture_is_refused_off_loopback_even_for_a_forged_click(capture_page, a
 def test_capture_is_allowed_on_loopback(capture_page, address):
     """On loopback the same click reaches the capture, which checks its settings."""
     at = capture_page(address)
-    assert not at.warning
+    # No warning about captures (one may say the machine has no NVIDIA driver: the page's
+    # pre-flight, which depends on the machine, not on the address)
+    assert not [w.value for w in at.warning if "driver" not in w.value]
     assert at.caption[0].value == (
         f"The app listens on {address} only, so only this machine can start one."
     )

@@ -1,0 +1,89 @@
+"""The compare page's Timeline tab: runs stacked, aligned at their workload start, a brush that
+sets the window, and what each capture shows about serving.
+
+The timelines cover each whole capture (not the window: the window is what a brush picks),
+computed once per run's files (``comparing.memo`` with ``baseline=False``). A range brushed on
+the chart becomes the window ``workload+A:B`` (milliseconds from each run's workload start,
+where the runs are drawn aligned), which every tab then follows.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from llamaprof.analyze.serving import serving_findings
+from llamaprof.analyze.timeline import Aligned, aligned_timelines
+from llamaprof.charts_timeline import WINDOW_PARAM, timeline_chart
+from llamaprof.ui.common import md_escape
+from llamaprof.ui.comparing import Prepared, memo
+from llamaprof.units import format_ns
+
+__all__ = ["brushed_window", "timeline_tab"]
+
+#: Session key of the window selector (``comparing.window_control``).
+WINDOW_KEY = "compare_window"
+
+
+def brushed_window(selection: object) -> str | None:
+    """The window a brushed range means: ``workload+A:B`` in ms, or None without a range.
+
+    >>> brushed_window({"t_ms": [12.345, 250.0]})
+    'workload+12.345ms:250ms'
+    >>> brushed_window({}) is None
+    True
+    """
+    bounds = selection.get("t_ms") if isinstance(selection, dict) else None
+    if not bounds or len(bounds) != 2:
+        return None
+    low, high = sorted(float(b) for b in bounds)
+    if high <= low:
+        return None
+    return f"workload+{low:g}ms:{high:g}ms"
+
+
+def _aligned(prepared: Prepared) -> Aligned | None:
+    runs = {
+        label: (member.entry.run.events, member.record)
+        for label, member in prepared.comparison.members.items()
+        if member.entry.run is not None and member.entry.run.events is not None
+    }
+    return aligned_timelines(runs) if runs else None
+
+
+def timeline_tab(prepared: Prepared) -> None:
+    """Draw the tab: the timeline chart, the brush, and each run's serving findings."""
+    aligned = memo(prepared, "timeline", baseline=False)(lambda: _aligned(prepared))
+    if aligned is None:
+        st.info(
+            "The timeline needs event times: an SQLite export or `.nsys-rep` per run "
+            "(`nsys stats` output has none)."
+        )
+        return
+    st.caption(
+        f"GPU busy, GPU time by kernel family and CPU time in sync calls per "
+        f"{format_ns(aligned.bin_ns)} bin, runs aligned at their workload start; start-up, "
+        "prefill and decode shaded. Drag across the chart to compare that range: it becomes "
+        "the window of every tab."
+    )
+    chart = timeline_chart(aligned.timelines, origins=aligned.origins, phases=aligned.phases)
+    event = st.altair_chart(
+        chart, key="timeline_chart", on_select="rerun", selection_mode=WINDOW_PARAM
+    )
+    picked = brushed_window(event.selection.get(WINDOW_PARAM) if event else None)
+    if picked is not None and picked != st.session_state.get(WINDOW_KEY):
+        st.session_state[WINDOW_KEY] = picked
+        st.rerun()
+    findings = memo(prepared, "serving findings", baseline=False)(
+        lambda: {
+            label: serving_findings(member.entry.run, member.record)
+            for label, member in prepared.comparison.members.items()
+            if member.entry.run is not None
+        }
+    )
+    st.subheader("Serving, run by run")
+    for label, found in findings.items():
+        with st.expander(label, expanded=len(findings) <= 2):
+            if not found:
+                st.caption("Nothing to say: this report has no event times.")
+            for finding in found:
+                st.markdown(f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}")
