@@ -36,9 +36,11 @@ from llamaprof.ui.llama_views import (
     kernels_by_control,
 )
 from llamaprof.ui.sidebar import reports_sidebar
+from llamaprof.ui.timeline_view import timeline_tab
 from llamaprof.ui.views import (
     COMPARE_TABS,
     TAB_VIEWS,
+    TIMELINE,
     missing_data,
     run_cards,
     slug,
@@ -171,11 +173,11 @@ def cuda_tab(tab_id: str) -> None:
             summary_view(prepared, name, colors=colors, top=top, by=view_by)
 
 
-#: What each tab draws, by the id its link carries. A timeline tab is one more entry here and
-#: in ``views.COMPARE_TABS``.
+#: What each tab draws, by the id its link carries (titles in ``views.COMPARE_TABS``).
 TAB_BLOCKS = {
     **{tab_id: (lambda tab_id=tab_id: cuda_tab(tab_id)) for tab_id in TAB_VIEWS},
     THROUGHPUT: lambda: throughput_view(prepared, colors=colors),
+    TIMELINE: lambda: timeline_tab(prepared),
 }
 
 tab_ids = list(COMPARE_TABS)

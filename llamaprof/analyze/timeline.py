@@ -17,21 +17,28 @@ Exact integer nanoseconds, vectorised: one pass of numpy per measure, no Python 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from llamaprof.analyze.llama_kernels import FAMILY_NAMES, kernel_family
+from llamaprof.analyze.phases import Phase, phases_of
 from llamaprof.events import Events
 from llamaprof.numeric import covered_before
+from llamaprof.record import CaptureRecord
 
 __all__ = [
     "DEFAULT_BIN_NS",
     "MAX_BINS",
     "SYNC_CALLS",
+    "Aligned",
+    "aligned_timelines",
     "api_base_name",
     "family_column",
     "is_sync_call",
+    "nice_bin_ns",
     "timeline",
 ]
 
@@ -221,3 +228,54 @@ class _Grid:
             out += (runs * width).reshape(-1)
         # float64 sums of integers stay exact below 2**53 ns (104 days) per cell
         return np.rint(out).astype(np.int64).reshape(n_groups, count)
+
+
+def nice_bin_ns(span_ns: int, bins: int = 400) -> int:
+    """A round bin length (1, 2 or 5 × 10^k ns, at least 1 µs) that cuts ``span_ns`` into at
+    most about ``bins`` bins.
+
+    >>> nice_bin_ns(4_000_000_000), nice_bin_ns(1_000_000), nice_bin_ns(0)
+    (10000000, 5000, 1000)
+    """
+    wanted = max(1, -(-span_ns // bins))
+    size = 1_000
+    while True:
+        for step in (1, 2, 5):
+            if size * step >= wanted:
+                return size * step
+        size *= 10
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """Timelines of several runs drawn together: ``timelines`` (label -> ``timeline``
+    frame, one bin length for all), ``origins`` (label -> the run's workload start, else its
+    first event: where x = 0 is drawn), ``phases`` (label -> its phases), ``bin_ns``."""
+
+    timelines: dict[str, pd.DataFrame]
+    origins: dict[str, int]
+    phases: dict[str, list[Phase]]
+    bin_ns: int
+
+
+def aligned_timelines(
+    runs: Mapping[str, tuple[Events, CaptureRecord | None]], *, bins: int = 400
+) -> Aligned:
+    """Whole-capture timelines of ``runs`` (label -> (events, record)), aligned at each
+    run's workload start (from its record, else detected) so an A/B reads at a glance: bins
+    of one round length (``nice_bin_ns`` of the longest capture) counted from that origin."""
+    phases = {label: phases_of(events, record) for label, (events, record) in runs.items()}
+    origins: dict[str, int] = {}
+    spans = []
+    for label, (events, _) in runs.items():
+        bounds = events.bounds()
+        first, last = bounds if bounds else (0, 0)
+        workload = next((p.start_ns for p in phases[label] if p.kind == "workload"), None)
+        origins[label] = workload if workload is not None else first
+        spans.append(max(last, events.capture_end_ns or last) - min(first, origins[label]))
+    bin_ns = nice_bin_ns(max(spans, default=0), bins)
+    timelines = {
+        label: timeline(events, bin_ns=bin_ns, origin_ns=origins[label])
+        for label, (events, _) in runs.items()
+    }
+    return Aligned(timelines, origins, phases, bin_ns)

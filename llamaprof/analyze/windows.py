@@ -60,11 +60,13 @@ class WindowSpec:
     request: int | None = None  # request:N, 1-based
     start_ns: int | None = None
     end_ns: int | None = None
+    from_workload: bool = False  # workload+A:B: bounds counted from the workload's start
 
     @property
     def needs_phases(self) -> bool:
-        """True when the window is named after a phase of the run (not ``all`` nor ``A:B``)."""
-        return self.request is not None or self.name not in (None, "all")
+        """True when the window is named after a phase of the run, or counted from one (not
+        ``all`` nor ``A:B``)."""
+        return self.request is not None or self.from_workload or self.name not in (None, "all")
 
 
 def parse_duration(text: str) -> int:
@@ -85,12 +87,17 @@ def parse_duration(text: str) -> int:
 
 def parse_window(text: str) -> WindowSpec:
     """A ``--window`` value: ``all``, ``load``, ``workload``, ``prefill``, ``decode``,
-    ``request:N`` or ``A:B``.
+    ``request:N``, ``A:B`` (on the nsys timeline) or ``workload+A:B`` (counted from each
+    run's workload start: what a range brushed on the app's timeline becomes, since runs are
+    drawn aligned there).
 
     >>> parse_window("2s:").start_ns, parse_window("2s:").end_ns
     (2000000000, None)
     >>> parse_window("request:3").request
     3
+    >>> spec = parse_window("workload+100ms:350ms")
+    >>> spec.from_workload, spec.start_ns, spec.end_ns
+    (True, 100000000, 350000000)
 
     Raises WindowError with the accepted forms for anything else.
     """
@@ -103,17 +110,33 @@ def parse_window(text: str) -> WindowSpec:
         if number < 1:
             raise WindowError("request numbers start at 1 (request:1 is the first request)")
         return WindowSpec(text, request=number)
+    from_workload = value.startswith(_FROM_WORKLOAD)
+    if from_workload:
+        value = value[len(_FROM_WORKLOAD) :]
     if ":" in value:
         low, _, high = value.partition(":")
-        start = parse_duration(low) if low.strip() else None
-        end = parse_duration(high) if high.strip() else None
+        # counted from the workload's start, a bound may lie before it (in the start-up)
+        start = _signed(low, from_workload) if low.strip() else None
+        end = _signed(high, from_workload) if high.strip() else None
         if start is not None and end is not None and end <= start:
             raise WindowError(f"empty window {text!r}: its end is not after its start")
-        return WindowSpec(text, start_ns=start, end_ns=end)
+        return WindowSpec(text, start_ns=start, end_ns=end, from_workload=from_workload)
     raise WindowError(
-        f"unknown window {text!r}; use one of {', '.join(NAMED)}, request:N, or A:B "
-        "(times like 1.5s, 250ms, 120us or nanoseconds; either side may be empty)"
+        f"unknown window {text!r}; use one of {', '.join(NAMED)}, request:N, A:B or "
+        "workload+A:B (times like 1.5s, 250ms, 120us or nanoseconds; either side may be empty)"
     )
+
+
+def _signed(text: str, negative_ok: bool) -> int:
+    """``parse_duration``, with a leading ``-`` where ``negative_ok``."""
+    text = text.strip()
+    if negative_ok and text.startswith("-"):
+        return -parse_duration(text[1:])
+    return parse_duration(text)
+
+
+#: The prefix of a window counted from the workload's start.
+_FROM_WORKLOAD = "workload+"
 
 
 def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the run") -> Window:
@@ -124,6 +147,15 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
     """
     if spec.name == "all":
         return WHOLE
+    if spec.from_workload:
+        start = next((p.start_ns for p in phases if p.kind == "workload"), None)
+        if start is None:
+            raise WindowError(f"{label} has no workload phase to count from: {_WHY_NO_RECORD}")
+        low = None if spec.start_ns is None else start + spec.start_ns
+        high = None if spec.end_ns is None else start + spec.end_ns
+        return Window(
+            f"workload+{_bounds_name(spec)}", ((low if low is not None else start, high),)
+        )
     if spec.name is None and spec.request is None:
         return Window(_bounds_name(spec), ((spec.start_ns, spec.end_ns),))
     if spec.request is not None:

@@ -233,6 +233,9 @@ def window_control(container, entries: Sequence[LoadedRun]) -> str:
     elif "compare_window" not in state or state["compare_window"] == state.get("_window_auto"):
         state["compare_window"] = auto
     state["_window_auto"] = auto
+    current = state.get("compare_window")
+    if isinstance(current, str) and current and current not in choices:
+        choices = [*choices, current]  # typed, or brushed on the timeline: keep it listed
     chosen = container.selectbox(
         "Window",
         choices,

@@ -22,6 +22,8 @@ __all__ = ["brushed_window", "timeline_tab"]
 
 #: Session key of the window selector (``comparing.window_control``).
 WINDOW_KEY = "compare_window"
+#: Widget key of the timeline chart (its selection state).
+CHART_KEY = "timeline_chart"
 
 
 def brushed_window(selection: object) -> str | None:
@@ -39,6 +41,19 @@ def brushed_window(selection: object) -> str | None:
     if high <= low:
         return None
     return f"workload+{low:g}ms:{high:g}ms"
+
+
+def _take_brushed_window() -> None:
+    """The chart's ``on_select`` callback: a brushed range becomes the page's window.
+
+    A callback, because it runs before the page's widgets are drawn again: the window
+    selector's state can be set only then.
+    """
+    state = st.session_state.get(CHART_KEY)
+    selection = state.selection.get(WINDOW_PARAM) if state is not None else None
+    picked = brushed_window(selection)
+    if picked is not None:
+        st.session_state[WINDOW_KEY] = picked
 
 
 def _aligned(prepared: Prepared) -> Aligned | None:
@@ -66,13 +81,9 @@ def timeline_tab(prepared: Prepared) -> None:
         "the window of every tab."
     )
     chart = timeline_chart(aligned.timelines, origins=aligned.origins, phases=aligned.phases)
-    event = st.altair_chart(
-        chart, key="timeline_chart", on_select="rerun", selection_mode=WINDOW_PARAM
+    st.altair_chart(
+        chart, key=CHART_KEY, on_select=_take_brushed_window, selection_mode=WINDOW_PARAM
     )
-    picked = brushed_window(event.selection.get(WINDOW_PARAM) if event else None)
-    if picked is not None and picked != st.session_state.get(WINDOW_KEY):
-        st.session_state[WINDOW_KEY] = picked
-        st.rerun()
     findings = memo(prepared, "serving findings", baseline=False)(
         lambda: {
             label: serving_findings(member.entry.run, member.record)

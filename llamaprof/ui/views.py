@@ -40,6 +40,7 @@ from llamaprof.units import format_bytes, format_ns
 __all__ = [
     "COMPARE_TABS",
     "TAB_VIEWS",
+    "TIMELINE",
     "Card",
     "TableLayout",
     "ViewParts",
@@ -55,13 +56,16 @@ __all__ = [
     "view_parts",
 ]
 
-#: The compare page's tabs: the id its link carries (``?tab=kernels``) -> the tab's title.
-#: A timeline tab goes here too (id "timeline"), with its block in app_pages/compare.py.
+#: The id of the Timeline tab.
+TIMELINE = "timeline"
+#: The compare page's tabs: the id its link carries (``?tab=kernels``) -> the tab's title;
+#: each tab's block is in app_pages/compare.py.
 COMPARE_TABS: dict[str, str] = {
     "api": "CUDA API",
     "kernels": "Kernels",
     "memory": "Memory operations",
     THROUGHPUT: "Throughput",
+    TIMELINE: "Timeline",
 }
 #: The summaries (views of ``llamaprof.analyze.compare.VIEWS``) each CUDA tab compares.
 TAB_VIEWS: dict[str, tuple[str, ...]] = {

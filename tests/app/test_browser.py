@@ -413,3 +413,40 @@ def test_enter_in_a_capture_field_starts_nothing(page, server: str):
     errors.get_by_text("model not found: /no/such/model.gguf").wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     _screenshot(page, "capture-enter")
+
+
+def test_a_range_brushed_on_the_timeline_sets_the_window(page, server: str):
+    """Dragging across the Timeline tab's chart (two real exports, phases detected) sets the
+    window of every tab to that range from the workload start, and the link keeps it."""
+    runs = _real_runs("before", "after")
+    page.goto(server + _link(*runs, tab="timeline", window="all"))
+    page.get_by_text("runs aligned at their workload start").wait_for()
+    _wait_for_charts(page, 1)
+    _settled(page)
+    assert page.locator(ERROR_SELECTORS).count() == 0
+    chart = page.locator(".vega-embed").first
+    chart.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    _screenshot(page, "compare-timeline")
+    box = chart.bounding_box()
+    assert box is not None
+    # the first run's panel: a third of the way down; drag over the middle of the x range
+    y = box["y"] + box["height"] * 0.3
+    page.mouse.move(box["x"] + box["width"] * 0.35, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=8)
+    page.mouse.up()
+    try:
+        page.wait_for_function(
+            "() => (new URLSearchParams(document.location.search).get('window') || '')"
+            ".startsWith('workload')",
+            timeout=20_000,
+        )
+    finally:
+        _screenshot(page, "compare-timeline-brushed")
+        print("URL", page.evaluate("document.location.href"))
+    _settled(page)
+    window = _query(page)["window"][0]
+    assert window.startswith("workload+") and window.endswith("ms"), window
+    assert page.locator(ERROR_SELECTORS).count() == 0
+    _screenshot(page, "compare-timeline-brushed")

@@ -275,3 +275,38 @@ def test_runs_without_cuda_tables_still_compare_throughput(tmp_path: Path):
             "does not contain GPU memory data."
         ],
     }  # fmt: skip
+
+
+# --- timeline -----------------------------------------------------------------------------------
+
+
+def test_timeline_tab_draws_the_runs_and_their_serving(timed_pair: Path):
+    """The Timeline tab draws one chart of both runs, aligned at their workload start, with a
+    brushable window, and each run's serving findings."""
+    at = make_app(timed_pair).run()
+    at = open_tab(at, "Timeline")
+    _no_errors(at)
+    (chart,) = [c for c in at.get("vega_lite_chart") if "timeline" in c.proto.id]
+    spec = __import__("json").loads(chart.proto.spec)
+    assert spec["params"][0]["name"] == "window"
+    assert spec["facet"]["row"]["field"] == "run"
+    assert [e.label for e in tab(at, "Timeline").expander] == ["-fa on", "-fa off"]
+    captions = _captions(at)
+    assert any("runs aligned at their workload start" in c for c in captions)
+
+
+def test_a_brushed_range_becomes_the_window_of_every_tab(timed_pair: Path):
+    """A range of the timeline (ms from each run's workload start) is the window workload+A:B
+    (here from a link, as a brushed range leaves it): the caption names it, and each run's
+    window starts at its own workload start."""
+    at = make_app(timed_pair)
+    at.query_params.update({"window": "workload+0ms:60ms", "tab": "kernels"})
+    at.run()
+    _no_errors(at)
+    assert "Totals over the workload+0 ns:60.0 ms window (not normalised)." in _captions(at)
+    entries = [load_entry(timed_pair / name, key=name) for name in ("r1.sqlite", "r2.sqlite")]
+    cli = prepare_comparison(entries, window=parse_window("workload+0ms:60ms"))
+    assert {m.window.intervals for m in cli.members.values()} == {
+        ((1_440_000_000, 1_500_000_000),),
+        ((1_530_000_000, 1_590_000_000),),
+    }
