@@ -52,7 +52,13 @@ def test_first_visit_compares_the_shipped_examples(examples_dir: Path):
     _no_errors(at)
     assert at.multiselect(key="compare_runs").value == [SEED_ID, GEN_ID]
     assert at.selectbox(key="compare_baseline").value == SEED_ID
-    assert [t.label for t in at.tabs] == ["CUDA API", "Kernels", "Memory operations", "Throughput"]
+    assert [t.label for t in at.tabs] == [
+        "CUDA API",
+        "Kernels",
+        "Memory operations",
+        "Throughput",
+        "Timeline",
+    ]
     # The open tab (CUDA API) only: its grouped bars and its Δ bars.
     assert len(at.get("vega_lite_chart")) == 2
     assert [b.key for b in at.download_button] == ["csv_api", "compare_markdown"]
