@@ -3,7 +3,8 @@
 #               runs the app on http://localhost:8501
 #   make test   also installs the test tools (pytest, Playwright, the CPU llama-server, ...),
 #               Debian's chromium for the browser tests and Debian's Nsight Systems 2022.4.2
-#               for the capture tests when they are missing, then runs the test suite
+#               for the capture tests when they are missing, then checks the code (ruff,
+#               mypy) and runs the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,10 +34,13 @@ app: $(APP_STAMP)
 test: $(TEST_STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-nsys
+	$(BIN)/ruff check llamaprof app_pages tests scripts streamlit_app.py
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check llamaprof app_pages tests scripts streamlit_app.py
+	$(BIN)/mypy
 
 bench: $(APP_STAMP)
 	$(BIN)/python scripts/bench_read.py

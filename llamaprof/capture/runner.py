@@ -161,8 +161,11 @@ def plan_runs(cfg: CaptureConfig, now: datetime | None = None) -> list[PlannedRu
     for config_index, (variant, full, label) in enumerate(
         zip(variants, combined, labels, strict=True)
     ):
-        single_named = cfg.name and len(variants) == 1
-        base = cfg.name if single_named else f"{cfg.name or stamp}_{slug(label)}"
+        base = (
+            cfg.name
+            if cfg.name and len(variants) == 1
+            else f"{cfg.name or stamp}_{slug(label)}"
+        )
         for i in range(1, cfg.repeat + 1):
             wanted = f"{base}_r{i}" if cfg.repeat > 1 else base
             name = files.unique_name(cfg.reports_dir, wanted, taken)
@@ -605,6 +608,7 @@ def _capture_one(
             problems = _check_report(proc, outcome, report_file, problems)
             reporter.step(EXPORTING)
             t_export = time.monotonic()
+            assert prepared.nsys is not None and outcome.report_timeout_s is not None
             try:
                 export_cmd = export_sqlite(
                     prepared.nsys,
@@ -846,8 +850,9 @@ class BackgroundCapture:
             lock = CaptureLock()
             lock.acquire()
             try:
-                for note in prepared.notes if self._on_note is not None else ():
-                    self._on_note(note)
+                if self._on_note is not None:
+                    for note in prepared.notes:
+                        self._on_note(note)
             except BaseException:
                 lock.release()
                 raise

@@ -234,14 +234,14 @@ class Supervisor:
             _log(f"removed what nsys left in {_SHM}: {', '.join(removed)}")
 
     def step(self, now: float) -> None:
-        child_running = self.child is not None and self.child_status is None
-        if self.sigints and child_running:
+        child = self.child if self.child_status is None else None
+        if self.sigints and child is not None:
             self.sigints = 0
             if self.teardown_at is not None:
-                self.send(self.child, signal.SIGINT, "stopping nsys")
+                self.send(child, signal.SIGINT, "stopping nsys")
             else:  # passed on as often as it came: a second SIGINT means "now" to nsys
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.child, signal.SIGINT)
+                    os.kill(child, signal.SIGINT)
         torn = now - self.teardown_at if self.teardown_at is not None else None
         if torn is not None and torn >= 2 * self.grace_s:
             self.send_rest(signal.SIGKILL, "still running after SIGTERM")

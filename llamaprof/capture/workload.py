@@ -102,7 +102,7 @@ class _TrackingAdapter(HTTPAdapter):
         self._pool_class = pool_class  # before super().__init__, which builds the pools
         super().__init__()
 
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             **self.poolmanager.pool_classes_by_scheme,
@@ -275,7 +275,7 @@ def read_answer(chunks: Iterable[bytes], clock: Callable[[], int] = time.time_ns
             answer.first_token_ns = arrival
     if answer.error is None and answer.final is None:
         answer.error = "the stream ended before its final event"
-    elif answer.error is None and not isinstance(answer.final.get("timings"), dict):
+    elif answer.error is None and not isinstance((answer.final or {}).get("timings"), dict):
         answer.error = "the final event has no timings"
     return answer
 
