@@ -19,6 +19,7 @@ __all__ = [
     "LACKING",
     "change_text",
     "format_rate",
+    "gpus_text",
     "shorten_middle",
     "shorten_names",
     "signed_text",
@@ -192,3 +193,21 @@ def _first_difference(a: str, b: str) -> int:
     when one starts the other)."""
     shortest = min(len(a), len(b))
     return next((i for i in range(shortest) if a[i] != b[i]), shortest)
+
+
+def gpus_text(names: list[str | None]) -> str:
+    """``1 GPU: NVIDIA A100``, ``2 GPUs: 2 × NVIDIA H100``, ``2 GPUs (not named in the
+    report)`` for a run's ``llamaprof.analyze.overview.run_gpus``.
+
+    >>> gpus_text(["A100", "A100"]), gpus_text([None, None])
+    ('2 GPUs: 2 × A100', '2 GPUs (not named in the report)')
+    """
+    count = f"{len(names)} GPU{'s' * (len(names) != 1)}"
+    known = [n for n in names if n]
+    if not known:
+        return f"{count} (not named in the report)"
+    counts: dict[str, int] = {}
+    for name in known:
+        counts[name] = counts.get(name, 0) + 1
+    listed = ", ".join(f"{n} × {name}" if n > 1 else name for name, n in counts.items())
+    return f"{count}: {listed}"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from llamaprof.analyze.overview import run_gpus
 from llamaprof.capture.runner import interrupted_captures
+from llamaprof.render.text import gpus_text
 from llamaprof.ui.common import (
     RunItem,
     folder_choice,
@@ -32,8 +34,9 @@ def run_facts(item: RunItem) -> str:
     info = item.run.info if item.run is not None else None
     if info is not None and info.nsys_version:
         facts.append(f"nsys {info.nsys_version}")
-    if info is not None and info.gpus:
-        facts.append(", ".join(dict.fromkeys(info.gpus)))
+    gpus = run_gpus(item.run, item.record)
+    if gpus:  # count and names, also where the report has kernels on devices but no names
+        facts.append(md_escape(gpus_text(gpus)))
     facts.append(_date(item))
     facts.append(format_bytes(entry.size))
     return " · ".join(facts)

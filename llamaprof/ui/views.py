@@ -28,6 +28,7 @@ from llamaprof.render.comparison import table, to_csv
 from llamaprof.render.tables import column_widths
 from llamaprof.render.text import (
     change_text,
+    gpus_text,
     shorten_names,
     signed_text,
     unit_formatter,
@@ -129,20 +130,6 @@ def _known_facts(facts: dict[str, tuple[float | None, float]]) -> str:
     return " · ".join(parts) or "bytes, span and busy share: not in this report's format"
 
 
-def gpus_text(names: list[str | None]) -> str:
-    """``1 GPU: NVIDIA A100``, ``2 GPUs: 2 × NVIDIA H100``, ``2 GPUs (not named in the
-    report)`` for a run's ``run_gpus``."""
-    count = f"{len(names)} GPU{'s' * (len(names) != 1)}"
-    known = [n for n in names if n]
-    if not known:
-        return f"{count} (not named in the report)"
-    counts: dict[str, int] = {}
-    for name in known:
-        counts[name] = counts.get(name, 0) + 1
-    listed = ", ".join(f"{n} × {name}" if n > 1 else name for name, n in counts.items())
-    return f"{count}: {md_escape(listed)}"
-
-
 def _devices_text(devices: pd.DataFrame, per: str) -> str:
     """``Kernel time per GPU: GPU 0 (A100) 271 ms (50.6%) · GPU 1 264 ms (49.4%)``."""
     parts = []
@@ -183,7 +170,7 @@ def card_facts(comparison: Comparison) -> dict[str, Card]:
         cards[column] = Card(
             facts=group_overview(runs, factors),
             files=files,
-            gpus=gpus_text(gpus) if gpus else None,
+            gpus=md_escape(gpus_text(gpus)) if gpus else None,
             devices=_devices_text(devices, per) if len(devices) > 1 else None,
             warnings=tuple(w for run in runs if run is not None for w in run.info.warnings),
         )

@@ -396,7 +396,8 @@ def test_sidebar_folder_setting_switches_folders(examples_dir: Path, tmp_path: P
 
 
 def test_real_sqlite_exports_compare(tmp_path: Path):
-    """Two real SQLite exports: the run list shows nsys version, GPU and date; headers the bytes."""
+    """Two real SQLite exports: the run list shows nsys version, GPU count and names, and date;
+    headers the bytes."""
     folder = tmp_path / "sqlite-runs"
     for n in (1, 2):
         src = shared_file(f"sqlite/0x822a5b87__test-cuda__report{n}.sqlite")
@@ -404,8 +405,8 @@ def test_real_sqlite_exports_compare(tmp_path: Path):
     at = make_app(folder).run()
     _no_errors(at)
     assert [c.value for c in at.sidebar.caption][1:] == [
-        "sqlite · nsys 2026.1.1.204 · NVIDIA GeForce RTX 4060 Ti · 2026-01-25 02:26 UTC · 578 kB",
-        "sqlite · nsys 2026.1.1.204 · NVIDIA GeForce RTX 4060 Ti · 2026-01-25 05:56 UTC · 610 kB",
+        "sqlite · nsys 2026.1.1.204 · 1 GPU: NVIDIA GeForce RTX 4060 Ti · 2026-01-25 02:26 UTC · 578 kB",
+        "sqlite · nsys 2026.1.1.204 · 1 GPU: NVIDIA GeForce RTX 4060 Ti · 2026-01-25 05:56 UTC · 610 kB",
     ]
     assert [m.value for m in at.metric] == ["537 µs", "975 ms", "4.84 ms", "1.12 s"]
     assert [c.value for c in at.main.caption if c.value.startswith(("H→D", "1 GPU"))] == [

@@ -183,6 +183,9 @@ def test_cards_of_two_gpu_runs_show_the_gpus_and_kernel_time_per_gpu(tmp_path: P
     assert [c.value for c in before.caption][-1] == (
         "Kernel time per GPU: GPU 0 271 ms (50.6%) · GPU 1 264 ms (49.4%)"
     )
+    # the run list counts them too
+    facts = [c.value for c in at.sidebar.caption if c.value.startswith("sqlite")]
+    assert [f.split(" · ")[2] for f in facts] == ["2 GPUs (not named in the report)"] * 2
 
 
 # --- throughput and runs without a GPU --------------------------------------------------------

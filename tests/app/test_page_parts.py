@@ -16,9 +16,8 @@ from llamaprof.loading import LoadedRun, load_entry
 from llamaprof.model import ReportFormat, Run, RunInfo
 from llamaprof.record import parse_record
 from llamaprof.render.tables import column_widths
-from llamaprof.render.text import shorten_middle, shorten_names
+from llamaprof.render.text import gpus_text, shorten_middle, shorten_names
 from llamaprof.ui.comparing import window_choices
-from llamaprof.ui.views import gpus_text
 
 
 def _kernels(rows: list[tuple[int, int]]) -> Events:
