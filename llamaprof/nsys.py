@@ -29,6 +29,7 @@ from llamaprof.versions import version_output
 
 __all__ = [
     "DEFAULT_HINT",
+    "GRAPH_NODES_OPTION",
     "KNOWN_NSYS",
     "NSYS_ENV",
     "ExportFailed",
@@ -39,6 +40,9 @@ __all__ = [
     "resolve_executable",
 ]
 
+#: The ``nsys profile`` option that traces CUDA graphs node by node (llama.cpp decodes in CUDA
+#: graphs: traced at graph level, their kernels are not kernel rows of the report).
+GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
 #: Environment variable naming the nsys executable to use (before PATH and known folders).
 NSYS_ENV = "LLAMAPROF_NSYS"
 #: Where NVIDIA installers put nsys when it is not on PATH (CUDA toolkit, standalone .run/.deb);

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 
 from llamaprof import reports
 from llamaprof.model import Run
+from llamaprof.nsys import GRAPH_NODES_OPTION
 from llamaprof.record import CaptureRecord
 
-__all__ = ["GRAPH_NODES_OPTION", "ComparabilityWarning", "comparability_warnings"]
-
-#: The nsys option that traces CUDA graphs node by node (llama.cpp decodes in CUDA graphs).
-GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
+__all__ = ["ComparabilityWarning", "comparability_warnings"]
 
 
 @dataclass(frozen=True)

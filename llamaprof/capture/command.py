@@ -11,6 +11,7 @@ from pathlib import Path
 
 from llamaprof.capture.config import Variant
 from llamaprof.errors import ConfigError
+from llamaprof.nsys import GRAPH_NODES_OPTION
 from llamaprof.policy import LOOPBACK
 from llamaprof.server_args import args_texts, difference_labels, parse_server_args
 
@@ -41,8 +42,6 @@ NO_SAMPLING_OPTION = "--sample=none"
 NO_CONTEXT_SWITCH_OPTION = "--cpuctxsw=none"
 #: nsys options a capture uses unless the user gives their own for the same option.
 DEFAULT_NSYS_OPTIONS = (TRACE_OPTION, NO_SAMPLING_OPTION, NO_CONTEXT_SWITCH_OPTION)
-#: The one switch for node-level CUDA graph tracing (llama.cpp runs decode in CUDA graphs).
-GRAPH_NODES_OPTION = "--cuda-graph-trace=node"
 
 # Flags the capture sets itself: the model is a setting, host and port are always loopback
 # and chosen by the capture.
