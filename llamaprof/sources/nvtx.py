@@ -29,6 +29,7 @@ from llamaprof.errors import ReportParseError, WindowError
 from llamaprof.events import EventMask, Events, in_intervals
 from llamaprof.model import ReportFormat, Run
 from llamaprof.sources.sqlite_columns import ColumnReader, Layout, TablePlan, rowid_ranges
+from llamaprof.sources.sqlite_export import KERNEL, MEMCPY, MEMSET, REQUIRED_COLUMNS, RUNTIME
 
 __all__ = [
     "NVTX_TABLE",
@@ -213,9 +214,9 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
 
     api_mask = None
     members: dict[int, np.ndarray] = {}  # process -> correlation ids of the calls inside
-    if events.api is not None and _RUNTIME in columns:
-        cols = columns[_RUNTIME]
-        _check_rows(cols["start"], events.api, _RUNTIME, label)
+    if events.api is not None and RUNTIME in columns:
+        cols = columns[RUNTIME]
+        _check_rows(cols["start"], events.api, RUNTIME, label)
         api_mask = _inside_on_own_thread(cols["start"], cols["tid"], ranges)
         linked = api_mask & (cols["corr"] >= 0)  # a call without a correlationId links nothing
         pids = cols["tid"][linked] & _GLOBAL_PID_MASK
@@ -224,15 +225,15 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
             members[pid] = np.unique(correlations[pids == pid])
     kernel_mask = None
     if events.kernels is not None:
-        if _KERNEL in columns:
-            _check_rows(columns[_KERNEL]["start"], events.kernels, _KERNEL, label)
-            kernel_mask = _launched_inside(columns[_KERNEL], members)
+        if KERNEL in columns:
+            _check_rows(columns[KERNEL]["start"], events.kernels, KERNEL, label)
+            kernel_mask = _launched_inside(columns[KERNEL], members)
         else:
             kernel_mask = np.zeros(len(events.kernels), dtype=bool)
     memory_mask = None
     if events.memory is not None:
-        parts = [_launched_inside(columns[t], members) for t in (_MEMCPY, _MEMSET) if t in columns]
-        starts = [columns[t]["start"] for t in (_MEMCPY, _MEMSET) if t in columns]
+        parts = [_launched_inside(columns[t], members) for t in (MEMCPY, MEMSET) if t in columns]
+        starts = [columns[t]["start"] for t in (MEMCPY, MEMSET) if t in columns]
         _check_rows(
             np.concatenate(starts) if starts else np.empty(0), events.memory, "memory", label
         )
@@ -240,17 +241,8 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
     return EventMask(api=api_mask, kernels=kernel_mask, memory=memory_mask)
 
 
-_RUNTIME = "CUPTI_ACTIVITY_KIND_RUNTIME"
-_KERNEL = "CUPTI_ACTIVITY_KIND_KERNEL"
-_MEMCPY = "CUPTI_ACTIVITY_KIND_MEMCPY"
-_MEMSET = "CUPTI_ACTIVITY_KIND_MEMSET"
 #: The columns the reader requires in each table: rows it leaves out are left out here too.
-_RAW = {
-    _RUNTIME: ("start", "end", "nameId"),
-    _KERNEL: ("start", "end", "demangledName"),
-    _MEMCPY: ("start", "end", "copyKind", "bytes"),
-    _MEMSET: ("start", "end", "bytes"),
-}
+_RAW = REQUIRED_COLUMNS
 
 
 def _plans(con: sqlite3.Connection, tables: set[str]) -> dict[str, TablePlan]:
@@ -262,7 +254,7 @@ def _plans(con: sqlite3.Connection, tables: set[str]) -> dict[str, TablePlan]:
             continue
         columns = _columns(con, table)
         # calls carry their thread (globalTid), GPU work its process (globalPid)
-        key, owner = ("tid", "globalTid") if table == _RUNTIME else ("pid", "globalPid")
+        key, owner = ("tid", "globalTid") if table == RUNTIME else ("pid", "globalPid")
         exprs = {
             "start": "start",
             "d": "end - start",  # as the reader reads it: the same rows are left out

@@ -53,7 +53,7 @@ MEMSET = "CUPTI_ACTIVITY_KIND_MEMSET"
 MEMCPY_ENUM = "ENUM_CUDA_MEMCPY_OPER"
 
 #: Columns each activity table must have for its report (picked by name, never position).
-_REQUIRED = {
+REQUIRED_COLUMNS = {
     RUNTIME: ("start", "end", "nameId"),
     KERNEL: ("start", "end", "demangledName"),
     MEMCPY: ("start", "end", "copyKind", "bytes"),
@@ -207,7 +207,7 @@ class _Reader:
                 unpack = _unpacker(bound, "d", "nameId")
                 layouts = (Layout({"p": packed, "start": "start"}, unpack), plain)
             plans[RUNTIME] = TablePlan(
-                RUNTIME, ("nameId", "d", "start"), layouts, _REQUIRED[RUNTIME]
+                RUNTIME, ("nameId", "d", "start"), layouts, REQUIRED_COLUMNS[RUNTIME]
             )
         if KERNEL in self.tables:
             plans[KERNEL] = self._kernel_plan(bound)
@@ -215,12 +215,12 @@ class _Reader:
             exprs = {"kind": "copyKind", "start": "start", "d": "end - start", "bytes": "bytes"}
             exprs["device"] = self._device_expr(MEMCPY)
             layout = Layout(exprs, _as_read, _INTEGER_TIMES)
-            plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), _REQUIRED[MEMCPY])
+            plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), REQUIRED_COLUMNS[MEMCPY])
         if MEMSET in self.tables:
             exprs = {"start": "start", "d": "end - start", "bytes": "bytes"}
             exprs["device"] = self._device_expr(MEMSET)
             layout = Layout(exprs, _as_read, _INTEGER_TIMES)
-            plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), _REQUIRED[MEMSET])
+            plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), REQUIRED_COLUMNS[MEMSET])
         return plans
 
     def _device_expr(self, table: str) -> str:
@@ -247,7 +247,7 @@ class _Reader:
         mangled = f"coalesce(mangledName, {bound - 1})" if has_mangled else str(bound - 1)
         device = self._device_expr(KERNEL)
         times = {"d": "end - start", "start": "start", "device": device}
-        raw = _REQUIRED[KERNEL]
+        raw = REQUIRED_COLUMNS[KERNEL]
         self.id_bound = bound
         if not packed or bound**3 >= 2**63:
             ids = {"dem": "demangledName", "base": base, "mangled": mangled}
@@ -299,7 +299,7 @@ class _Reader:
             raise ReportParseError(
                 self.path, "is an nsys export without its StringIds table; names cannot be read"
             )
-        for table, required in _REQUIRED.items():
+        for table, required in REQUIRED_COLUMNS.items():
             if table in self.tables:
                 missing = [c for c in required if c not in self._columns(table)]
                 if missing:
