@@ -194,13 +194,13 @@ class CaptureRecord:
     @property
     def concurrency(self) -> int:
         """Concurrent clients of the workload (1 when not recorded)."""
-        value = (self.data.get("workload") or {}).get("concurrency")
+        value = _dict(self.data.get("workload")).get("concurrency")
         return value if isinstance(value, int) and value > 0 else 1
 
     @property
     def nsys_command(self) -> list[str]:
         """The ``nsys profile`` command line as run ([] without a profiler)."""
-        command = (self.data.get("commands") or {}).get("nsys") or []
+        command = _dict(self.data.get("commands")).get("nsys") or []
         return [str(token) for token in command] if isinstance(command, list | tuple) else []
 
 
@@ -293,7 +293,8 @@ def _config_key(data: Mapping[str, Any]) -> str:
         return json.dumps(
             {"args": _list(config.get("args")), "env": _dict(config.get("env"))}, sort_keys=True
         )
-    return json.dumps(_dict(data.get("server_args")), sort_keys=True)
+    args = {k: v for k, v in _dict(data.get("server_args")).items() if k not in OWN_SERVER_FLAGS}
+    return json.dumps(args, sort_keys=True)
 
 
 #: The text of a bare flag (``--metrics``) in settings; labels show the flag alone.
@@ -325,8 +326,15 @@ def _settings(data: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]
         if key != POSITIONAL and key not in OWN_SERVER_FLAGS
     }
     for key, value in sorted(env.items()):
-        settings[f"env {key}"] = value
+        if not key.endswith(_LOCATION_SUFFIXES):
+            settings[f"env {key}"] = value
     return settings
+
+
+#: Environment variables that say where something is installed (CUDA_HOME, CUDA_PATH, ...),
+#: recorded with the GGML_/LLAMA_ARG_/CUDA_ variables in effect, but not a setting: two
+#: machines' install paths differ without the runs differing.
+_LOCATION_SUFFIXES = ("_HOME", "_PATH", "_ROOT", "_DIR")
 
 
 def _facts(data: Mapping[str, Any]) -> dict[str, str]:
@@ -477,4 +485,3 @@ def record_rows(reports_dir: str | Path) -> list[dict]:
         rows.append(row)
     rows.sort(key=lambda r: r["started"] or "", reverse=True)
     return rows
-

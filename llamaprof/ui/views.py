@@ -88,6 +88,21 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def card_keys(prefix: str, columns: list[str]) -> dict[str, str]:
+    """Widget keys of one card per column: ``<prefix>_<slug>``, and ``_<n>`` (the column's
+    position, from 1) where two columns slug alike (``RunA`` and ``runa``, ``fa-on`` and
+    ``fa_on``): Streamlit refuses a page with two elements of one key.
+
+    >>> card_keys("header", ["RunA", "runa", "b"])
+    {'RunA': 'header_runa_1', 'runa': 'header_runa_2', 'b': 'header_b'}
+    """
+    slugs = [slug(c) for c in columns]
+    return {
+        c: f"{prefix}_{s}" if slugs.count(s) == 1 else f"{prefix}_{s}_{i}"
+        for i, (c, s) in enumerate(zip(columns, slugs, strict=True), start=1)
+    }
+
+
 def _swatch(label: str, color: str) -> str:
     return f"<span style='color:{color}'>&#9632;</span> **{md_escape(html.escape(label))}**"
 
@@ -187,11 +202,12 @@ def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
     columns = comparison.columns
     base = cards[comparison.baseline].facts
     per_row = min(len(columns), 4)
+    keys = card_keys("header", columns)
     for start in range(0, len(columns), per_row):
         row = st.columns(per_row)
         for container, column in zip(row, columns[start : start + per_row], strict=False):
             card = cards[column]
-            with container.container(border=True, key=f"header_{slug(column)}"):
+            with container.container(border=True, key=keys[column]):
                 star = " (baseline)" if column == comparison.baseline else ""
                 st.markdown(_swatch(column, colors[column]) + star, unsafe_allow_html=True)
                 if card.files:
@@ -418,11 +434,12 @@ def throughput_view(prepared: Prepared, *, colors: dict[str, str]) -> ViewCompar
     long = view.long
     columns = view.columns
     per_row = min(len(columns), 4)
+    keys = card_keys("throughput", columns)
     for start in range(0, len(columns), per_row):
         row = st.columns(per_row)
         for container, column in zip(row, columns[start : start + per_row], strict=False):
             part = long[long["run"] == column]
-            with container.container(border=True, key=f"throughput_{slug(column)}"):
+            with container.container(border=True, key=keys[column]):
                 star = " (baseline)" if column == comparison.baseline else ""
                 st.markdown(_swatch(column, colors[column]) + star, unsafe_allow_html=True)
                 for metric in part.itertuples(index=False):

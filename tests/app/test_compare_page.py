@@ -188,6 +188,21 @@ def test_cards_of_two_gpu_runs_show_the_gpus_and_kernel_time_per_gpu(tmp_path: P
     assert [f.split(" · ")[2] for f in facts] == ["2 GPUs (not named in the report)"] * 2
 
 
+def test_runs_whose_names_slug_alike_get_a_card_each(tmp_path: Path):
+    """``fa-on`` and ``fa_on`` (and ``RunA``/``runa``) make one key slug; the page draws a card
+    for each (keyed by position) instead of refusing the duplicate key."""
+    folder = tmp_path / "alike"
+    copy_report(SEED, folder, "fa-on.txt")
+    copy_report(GENERATED, folder, "fa_on.sqlite")
+    at = make_app(folder).run()
+    _no_errors(at)
+    first, second = at.get_by_key("header_fa_on_1"), at.get_by_key("header_fa_on_2")
+    assert [m.value.split("**")[1] for m in (first.markdown[0], second.markdown[0])] == [
+        "fa-on",
+        "fa\\_on",  # Markdown-escaped
+    ]
+
+
 # --- throughput and runs without a GPU --------------------------------------------------------
 
 

@@ -96,3 +96,47 @@ def test_schema1_single_runs_of_two_sets_stay_apart(tmp_path: Path):
     x, y = read_record(tmp_path / "x.sqlite"), read_record(tmp_path / "y.sqlite")
     assert x.group != y.group
     assert (x.group.split("/")[0], y.group.split("/")[0]) == (STAMP, "20250715-090000")
+
+
+def test_fields_of_the_wrong_type_read_as_absent(tmp_path: Path):
+    """A hand-edited record (``commands`` a list, ``workload`` a text): it still reads, with
+    concurrency 1 and no nsys command, instead of failing on the first property read."""
+    record = schema1_record("edited", ["-fa", "on"], 1, 8001)
+    record["commands"] = ["nsys", "profile"]
+    record["workload"] = "eight requests"
+    (tmp_path / "edited.llamaprof.json").write_text(json.dumps(record))
+    typed = read_record(tmp_path / "edited.sqlite")
+    assert (typed.concurrency, typed.nsys_command) == (1, [])
+
+
+def test_install_locations_in_the_environment_are_not_settings(tmp_path: Path):
+    """CUDA_HOME and the like are recorded (``env``) but are not settings: two machines'
+    install paths differ without their runs differing. CUDA_VISIBLE_DEVICES is a setting."""
+    record = schema1_record("env", ["-fa", "on"], 1, 8001)
+    record["env"] = {"CUDA_HOME": "/usr/local/cuda-12.4", "CUDA_VISIBLE_DEVICES": "1",
+                     "GGML_CUDA_PATH": "/opt/x", "LLAMA_ARG_CACHE_DIR": "/tmp/c"}  # fmt: skip
+    (tmp_path / "env.llamaprof.json").write_text(json.dumps(record))
+    typed = read_record(tmp_path / "env.sqlite")
+    assert dict(typed.settings) == {
+        "arg -ngl": "99",
+        "arg -fa": "on",
+        "env CUDA_VISIBLE_DEVICES": "1",
+    }
+    assert sorted(typed.env) == [
+        "CUDA_HOME",
+        "CUDA_VISIBLE_DEVICES",
+        "GGML_CUDA_PATH",
+        "LLAMA_ARG_CACHE_DIR",
+    ]
+
+
+def test_a_schema1_record_without_its_config_groups_by_args_without_the_port(tmp_path: Path):
+    """Without ``config``, a schema-1 record's config is its server args less the ones
+    llamaprof chose (the port differs from run to run): two repeats stay one group."""
+    for name, port in (("r1", 8001), ("r2", 8002)):
+        record = schema1_record(name, ["-fa", "on"], 1, port)
+        del record["config"]
+        record["repeat"] = {"group": STAMP, "index": int(name[1]), "of": 2}
+        (tmp_path / f"{name}.llamaprof.json").write_text(json.dumps(record))
+    r1, r2 = read_record(tmp_path / "r1.sqlite"), read_record(tmp_path / "r2.sqlite")
+    assert r1.group == r2.group
