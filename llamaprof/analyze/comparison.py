@@ -39,10 +39,9 @@ from llamaprof.analyze.normalize import (
     require_divisors,
     unit_for,
 )
-from llamaprof.analyze.phases import phases_of
 from llamaprof.analyze.throughput import throughput_frame
-from llamaprof.analyze.windows import WindowSpec, apply_window, resolve_window
-from llamaprof.errors import LlamaprofError, NoData, OptionError, WindowError
+from llamaprof.analyze.windows import WindowSpec, apply_window, window_for
+from llamaprof.errors import LlamaprofError, NoData, OptionError
 from llamaprof.events import Window
 from llamaprof.loading import LoadedRun
 from llamaprof.model import Run
@@ -491,21 +490,13 @@ def _labels(
 def _windows(
     entries: Sequence[LoadedRun], run_label: dict[str, str], spec: WindowSpec | None
 ) -> dict[str, Window | None]:
-    """Each entry's window: None for the whole capture (or a record alone)."""
+    """Each entry's window (``window_for``): None for the whole capture (or a record alone)."""
     out: dict[str, Window | None] = {}
     for entry in entries:
         if spec is None or spec.name == "all" or entry.run is None:
             out[entry.key] = None
             continue
-        run = entry.run
-        label = run_label[entry.key]
-        if run.events is None:
-            raise WindowError(
-                f"{label} is `nsys stats` output, which has no event times: the "
-                f"{spec.text} window needs the SQLite export or the .nsys-rep"
-            )
-        phases = phases_of(run.events, entry.record) if spec.needs_phases else []
-        out[entry.key] = resolve_window(spec, phases, label=label)
+        out[entry.key] = window_for(entry.run, entry.record, spec, label=run_label[entry.key])
     return out
 
 

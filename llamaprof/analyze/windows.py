@@ -27,6 +27,7 @@ from llamaprof.model import Run
 from llamaprof.numeric import covered_before
 from llamaprof.record import CaptureRecord
 from llamaprof.summaries import summarize
+from llamaprof.units import format_ns
 
 __all__ = [
     "NAMED",
@@ -191,8 +192,6 @@ _WHY_NO_RECORD = (
 
 def _bounds_name(spec: WindowSpec) -> str:
     """``A:B`` as people read it: ``1.5 s:2 s``."""
-    from llamaprof.units import format_ns
-
     low = "" if spec.start_ns is None else format_ns(spec.start_ns)
     high = "" if spec.end_ns is None else format_ns(spec.end_ns)
     return f"{low}:{high}"
@@ -201,19 +200,48 @@ def _bounds_name(spec: WindowSpec) -> str:
 def window_for(
     run: Run, record: CaptureRecord | None, spec: WindowSpec, *, label: str | None = None
 ) -> Window:
-    """``spec`` resolved against ``run``'s phases (record first, else detected)."""
+    """``spec`` resolved against ``run``'s phases (record first, else detected).
+
+    Bounds a user typed (``A:B``, ``workload+A:B``) are cut to the capture's extent (first
+    event start to last event end), so a window's span and GPU busy share measure the
+    capture, not the typed length; a window wholly outside the capture is refused
+    (WindowError). Bounds from the capture record stay as recorded.
+    """
     label = label or run.path.name
     if run.events is None:
-        raise WindowError(_no_times(run, label))
+        raise WindowError(_no_times(run, label, spec.text))
     phases = phases_of(run.events, record) if spec.needs_phases else []
-    return resolve_window(spec, phases, label=label)
+    window = resolve_window(spec, phases, label=label)
+    typed = spec.start_ns is not None or spec.end_ns is not None
+    return _within_capture(window, run.events, label) if typed else window
 
 
-def _no_times(run: Run, label: str) -> str:
+def _no_times(run: Run, label: str, window: str) -> str:
     return (
         f"{label} is `nsys stats` {run.format.value.replace('stats-', '')} output, which has "
-        "no event times: a window needs the SQLite export or the .nsys-rep"
+        f"no event times: the {window} window needs the SQLite export or the .nsys-rep"
     )
+
+
+def _within_capture(window: Window, events: Events, label: str) -> Window:
+    """``window`` with its bounded sides cut to the capture's extent (open sides stay open:
+    ``_clip`` closes them at the same extent)."""
+    extent = _clip(((None, None),), events)
+    if not extent:
+        return window
+    first, last = extent[0]
+    kept: list[Interval] = []
+    for low, high in window.intervals:
+        a = None if low is None else max(low, first)
+        b = None if high is None else min(high, last)
+        if (a if a is not None else first) < (b if b is not None else last):
+            kept.append((a, b))
+    if not kept:
+        raise WindowError(
+            f"{label}: the window {window.name} lies outside the capture "
+            f"({format_ns(first)} to {format_ns(last)} on the nsys timeline)"
+        )
+    return replace(window, intervals=tuple(kept))
 
 
 def apply_window(
@@ -232,7 +260,7 @@ def apply_window(
         return run
     events = run.events
     if events is None:
-        raise WindowError(_no_times(run, label or run.path.name))
+        raise WindowError(_no_times(run, label or run.path.name, window.name))
     masks = [events.in_window(window.intervals)] + ([mask] if mask is not None else [])
     selected = events.where(*masks)
     summaries, skipped, variants = summarize(selected)

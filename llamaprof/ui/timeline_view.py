@@ -31,6 +31,8 @@ def brushed_window(selection: object) -> str | None:
 
     >>> brushed_window({"t_ms": [12.345, 250.0]})
     'workload+12.345ms:250ms'
+    >>> brushed_window({"t_ms": [-30.5, 1200000.25]})  # never 1.2e+06ms: no exponents
+    'workload+-30.5ms:1200000.25ms'
     >>> brushed_window({}) is None
     True
     """
@@ -40,7 +42,12 @@ def brushed_window(selection: object) -> str | None:
     low, high = sorted(float(b) for b in bounds)
     if high <= low:
         return None
-    return f"workload+{low:g}ms:{high:g}ms"
+    return f"workload+{_ms(low)}ms:{_ms(high)}ms"
+
+
+def _ms(value: float) -> str:
+    """Milliseconds to the ns, in plain decimals (``parse_window`` reads no exponents)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _take_brushed_window() -> None:

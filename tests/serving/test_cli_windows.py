@@ -236,7 +236,7 @@ def test_record_without_first_tokens(write_export):
     )
 
 
-def test_timeline_command(write_export, tmp_path):
+def test_timeline_command(write_export, tmp_path, monkeypatch):
     """`timeline` prints the bins as CSV or JSON; --window bins that window from its start;
     text input and a bad bin are refused."""
     builder, record = sequential()
@@ -272,8 +272,14 @@ def test_timeline_command(write_export, tmp_path):
         "needs the SQLite export or the .nsys-rep\n",
     )
     assert invoke("timeline", path, "--bin", "0ms").exit_code == 2
-    too_many = invoke("timeline", path, "--bin", "1ns", "--window", "0:10s")
+    # a typed window is cut to the capture: its events span [10, 2290) ns
+    typed = json.loads(
+        invoke("timeline", path, "--bin", "1us", "--window", "0:10s", "-f", "json").stdout
+    )
+    assert (typed["window"]["start_ns"], typed["window"]["end_ns"]) == (10, 2290)
+    monkeypatch.setattr("llamaprof.analyze.timeline.MAX_BINS", 1000)
+    too_many = invoke("timeline", path, "--bin", "1ns")
     assert too_many.exit_code == 1
     assert too_many.stderr.endswith(
-        "run.sqlite: 10,000,000,000 bins of 1 ns: more than 2,000,000; use a longer bin\n"
+        "run.sqlite: 2,280 bins of 1 ns: more than 1,000; use a longer bin\n"
     )

@@ -72,6 +72,28 @@ def test_gpu_busy_counts_overlap_across_streams_and_devices_once(write_export):
     assert (tail.info.gpu_busy_ns, tail.info.span_ns) == (50, 50)
 
 
+def test_typed_bounds_are_cut_to_the_capture(write_export):
+    """A typed window reaching past the capture measures the capture: ``1400ns:100s`` spans
+    [1400, 1450), not 100 s (GPU busy 50 of 50 ns, not 0.00005 %); one wholly outside it is
+    refused in one line."""
+    b = ExportBuilder()
+    b.kernel(ALPHA, 1000, 1100)
+    b.memset(1350, 1450, 8)
+    run = load_report(write_export(b))
+    window = window_for(run, None, parse_window("1400ns:100s"))
+    assert window.intervals == ((1400, 1450),)
+    tail = apply_window(run, window)
+    assert (tail.info.gpu_busy_ns, tail.info.span_ns) == (50, 50)
+    before = window_for(run, None, parse_window("0:1050ns"))
+    assert before.intervals == ((1000, 1050),)
+    with pytest.raises(WindowError) as outside:
+        window_for(run, None, parse_window("2s:3s"))
+    assert str(outside.value) == (
+        "run.sqlite: the window 2.00 s:3.00 s lies outside the capture (1.00 µs to 1.45 µs on "
+        "the nsys timeline)"
+    )
+
+
 def test_whole_window_is_the_run_itself(write_export):
     """``all`` changes nothing."""
     run = load_report(write_export(around_window()))
