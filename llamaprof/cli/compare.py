@@ -117,6 +117,20 @@ def _default_view(entries: list[LoadedRun]) -> str:
     return "kernels"
 
 
+def _check_options(view: str | None, by: str, normalize: str, window: object) -> None:
+    """Usage errors (exit 2) for options that do not apply to ``view`` (None: not chosen yet,
+    ``_default_view`` picks it once the runs are read)."""
+    if view == THROUGHPUT:
+        if by == "family":
+            raise click.UsageError("--by family applies to the kernel report, not to throughput")
+        if normalize != "none":
+            raise click.UsageError("--normalize applies to CUDA reports, not to throughput")
+        if window != "auto":
+            raise click.UsageError("--window applies to CUDA reports, not to throughput")
+    elif by == "family" and view not in (None, "kernels"):
+        raise click.UsageError("--by family needs the kernel report (cuda_gpu_kern_sum)")
+
+
 @click.command("compare")
 @click.argument(
     "runs", nargs=-1, required=True, metavar="RUN RUN [RUN...]", type=click.Path(path_type=Path)
@@ -211,15 +225,7 @@ def compare(
     """Compare one CUDA summary (or throughput) of several runs against a baseline."""
     if len(runs) + (baseline is not None and baseline not in map(str, runs)) < 2:
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
-    if view == THROUGHPUT:
-        if by == "family":
-            raise click.UsageError("--by family applies to the kernel report, not to throughput")
-        if normalize != "none":
-            raise click.UsageError("--normalize applies to CUDA reports, not to throughput")
-        if window != "auto":
-            raise click.UsageError("--window applies to CUDA reports, not to throughput")
-    elif by == "family" and view not in (None, "kernels"):
-        raise click.UsageError("--by family needs the kernel report (cuda_gpu_kern_sum)")
+    _check_options(view, by, normalize, window)  # before reading: a usage error comes first
     entries, base_key = _entries(runs, baseline)
     if len(entries) < 2:
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
@@ -231,9 +237,9 @@ def compare(
                 f"{entry.record_problem}",
                 err=True,
             )
-    view = view or _default_view(entries)
-    if view == THROUGHPUT and by == "family":
-        raise click.UsageError("--by family applies to the kernel report, not to throughput")
+    if view is None:
+        view = _default_view(entries)
+        _check_options(view, by, normalize, window)
     spec = None
     if view != THROUGHPUT:
         spec = parse_window(auto_window(entries)) if window == "auto" else window

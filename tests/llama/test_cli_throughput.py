@@ -145,6 +145,9 @@ def test_fail_above_counts_each_metric_in_its_own_direction(records: list[Path])
         (("--by", "family"), "--by family applies to the kernel report, not to throughput"),
         (("--report", "throughput", "--normalize", "per-token"), "--normalize applies to CUDA"),
         (("--report", "throughput", "--window", "decode"), "--window applies to CUDA reports"),
+        # records alone: throughput is the default report, and the same rules hold
+        (("--normalize", "per-token"), "--normalize applies to CUDA reports, not to throughput"),
+        (("--window", "decode"), "--window applies to CUDA reports, not to throughput"),
     ],
 )
 def test_options_that_do_not_apply_are_usage_errors(records, args, message) -> None:
