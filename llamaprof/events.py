@@ -69,6 +69,9 @@ class Window:
     name: str
     intervals: tuple[Interval, ...]
     nvtx: str | None = None
+    #: where a named window's bounds come from: the phases' source ("record", "detected",
+    #: "nvtx"); None for typed bounds and the whole capture
+    source: str | None = None
 
     @property
     def start_ns(self) -> int | None:

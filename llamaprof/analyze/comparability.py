@@ -23,7 +23,7 @@ __all__ = ["ComparabilityWarning", "comparability_warnings"]
 class ComparabilityWarning:
     """Why two runs may not be comparable: a ``kind`` key and a one-line ``message``."""
 
-    kind: str  # gpu | nsys | model | workload | cuda-graphs | graphs-env | prompt-cache
+    kind: str  # gpu | nsys | model | workload | cuda-graphs | graphs-env | prompt-cache | window
     message: str
     labels: tuple[str, ...] = field(default=())
 

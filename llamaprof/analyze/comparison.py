@@ -356,6 +356,9 @@ def prepare_comparison(
         {label: m.run for label, m in members.items()},
         {label: m.record for label, m in members.items()},
     )
+    window_warning = _window_sources_differ(members)
+    if window_warning is not None:
+        warnings.append(window_warning)
     order = [base_column, *(g for g in groups if g != base_column)]
     return Comparison(
         members=members,
@@ -498,6 +501,40 @@ def _windows(
             continue
         out[entry.key] = window_for(entry.run, entry.record, spec, label=run_label[entry.key])
     return out
+
+
+#: How people read a window's source (``Window.source``).
+_SOURCE_TEXT = {
+    "record": "from the capture record",
+    "detected": "detected from the GPU work",
+    "nvtx": "from NVTX ranges",
+}
+
+
+def _window_sources_differ(members: dict[str, Member]) -> ComparabilityWarning | None:
+    """A warning when one window name is found in different ways across runs (the workload
+    from one run's capture record, detected from another's GPU work): the bounds then mean
+    different things, and so may the numbers inside them."""
+    sources = {
+        label: m.window.source
+        for label, m in members.items()
+        if m.window is not None and m.window.source is not None
+    }
+    if len(set(sources.values())) <= 1:
+        return None
+    name = next(m.window.name for m in members.values() if m.window is not None)
+    by_source: dict[str, list[str]] = {}
+    for label, source in sources.items():
+        by_source.setdefault(source, []).append(label)
+    listing = "; ".join(
+        f"{_SOURCE_TEXT.get(s, s)} for {', '.join(labels)}" for s, labels in by_source.items()
+    )
+    return ComparabilityWarning(
+        "window",
+        f"The {name} window is found differently: {listing}. Its bounds may not mark the "
+        "same part of each capture.",
+        tuple(sources),
+    )
 
 
 def _window_name(windows: dict[str, Window | None]) -> str:

@@ -154,15 +154,22 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
             raise WindowError(f"{label} has no workload phase to count from: {_WHY_NO_RECORD}")
         low = None if spec.start_ns is None else start + spec.start_ns
         high = None if spec.end_ns is None else start + spec.end_ns
+        source = next(p.source for p in phases if p.kind == "workload")
         return Window(
-            f"workload+{_bounds_name(spec)}", ((low if low is not None else start, high),)
+            f"workload+{_bounds_name(spec)}",
+            ((low if low is not None else start, high),),
+            source=source,
         )
     if spec.name is None and spec.request is None:
         return Window(_bounds_name(spec), ((spec.start_ns, spec.end_ns),))
     if spec.request is not None:
         for phase in phases:
             if phase.kind == "request" and phase.request == spec.request:
-                return Window(f"request:{spec.request}", ((phase.start_ns, phase.end_ns),))
+                return Window(
+                    f"request:{spec.request}",
+                    ((phase.start_ns, phase.end_ns),),
+                    source=phase.source,
+                )
         count = sum(1 for p in phases if p.kind == "request")
         if count:
             raise WindowError(f"{label} has {count} requests; there is no request:{spec.request}")
@@ -176,10 +183,11 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
                 why = "its capture record has no first-token times (requests not streamed)"
                 raise WindowError(f"{label} has no {name} times: {why}")
             raise WindowError(f"{label} has no {name} times: {_WHY_NO_RECORD}")
-        return Window(name, tuple(intervals))
+        sources = {p.source for p in phases if p.kind == name}
+        return Window(name, tuple(intervals), source=sources.pop() if len(sources) == 1 else None)
     for phase in phases:
         if phase.kind == name:
-            return Window(name, ((phase.start_ns, phase.end_ns),))
+            return Window(name, ((phase.start_ns, phase.end_ns),), source=phase.source)
     raise WindowError(f"{label} has no {name} phase: {_WHY_NO_RECORD}")
 
 

@@ -12,6 +12,7 @@ import pytest
 from llamaprof.analyze.comparability import ComparabilityWarning, comparability_warnings
 from llamaprof.analyze.compare import LONG_COLUMNS, compare_groups
 from llamaprof.analyze.comparison import prepare_comparison
+from llamaprof.analyze.windows import parse_window
 from llamaprof.analyze.configs import config_diff, settings_labels
 from llamaprof.analyze.normalize import (
     Normalize,
@@ -104,8 +105,7 @@ def test_require_divisors_names_the_runs_without_record() -> None:
     with pytest.raises(NotNormalizable) as counted:
         require_divisors({"a": rec(_record()), "c": rec(_record(0))}, "per-token")
     assert str(counted.value) == (
-        "--normalize per-token: c has no count of tokens (use --normalize none, or another "
-        "window)"
+        "--normalize per-token: c has no count of tokens (use --normalize none, or another window)"
     )
     assert require_divisors({"a": rec(_record(512)), "b": rec(_record(256))}, "per-token") == {
         "a": (512.0, "tokens"),
@@ -534,3 +534,30 @@ def test_groups_and_single_runs_share_one_frame() -> None:
     assert long["impact"].tolist() == [106.0, 106.0, 52.0, 52.0]
     single = compare_groups(frames, {"on-1": ["on-1"], "off-1": ["off-1"]}, "on-1")
     assert single["value"].dtype == "int64" and single["n"].tolist() == [1, 1, 1, 1]
+
+
+def test_a_window_found_differently_per_run_is_a_warning(tmp_path: Path) -> None:
+    """One export with its capture record and the same export without: ``workload`` comes
+    from the record for one ([1.30 s, 1.52 s)) and is detected for the other (from the
+    upload's end), so the comparison says its bounds may not mark the same part."""
+    example = Path(__file__).resolve().parents[2] / "reports" / "serving-timeline-generated"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for suffix in (".sqlite", ".llamaprof.json"):
+        (tmp_path / "a" / f"rec{suffix}").write_bytes(example.with_suffix(suffix).read_bytes())
+    (tmp_path / "b" / "det.sqlite").write_bytes(example.with_suffix(".sqlite").read_bytes())
+    entries = [load_entry(tmp_path / "a" / "rec.sqlite"), load_entry(tmp_path / "b" / "det.sqlite")]
+    comparison = prepare_comparison(entries, window=parse_window("workload"))
+    assert {m.label: m.window.source for m in comparison.members.values()} == {
+        "rec": "record",
+        "det": "detected",
+    }
+    (warning,) = [w for w in comparison.warnings if w.kind == "window"]
+    assert warning == ComparabilityWarning(
+        "window",
+        "The workload window is found differently: from the capture record for rec; detected "
+        "from the GPU work for det. Its bounds may not mark the same part of each capture.",
+        ("rec", "det"),
+    )
+    same = prepare_comparison(entries, window=parse_window("1s:2s"))
+    assert not [w for w in same.warnings if w.kind == "window"]  # typed bounds: no source
