@@ -467,7 +467,7 @@ def _labels(
                 t for k, v in record.settings.items() if (t := setting_label(k, v))
             )
         config_label[c] = text or files[ms[0].key]
-    config_label = _unique(config_label)
+    config_label = _unique(_by_set(config_label, {c: ms[0].record for c, ms in configs.items()}))
     run = {}
     for c, ms in configs.items():
         indexes = [e.record.repeat_index if e.record else None for e in ms]
@@ -479,6 +479,13 @@ def _labels(
             if index is None or indexes.count(index) > 1:
                 index = position
             run[entry.key] = f"{config_label[c]} #{index}"
+    # a single run of one config can still read like a repeat of another ("-fa on #2"):
+    # such a run takes its file label in brackets rather than a second "#"
+    seen: set[str] = set()
+    for key, label in run.items():
+        if label in seen:
+            run[key] = f"{label} ({files[key]})"
+        seen.add(run[key])
     run = _unique(run)
     column = {}
     for g, ms in members.items():
@@ -488,6 +495,20 @@ def _labels(
         else:
             column[g] = run[ms[0].key]
     return run, _unique(column)
+
+
+def _by_set(labels: dict[str, str], records: dict[str, CaptureRecord | None]) -> dict[str, str]:
+    """Config labels that collide (one config captured in two sets) with each one's set in
+    brackets (``-fa on [20261204-204349]``) where every colliding config names a set of its
+    own; other collisions are left to ``_unique``."""
+    out = dict(labels)
+    for text in {t for t in labels.values() if list(labels.values()).count(t) > 1}:
+        same = [c for c, t in labels.items() if t == text]
+        sets = [r.set_id if r is not None else None for r in (records[c] for c in same)]
+        if None not in sets and len(set(sets)) == len(sets):
+            for c, set_id in zip(same, sets, strict=True):
+                out[c] = f"{text} [{set_id}]"
+    return out
 
 
 def _windows(

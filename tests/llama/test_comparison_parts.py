@@ -255,6 +255,44 @@ def test_labels_of_a_comparison(tmp_path: Path) -> None:
     assert list(mixed.members) == ["r1", "x"]  # not every run has a record: file names
 
 
+def test_one_config_captured_in_two_sets_reads_its_set(tmp_path: Path) -> None:
+    """A set of ``-fa on``/``-fa off`` with two repeats each, and a single ``-fa on`` capture
+    of another set: the two ``-fa on`` columns name their set instead of reading like a
+    repeat (``-fa on #2``) of each other."""
+
+    def entry(name: str, fa: str, set_id: str, index: int, of: int) -> LoadedRun:
+        data = {
+            "schema": 2,
+            "name": name,
+            "settings": {"args": ["-fa", fa], "env": {}},
+            "repeat": {"group": f"{set_id}/{fa}", "index": index, "of": of},
+            "set": {"id": set_id},
+        }
+        return LoadedRun(name, tmp_path / f"{name}.sqlite", None, rec(data, name))
+
+    runs = [
+        entry("a-on-1", "on", "20261204-204349", 1, 2),
+        entry("a-on-2", "on", "20261204-204349", 2, 2),
+        entry("a-off-1", "off", "20261204-204349", 1, 2),
+        entry("a-off-2", "off", "20261204-204349", 2, 2),
+        entry("b-on", "on", "20261205-101500", 1, 1),
+    ]
+    comparison = prepare_comparison(runs)
+    assert comparison.groups == {
+        "-fa on [20261204-204349]": ["-fa on [20261204-204349] #1", "-fa on [20261204-204349] #2"],
+        "-fa off": ["-fa off #1", "-fa off #2"],
+        "-fa on [20261205-101500]": ["-fa on [20261205-101500]"],
+    }
+    by_run = prepare_comparison(runs, repeats=False)
+    assert list(by_run.members) == [
+        "-fa on [20261204-204349] #1",
+        "-fa on [20261204-204349] #2",
+        "-fa off #1",
+        "-fa off #2",
+        "-fa on [20261205-101500]",
+    ]
+
+
 def _run(label: str, *, gpus=(), nsys=None, api: pd.DataFrame | None = None) -> Run:
     summaries = {} if api is None else {"cuda_api_sum": api}
     return Run(
