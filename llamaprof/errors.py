@@ -54,11 +54,16 @@ class LlamaprofError(Exception):
 
 
 class ReportParseError(LlamaprofError):
-    """A report file (or the capture record beside it) could not be read."""
+    """A report file (or the capture record beside it) could not be read.
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    ``transient``: the cause lies outside the file (nsys missing, an export that timed out),
+    so a later try may read the same bytes; a cache of reasons must not keep it.
+    """
+
+    def __init__(self, path: str | Path, reason: str, *, transient: bool = False) -> None:
         self.path = Path(path)
         self._reason = reason
+        self.transient = transient
         super().__init__(f"{self.path.name}: {reason}")
 
     @property

@@ -187,6 +187,7 @@ def _export(path: Path, version: str | None) -> Path:
             f"is an nsys report{written_by}; nsys is needed to read it and was not found "
             f"{where}. Set {NSYS_ENV}, or run `nsys export --type sqlite {path.name}` and "
             "add the .sqlite",
+            transient=True,
         ) from None
     target = path.with_suffix(".sqlite")
     if not may_write(path.parent):
@@ -199,7 +200,7 @@ def _export(path: Path, version: str | None) -> Path:
     except nsys_tool.ExportFailed as exc:
         tmp.unlink(missing_ok=True)
         if exc.returncode is None:  # timeout, nothing written, nsys not runnable
-            raise ReportParseError(path, exc.reason) from None
+            raise ReportParseError(path, exc.reason, transient=True) from None
         newer = _newer_than_installed(nsys, version, path.name)
         if newer is not None:
             raise ReportParseError(path, newer) from None

@@ -35,7 +35,7 @@ from llamaprof.discover import (
     scan_reports,
     sniff_cached,
 )
-from llamaprof.errors import LlamaprofError
+from llamaprof.errors import LlamaprofError, ReportParseError
 from llamaprof.loading import LoadedRun, load_run
 from llamaprof.model import ReportFormat, Run
 from llamaprof.policy import default_reports_dir, folder_choice_allowed
@@ -166,10 +166,16 @@ def _run_or_reason(
     # ``identity`` (the report's and its export's FileStamp) is the key: a changed file is
     # a new entry. The reason is kept too, so an unreadable file is not read on every
     # rerun; ``load_run`` already turns a reader bug into one line, as the CLI shows it.
+    # A transient failure (nsys missing, an export timed out) is raised, so it is not kept:
+    # the next rerun tries again once nsys is there.
     try:
         return load_run(identity[0].path, format=fmt)
+    except ReportParseError as exc:
+        if exc.transient:
+            raise
+        return exc.reason
     except LlamaprofError as exc:
-        return getattr(exc, "reason", None) or str(exc)
+        return exc.reason
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -184,7 +190,10 @@ def _record_or_reason(stamp: FileStamp) -> CaptureRecord | str | None:
 def _loaded(entry: ReportEntry) -> LoadedRun | str:
     """The entry's run and record (cached on their stamps), or why the report cannot be read."""
     assert entry.format is not None
-    run = _run_or_reason(entry.report_identity, entry.format)
+    try:
+        run = _run_or_reason(entry.report_identity, entry.format)
+    except LlamaprofError as exc:  # transient: not cached, tried again on the next rerun
+        return exc.reason
     if isinstance(run, str):
         return run
     record: CaptureRecord | str | None = None
@@ -207,7 +216,10 @@ def read_new_report(path: Path) -> str | None:
     if fmt is None:
         return error or "is not an nsys report"
     identity = (FileStamp.from_stat(path, stat), None)
-    run = _run_or_reason(identity, fmt)
+    try:
+        run = _run_or_reason(identity, fmt)
+    except LlamaprofError as exc:  # transient: not cached
+        return exc.reason
     if isinstance(run, str):
         return run
     _read_before().add(identity)

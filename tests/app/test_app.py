@@ -232,6 +232,27 @@ def test_unreadable_file_is_listed_and_the_rest_works(examples_dir: Path):
     assert len(at.get("vega_lite_chart")) == 2
 
 
+def test_a_report_unreadable_for_want_of_nsys_reads_once_nsys_is_there(
+    examples_dir: Path, real_nsys: str, monkeypatch: pytest.MonkeyPatch
+):
+    """A real .nsys-rep while $LLAMAPROF_NSYS names no nsys: listed with the reason; that
+    reason is about the machine, not the file, so it is not kept: with nsys back, the next
+    rerun reads the report (through the real nsys export)."""
+    report = examples_dir / "panda.nsys-rep"
+    report.write_bytes(shared_file("nsys-rep/Pandananana__python-hpc__q1_1.nsys-rep").read_bytes())
+    os.utime(report, (OLD, OLD))
+    monkeypatch.setenv("LLAMAPROF_NSYS", str(examples_dir / "no-nsys-here"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(examples_dir.parent / "user-cache"))
+    at = make_app(examples_dir).run()
+    _no_errors(at)
+    assert "2 readable runs of 3" in _sidebar_text(at)
+    assert "was not found on $LLAMAPROF_NSYS" in _sidebar_text(at)
+    monkeypatch.setenv("LLAMAPROF_NSYS", real_nsys)
+    at.run()
+    _no_errors(at)
+    assert "3 readable runs of 3" in _sidebar_text(at)
+
+
 def test_upload_through_the_uploader(examples_dir: Path):
     """Uploaded files are saved under safe names without overwriting, and become runs."""
     at = make_app(examples_dir).run()
