@@ -779,9 +779,7 @@ def _publish(tmp: Path, reports: Path, names: list[str | None]) -> None:
             if name is None:
                 continue
             target = reports / name
-            if target.exists():
-                raise CaptureFailed(f"{target} appeared during the capture; not overwriting it")
-            (tmp / name).rename(target)
+            _move_without_replacing(tmp / name, target)
             moved.append((tmp / name, target))
         tmp.rmdir()
     except BaseException:
@@ -789,6 +787,22 @@ def _publish(tmp: Path, reports: Path, names: list[str | None]) -> None:
             with contextlib.suppress(OSError):
                 target.rename(source)
         raise
+
+
+def _move_without_replacing(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` unless ``target`` exists, with no window between the
+    check and the move: a hard link fails on an existing name (rename would replace it)."""
+    appeared = CaptureFailed(f"{target} appeared during the capture; not overwriting it")
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise appeared from None
+    except OSError:  # a file system without hard links: check, then rename
+        if target.exists():
+            raise appeared from None
+        source.rename(target)
+        return
+    source.unlink()
 
 
 # --- in the background (the app) --------------------------------------------------------

@@ -275,7 +275,6 @@ def test_a_200_that_is_not_an_object_fails_the_workload(odd_server, value, kind)
     )
 
 
-
 # --- 6. the log as progress and errors show it --------------------------------------------
 
 
@@ -311,4 +310,33 @@ def test_log_tail_only_grows_and_shows_nsys_progress_bar_once(tmp_path):
         "Generated:",
         "    /t/r.nsys-rep",
         "llamaprof: a last line, unfinished",
+    ]
+
+
+def test_publishing_never_replaces_a_file_that_appeared(tmp_path: Path) -> None:
+    """A run's files move into the reports folder only under free names: when one name was
+    taken meanwhile, the capture fails in one line, the file there keeps its bytes, and what
+    had moved already goes back to the run's temporary folder."""
+    from llamaprof.capture.runner import _publish
+    from llamaprof.errors import CaptureFailed
+
+    reports, tmp = tmp_path / "reports", tmp_path / "reports" / ".tmp-run"
+    tmp.mkdir(parents=True)
+    for name in ("r.nsys-rep", "r.sqlite", "r.llamaprof.json"):
+        (tmp / name).write_text(f"new {name}")
+    (reports / "r.sqlite").write_text("the user's own file")
+    with pytest.raises(CaptureFailed) as caught:
+        _publish(tmp, reports, ["r.nsys-rep", "r.sqlite", None, "r.llamaprof.json"])
+    assert caught.value.reason == (
+        f"{reports / 'r.sqlite'} appeared during the capture; not overwriting it"
+    )
+    assert (reports / "r.sqlite").read_text() == "the user's own file"
+    assert sorted(p.name for p in reports.iterdir()) == [".tmp-run", "r.sqlite"]
+    assert sorted(p.name for p in tmp.iterdir()) == ["r.llamaprof.json", "r.nsys-rep", "r.sqlite"]
+    (reports / "r.sqlite").unlink()
+    _publish(tmp, reports, ["r.nsys-rep", "r.sqlite", None, "r.llamaprof.json"])
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "r.llamaprof.json",
+        "r.nsys-rep",
+        "r.sqlite",
     ]
