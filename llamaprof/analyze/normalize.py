@@ -16,6 +16,7 @@ from enum import StrEnum
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.analyze.windows import window_tokens
 from llamaprof.errors import NotNormalizable
 from llamaprof.events import Window
 from llamaprof.record import CaptureRecord
@@ -57,8 +58,13 @@ def divisor(
         return None, "no capture record"
     name = window.name if window is not None else "all"
     if mode is Normalize.PER_TOKEN:
-        value = _window_tokens(record, name)
+        value = window_tokens(window, record)
         noun = "prompt tokens" if name == "prefill" else "tokens"
+        if name == "decode" and record.concurrency > 1:
+            return None, (
+                f"no count of tokens in the decode window ({record.concurrency} concurrent "
+                "requests: decode time leaves out their prefill, their tokens would not)"
+            )
     else:
         value = _window_requests(record, name)
         noun = "requests"
@@ -66,27 +72,6 @@ def divisor(
         what = noun if name in ("all", "workload") else f"{noun} in the {name} window"
         return None, f"no count of {what}"
     return float(value), noun
-
-
-def _window_tokens(record: CaptureRecord, name: str) -> int | None:
-    if name in ("all", "workload"):
-        return record.generated_tokens
-    ordered = sorted(
-        (r for r in record.requests if r.start_ns is not None), key=lambda r: r.start_ns or 0
-    )
-    if name.startswith("request:"):
-        number = int(name.split(":", 1)[1])
-        return ordered[number - 1].generated_tokens if 1 <= number <= len(ordered) else None
-    if name in ("decode", "prefill"):
-        counts = [
-            r.generated_tokens if name == "decode" else r.prompt_tokens for r in record.requests
-        ]
-        if not counts or any(c is None for c in counts):
-            return None
-        if name == "decode":  # each request's first token comes from its prefill
-            return sum(max(0, c - 1) for c in counts if c is not None)
-        return sum(c for c in counts if c is not None)
-    return None  # load, A:B: no tokens belong to such a window
 
 
 def _window_requests(record: CaptureRecord, name: str) -> int | None:

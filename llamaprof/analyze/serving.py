@@ -198,7 +198,7 @@ def decode_findings(
         return []
     intervals = _bounded(window)
     length = sum(b - a for a, b in intervals)
-    tokens = window_tokens(window, record, list(phases))
+    tokens = window_tokens(window, record)
     if not length or not tokens:
         return []
     busy = busy_ns(events, intervals)
@@ -370,7 +370,7 @@ def speed_of_light_finding(
             "tokens, so the steps (and the bytes they read) cannot be counted from tokens.",
             {"concurrency": record.concurrency},
         )
-    steps = window_tokens(window, record, list(phases))
+    steps = window_tokens(window, record)
     length = sum(b - a for a, b in _bounded(window))
     if not steps or not length:
         return None

@@ -317,34 +317,32 @@ def busy_ns(events: Events, intervals: list[tuple[int, int]]) -> int:
     return int((covered[1::2] - covered[0::2]).sum())
 
 
-def window_tokens(window: Window, record: CaptureRecord | None, phases: list[Phase]) -> int | None:
+def window_tokens(window: Window | None, record: CaptureRecord | None) -> int | None:
     """Generated tokens a per-token value divides by in ``window``; None when unknown.
 
-    ``all`` and ``workload``: every generated token of the workload; ``request:N``: that
-    request's; ``decode``: every generated token but each request's first, which its prefill
-    produces; ``prefill``: the prompt tokens evaluated. ``load`` and ``A:B`` windows have no
-    token count (None: per-token values are not offered there).
+    ``all`` and ``workload`` (and no window): every generated token of the workload;
+    ``request:N``: that request's; ``decode``: every generated token but each request's
+    first, which its prefill produces; ``prefill``: the prompt tokens evaluated. ``load`` and
+    ``A:B`` windows have no token count (None: per-token values are not offered there), nor
+    has ``decode`` with concurrent requests: the decode window then leaves out the moments
+    another request is in prefill, while the tokens generated then would still count.
     """
     if record is None:
         return None
-    if window.name in ("all", "workload"):
+    name = window.name if window is not None else "all"
+    if name in ("all", "workload"):
         return record.generated_tokens
-    requests = sorted(
-        (r for r in record.requests if r.start_ns is not None), key=lambda r: r.start_ns or 0
-    )
-    if window.name.startswith("request:"):
-        number = int(window.name.split(":", 1)[1])
-        if 1 <= number <= len(requests):
-            return requests[number - 1].generated_tokens
+    if name.startswith("request:"):
+        requests = sorted(
+            (r for r in record.requests if r.start_ns is not None), key=lambda r: r.start_ns or 0
+        )
+        number = int(name.split(":", 1)[1])
+        return requests[number - 1].generated_tokens if 1 <= number <= len(requests) else None
+    if name not in ("decode", "prefill") or (name == "decode" and record.concurrency > 1):
         return None
-    if window.name == "decode":
-        counts = [r.generated_tokens for r in record.requests]
-        if any(c is None for c in counts):
-            return None
+    counts = [r.generated_tokens if name == "decode" else r.prompt_tokens for r in record.requests]
+    if not counts or any(c is None for c in counts):
+        return None
+    if name == "decode":  # each request's first token comes from its prefill
         return sum(max(0, c - 1) for c in counts if c is not None) or None
-    if window.name == "prefill":
-        counts = [r.prompt_tokens for r in record.requests]
-        if any(c is None for c in counts):
-            return None
-        return sum(c for c in counts if c is not None) or None
-    return None
+    return sum(c for c in counts if c is not None) or None

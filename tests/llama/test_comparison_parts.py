@@ -12,7 +12,6 @@ import pytest
 from llamaprof.analyze.comparability import ComparabilityWarning, comparability_warnings
 from llamaprof.analyze.compare import LONG_COLUMNS, compare_groups
 from llamaprof.analyze.comparison import prepare_comparison
-from llamaprof.analyze.windows import parse_window
 from llamaprof.analyze.configs import config_diff, settings_labels
 from llamaprof.analyze.normalize import (
     Normalize,
@@ -22,6 +21,7 @@ from llamaprof.analyze.normalize import (
     require_divisors,
     unit_for,
 )
+from llamaprof.analyze.windows import parse_window
 from llamaprof.errors import LlamaprofError, NotNormalizable
 from llamaprof.events import Window
 from llamaprof.loading import LoadedRun, load_entry
@@ -89,6 +89,16 @@ def test_divisor_follows_the_window() -> None:
     )
     assert divisor(record, "per-request", window["decode"]) == (2.0, "requests")
     assert divisor(record, "per-request", Window("request:2", ((500, 900),))) == (1.0, "requests")
+    # two concurrent clients: the decode window leaves out the moments one request is in
+    # prefill, yet every token would count: no per-token value there (workload still has one)
+    both = rec({**_timed(a=(100, 150, 400, 32, 16), b=(120, 200, 450, 32, 8)),
+                "workload": {"concurrency": 2}})  # fmt: skip
+    assert divisor(both, "per-token", window["decode"]) == (
+        None,
+        "no count of tokens in the decode window (2 concurrent requests: decode time leaves "
+        "out their prefill, their tokens would not)",
+    )
+    assert divisor(both, "per-token", window["workload"]) == (999.0, "tokens")
 
 
 def test_require_divisors_names_the_runs_without_record() -> None:

@@ -145,9 +145,9 @@ def test_window_tokens_per_window(write_export):
     path = write_export(b, record=record)
     run = load_report(path)
     rec = read_record(path)
-    phases = phases_of(run.events, rec)
+
     tokens = {
-        spec: window_tokens(window_for(run, rec, parse_window(spec)), rec, phases)
+        spec: window_tokens(window_for(run, rec, parse_window(spec)), rec)
         for spec in ("all", "workload", "decode", "prefill", "request:1", "load", "1us:2us")
     }
     assert tokens == {
