@@ -279,29 +279,6 @@ def folder_signature(folder: str | Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sig)
 
 
-def wait_until_stable(path: str | Path, *, interval: float = SETTLE_S, timeout: float = 60) -> int:
-    """Block until ``path``'s size is unchanged across ``interval`` seconds; return the size.
-
-    For callers that must read a file another tool is still copying. Raises
-    LlamaprofError if the file keeps changing for ``timeout`` seconds or vanishes.
-    """
-    path = Path(path)
-    deadline = time.monotonic() + timeout
-    try:
-        last = (path.stat().st_size, path.stat().st_mtime_ns)
-        while True:
-            time.sleep(interval)
-            st = path.stat()
-            now = (st.st_size, st.st_mtime_ns)
-            if now == last:
-                return st.st_size
-            if time.monotonic() > deadline:
-                raise LlamaprofError(f"{path.name} is still being written after {timeout:g} s")
-            last = now
-    except FileNotFoundError:
-        raise LlamaprofError(f"{path.name} disappeared while waiting for it") from None
-
-
 # --- saving new reports -------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-@=,]+")

@@ -29,7 +29,6 @@ __all__ = [
     "View",
     "compare_groups",
     "compare_runs",
-    "diff_table",
     "is_rest",
     "rank_names",
     "rest_name",
@@ -341,37 +340,3 @@ def top_n(long: pd.DataFrame, n: int) -> pd.DataFrame:
     return pd.concat([top, other[LONG_COLUMNS]], ignore_index=True)
 
 
-def diff_table(long: pd.DataFrame, runs: list[str], baseline: str) -> pd.DataFrame:
-    """The comparison as one row per key, raw units, for the page's exact table.
-
-    ``long`` is ``compare_groups``' frame (its rows' order is kept). Columns: ``name``; then
-    ``<run>`` (its value) for each of ``runs``; then for each run other than ``baseline``:
-    ``Δ <run>``, ``Δ% <run>`` (NaN where the baseline lacks the key) and ``status <run>``.
-
-    An empty comparison gives an empty table with those columns. Raises ValueError when
-    ``baseline`` is not in ``runs`` or a run of ``runs`` is not in ``long``.
-    """
-    if baseline not in runs:
-        raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(runs)}")
-    columns = ["name", *runs]
-    for run in runs:
-        if run != baseline:
-            columns += [f"Δ {run}", f"Δ% {run}", f"status {run}"]
-    if long.empty:
-        return pd.DataFrame(columns=columns)
-    compared = set(long["run"])
-    unknown = [run for run in runs if run not in compared]
-    if unknown:
-        raise ValueError(f"runs not in the comparison: {', '.join(unknown)}")
-    names = list(dict.fromkeys(long["name"]))
-    by_run = {run: part.set_index("name").reindex(names) for run, part in long.groupby("run")}
-    table = pd.DataFrame({"name": names})
-    for run in runs:
-        table[run] = by_run[run]["value"].to_numpy()
-    for run in runs:
-        if run == baseline:
-            continue
-        table[f"Δ {run}"] = by_run[run]["delta"].to_numpy()
-        table[f"Δ% {run}"] = by_run[run]["delta_pct"].to_numpy()
-        table[f"status {run}"] = by_run[run]["status"].to_numpy()
-    return table[columns]

@@ -157,11 +157,6 @@ class Comparison:
         return [self.baseline, *(g for g in self.groups if g != self.baseline)]
 
     @property
-    def grouped(self) -> bool:
-        """True when some column groups several runs (repeats)."""
-        return any(len(members) > 1 for members in self.groups.values())
-
-    @property
     def runs(self) -> dict[str, Run | None]:
         """Each run's data as compared (cut to the window), by run label."""
         return {label: m.run for label, m in self.members.items()}

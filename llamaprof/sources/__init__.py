@@ -17,9 +17,8 @@ from pathlib import Path
 
 from llamaprof.errors import ReportParseError, UnknownReportFormat
 from llamaprof.model import ReportFormat, Run
+from llamaprof.sources.magic import NSYS_REP_MAGIC, SQLITE_MAGIC
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-NSYS_REP_MAGIC = b"NVIDIA Tegra Profiler Report"
 _SNIFF_BYTES = 64 * 1024
 
 

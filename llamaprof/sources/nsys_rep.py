@@ -26,7 +26,7 @@ from llamaprof import nsys as nsys_tool
 from llamaprof.errors import NsysNotFound, ReportParseError
 from llamaprof.model import ReportFormat, Run
 from llamaprof.nsys import NSYS_ENV
-from llamaprof.sources import NSYS_REP_MAGIC
+from llamaprof.sources.magic import NSYS_REP_MAGIC
 from llamaprof.sources.sqlite_export import read_sqlite
 from llamaprof.writable import may_write
 

@@ -37,6 +37,7 @@ from llamaprof.events import MEMSET as MEMSET_KIND
 from llamaprof.events import Events
 from llamaprof.model import ReportFormat, Run, RunInfo
 from llamaprof.numeric import factorize, union_length
+from llamaprof.sources.magic import SQLITE_MAGIC
 from llamaprof.sources.sqlite_columns import (
     ColumnReader,
     Layout,
@@ -115,8 +116,6 @@ def _connect(uri: str) -> sqlite3.Connection:
 
 def _check_header(path: Path) -> None:
     """Refuse empty and non-SQLite files before SQLite would create or misread them."""
-    from llamaprof.sources import SQLITE_MAGIC
-
     try:
         with path.open("rb") as fh:
             head = fh.read(len(SQLITE_MAGIC))

@@ -1,4 +1,4 @@
-"""The comparison frames: compare_runs, diff_table, top_n; the table people read (render)."""
+"""The comparison frames: compare_runs, top_n; the table people read (render)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from llamaprof.analyze.compare import (
     LONG_COLUMNS,
     VIEWS,
     compare_runs,
-    diff_table,
     rest_name,
     top_n,
     view_frames,
@@ -147,30 +146,30 @@ def test_compare_runs_rejects_an_unknown_baseline(three_runs):
         compare_runs(three_runs, "z")
 
 
-def test_diff_table_is_one_row_per_key_in_impact_order(three_runs):
-    """The wide table: values per run, then Δ, Δ% and status per non-baseline run."""
-    wide = diff_table(compare_runs(three_runs, "a"), ["a", "b", "c"], "a")
-    expected = pd.DataFrame(
-        {
-            "name": ["k1", "k2", "k3", "k4"],
-            "a": [100, 50, 30, 0],
-            "b": [150, 0, 30, 20],
-            "c": [80, 50, 0, 0],
-            "Δ b": [50, -50, 0, 20],
-            "Δ% b": [50.0, -100.0, 0.0, NAN],
-            "status b": ["changed", "missing", "same", "new"],
-            "Δ c": [-20, 0, -30, 0],
-            "Δ% c": [-20.0, 0.0, -100.0, NAN],
-            "status c": ["changed", "same", "missing", "absent"],
-        }
-    )
-    pd.testing.assert_frame_equal(wide, expected)
-
-
-def test_diff_table_rejects_a_baseline_outside_the_runs(three_runs):
-    """diff_table needs the baseline among the runs it lays out."""
-    with pytest.raises(ValueError, match="baseline 'a' is not one of the runs: b, c"):
-        diff_table(compare_runs(three_runs, "a"), ["b", "c"], "a")
+def test_every_key_of_every_run_in_impact_order(three_runs):
+    """One row per (key, run), keys in impact order: value, Δ, Δ% (NaN where the baseline
+    lacks the key) and status against the baseline."""
+    long = compare_runs(three_runs, "a")
+    assert list(dict.fromkeys(long["name"])) == ["k1", "k2", "k3", "k4"]
+    rows = {
+        (r.name, r.run): (r.value, r.delta, r.status)
+        for r in long[["name", "run", "value", "delta", "status"]].itertuples(index=False)
+    }
+    assert rows == {
+        ("k1", "a"): (100, 0, "same"), ("k1", "b"): (150, 50, "changed"),
+        ("k1", "c"): (80, -20, "changed"),
+        ("k2", "a"): (50, 0, "same"), ("k2", "b"): (0, -50, "missing"),
+        ("k2", "c"): (50, 0, "same"),
+        ("k3", "a"): (30, 0, "same"), ("k3", "b"): (30, 0, "same"),
+        ("k3", "c"): (0, -30, "missing"),
+        ("k4", "a"): (0, 0, "absent"), ("k4", "b"): (20, 20, "new"),
+        ("k4", "c"): (0, 0, "absent"),
+    }  # fmt: skip
+    pct = long.set_index(["name", "run"])["delta_pct"]
+    assert pct.loc[[("k1", "b"), ("k2", "b"), ("k1", "c"), ("k3", "c")]].tolist() == [
+        50.0, -100.0, -20.0, -100.0,
+    ]  # fmt: skip
+    assert pct.loc[[("k4", "b"), ("k4", "c")]].isna().all()
 
 
 def view_of(long: pd.DataFrame, columns: list[str], baseline: str, unit: str) -> ViewComparison:
@@ -238,13 +237,6 @@ def test_table_marks_keys_neither_run_has_and_per_token_units():
         },
     ]
     assert list(table(view, compact=True).columns) == ["Name", "base", "b", "c", "Δ% b", "Δ% c"]
-
-
-def test_diff_table_of_no_comparison_at_all_is_empty_with_columns():
-    """A bare empty frame (no run had the report) gives the table's columns, not a KeyError."""
-    wide = diff_table(pd.DataFrame(), ["a", "b"], "a")
-    assert wide.empty
-    assert list(wide.columns) == ["name", "a", "b", "Δ b", "Δ% b", "status b"]
 
 
 def test_table_bytes_and_unknown_unit():
@@ -362,20 +354,6 @@ def test_views_name_the_four_reports():
     }
     with pytest.raises(ValueError, match="unknown view 'gpu'"):
         view_frames({}, "gpu")
-
-
-def test_diff_table_of_an_empty_comparison_keeps_its_columns():
-    """No run has the report: an empty table with every column, ready for st.dataframe."""
-    empty = pd.DataFrame(columns=reports.COLUMNS[reports.API])
-    wide = diff_table(compare_runs({"a": empty, "b": empty}, "a"), ["a", "b"], "a")
-    assert list(wide.columns) == ["name", "a", "b", "Δ b", "Δ% b", "status b"]
-    assert wide.empty
-
-
-def test_diff_table_rejects_a_run_outside_the_comparison(three_runs):
-    """Asking for a run the comparison does not hold is a ValueError, not a KeyError."""
-    with pytest.raises(ValueError, match="runs not in the comparison: d"):
-        diff_table(compare_runs(three_runs, "a"), ["a", "d"], "a")
 
 
 def test_compare_runs_rejects_a_frame_without_the_key_column(three_runs):

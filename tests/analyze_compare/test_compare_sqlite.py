@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from llamaprof import reports
-from llamaprof.analyze.compare import VIEWS, compare_runs, diff_table, view_frames
+from llamaprof.analyze.compare import VIEWS, compare_runs, view_frames
 from llamaprof.analyze.overview import overview_table
 from llamaprof.sources.sqlite_export import read_sqlite
 
@@ -115,19 +115,19 @@ def test_a_few_exact_rows(runs):
     assert set(long["status"]) == {"same", "changed"}  # both captures ran the same kernels
 
     sizes = VIEWS["memops_size"]
-    wide = diff_table(
-        compare_runs(view_frames(runs, "memops_size"), "before", key=sizes.key, value=sizes.value),
-        ["before", "after"],
-        "before",
+    long = compare_runs(
+        view_frames(runs, "memops_size"), "before", key=sizes.key, value=sizes.value
     )
-    assert wide.to_dict("list") == {
-        "name": ["DtoD", "memset", "HtoD"],
-        "before": [8_046_134_272, 1_076, 272],
-        "after": [7_195_376_640, 968, 256],
-        "Δ after": [-850_757_632, -108, -16],
-        "Δ% after": pytest.approx([-10.5735, -10.0372, -5.8824], abs=5e-5),
-        "status after": ["changed", "changed", "changed"],
-    }
+    after = long[long["run"] == "after"]
+    before = long[long["run"] == "before"]
+    assert after["name"].tolist() == before["name"].tolist() == ["DtoD", "memset", "HtoD"]
+    assert before["value"].tolist() == [8_046_134_272, 1_076, 272]
+    assert after[["value", "delta", "status"]].values.tolist() == [
+        [7_195_376_640, -850_757_632, "changed"],
+        [968, -108, "changed"],
+        [256, -16, "changed"],
+    ]
+    assert after["delta_pct"].tolist() == pytest.approx([-10.5735, -10.0372, -5.8824], abs=5e-5)
 
 
 def test_overview_of_the_real_pair(runs, paths):

@@ -21,7 +21,6 @@ from llamaprof.discover import (
     scan_reports,
     split_suffix,
     unique_path,
-    wait_until_stable,
 )
 from llamaprof.errors import LlamaprofError
 from llamaprof.model import ReportFormat
@@ -287,24 +286,6 @@ def test_add_by_path_links_a_report(tmp_path: Path) -> None:
         add_by_path(folder, bad)
     with pytest.raises(LlamaprofError, match="is not a file"):
         add_by_path(folder, outside / "missing.sqlite")
-
-
-def test_wait_until_stable_returns_final_size(tmp_path: Path) -> None:
-    """A file still growing is waited for until its size holds still."""
-    path = tmp_path / "growing.bin"
-    path.write_bytes(b"")
-
-    def grow() -> None:
-        for _ in range(4):
-            with path.open("ab") as fh:
-                fh.write(b"x" * 100)
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=grow)
-    thread.start()
-    size = wait_until_stable(path, interval=0.3, timeout=5)
-    thread.join()
-    assert size == 400
 
 
 def test_relevant_paths(tmp_path: Path) -> None:

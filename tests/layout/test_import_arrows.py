@@ -161,6 +161,51 @@ ARROWS = [
         _in_any("llamaprof.render", "llamaprof.charts*"),
         ("llamaprof.cli", "llamaprof.ui", "llamaprof.capture"),
     ),
+    # Ground modules (errors, units, the event columns, the nsys tool, ...) sit under the
+    # readers: everything may import them, they import none of the layers.
+    Arrow(
+        "ground-below-everything",
+        _in_any(
+            "llamaprof.errors",
+            "llamaprof.units",
+            "llamaprof.events",
+            "llamaprof.numeric",
+            "llamaprof.rounding",
+            "llamaprof.reports",
+            "llamaprof.versions",
+            "llamaprof.writable",
+            "llamaprof.policy",
+            "llamaprof.nsys",
+            "llamaprof.server_args",
+            "llamaprof.summaries",
+        ),
+        (
+            "llamaprof.sources",
+            "llamaprof.analyze",
+            "llamaprof.render",
+            "llamaprof.charts*",
+            "llamaprof.cli",
+            "llamaprof.ui",
+            "llamaprof.capture",
+            "llamaprof.loading",
+            "llamaprof.cache",
+            "llamaprof.discover",
+        ),
+    ),
+    # Loading a run (the cache, the record beside it) and the folder scan sit between the
+    # readers and the analyses.
+    Arrow(
+        "loading-below-analysis",
+        _in_any("llamaprof.loading", "llamaprof.cache", "llamaprof.discover"),
+        (
+            "llamaprof.analyze",
+            "llamaprof.render",
+            "llamaprof.charts*",
+            "llamaprof.cli",
+            "llamaprof.ui",
+            "llamaprof.capture",
+        ),
+    ),
     # The CLI and the UI are the top: nothing below imports them.
     Arrow("cli-is-a-top", _outside("llamaprof.cli"), ("llamaprof.cli",)),
     Arrow(
@@ -197,6 +242,20 @@ def test_import_arrow(arrow: Arrow, module: str) -> None:
     }
     where = SOURCES[module].relative_to(ROOT)
     assert [f"{where}:{line} imports {name}" for name, line in offending.items()] == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    [m for m, path in SOURCES.items() if path.name != "__init__.py" and "." in m],
+)
+def test_no_module_imports_its_own_package(module: str) -> None:
+    """A module never imports names from its own package's ``__init__`` (which may import
+    the module back: a cycle that works only in some import orders); submodules are fine."""
+    package = module.rpartition(".")[0]
+    if SOURCES.get(package) is None:
+        return
+    lines = [line for name, line in _imports(module).items() if name == package]
+    assert lines == [], f"{SOURCES[module].relative_to(ROOT)}:{lines[0]} imports {package}"
 
 
 def test_known_broken_arrows_name_real_rules_and_modules() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llamaprof.errors import ReportParseError
-from llamaprof.sources import SQLITE_MAGIC
+from llamaprof.sources.magic import SQLITE_MAGIC
 from llamaprof.sources.sqlite_export import read_sqlite
 
 from shared_data import shared_file
