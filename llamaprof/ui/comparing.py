@@ -80,6 +80,7 @@ class Prepared:
     notes: tuple[tuple[str, str], ...] = ()
     key: tuple = ()
     runs_key: tuple = ()  # ``key`` but the baseline: what the runs as compared depend on
+    files_key: tuple = ()  # the files and labels only: what the whole, uncut runs give
 
 
 def comparison_for(items: dict[str, RunItem], selection: Selection) -> Prepared:
@@ -145,19 +146,20 @@ def _prepare(
             mode = Normalize.NONE
             continue
         runs_key = (key, labels, window, normalize)
-        return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key)
+        return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key, (key, labels))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _cut(identity: tuple, window: Window, label: str, _run: Run | None) -> Run:
+def _cut(identity: tuple, window: Window, _label: str, _run: Run | None) -> Run:
     # A run cut to a window (``identity``: its files' stamps) is the same whatever the
-    # baseline or the labels: another baseline does not cut eight runs again.
+    # baseline or the labels: another baseline or labelling does not cut eight runs again.
+    # (``_label`` only names the run in an error, and is not part of the key.)
     assert _run is not None
-    return apply_window(_run, window, label=label)
+    return apply_window(_run, window, label=_label)
 
 
 def memo(
-    prepared: Prepared, what: str, *args: object, baseline: bool = True
+    prepared: Prepared, what: str, *args: object, baseline: bool = True, window: bool = True
 ) -> Callable[[Callable[[], T]], T]:
     """What a block of the page draws from the comparison, computed once per comparison
     (its ``key``: files and options), ``what`` and ``args``, and shared by every session:
@@ -165,10 +167,14 @@ def memo(
     >>> facts = memo(prepared, "cards")(lambda: card_facts(prepared.comparison))  # doctest: +SKIP
 
     ``baseline=False``: for what does not depend on the baseline (each run's own numbers), so
-    that choosing another baseline does not compute it again. The result must not be changed
-    by the caller (it is not copied).
+    that choosing another baseline does not compute it again; ``window=False`` (with
+    ``baseline=False``): for what comes from the whole runs (the timeline, the serving
+    findings), so that a brushed window or another normalisation does not compute it again.
+    The result must not be changed by the caller (it is not copied).
     """
     key = prepared.key if baseline else prepared.runs_key
+    if not window:
+        key = prepared.files_key
 
     def run(build: Callable[[], T]) -> T:
         return _memo(key, what, args, build)

@@ -74,7 +74,7 @@ def _aligned(prepared: Prepared) -> Aligned | None:
 
 def timeline_tab(prepared: Prepared) -> None:
     """Draw the tab: the timeline chart, the brush, and each run's serving findings."""
-    aligned = memo(prepared, "timeline", baseline=False)(lambda: _aligned(prepared))
+    aligned = memo(prepared, "timeline", baseline=False, window=False)(lambda: _aligned(prepared))
     if aligned is None:
         st.info(
             "The timeline needs event times: an SQLite export or `.nsys-rep` per run "
@@ -91,7 +91,7 @@ def timeline_tab(prepared: Prepared) -> None:
     st.altair_chart(
         chart, key=CHART_KEY, on_select=_take_brushed_window, selection_mode=WINDOW_PARAM
     )
-    findings = memo(prepared, "serving findings", baseline=False)(
+    findings = memo(prepared, "serving findings", baseline=False, window=False)(
         lambda: {
             label: serving_findings(member.entry.run, member.record)
             for label, member in prepared.comparison.members.items()
