@@ -311,6 +311,7 @@ def supervised(
         str(SUPERVISOR),
         f"--linger={linger_s:g}",
         f"--grace={grace_s:g}",
+        f"--parent={os.getpid()}",
         "--",
         *command,
     ]
@@ -425,7 +426,9 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_stop_with_parent(),
+                # the supervisor sets its own death signal (--parent); llama-server run
+                # without a profiler needs it set between fork and exec
+                preexec_fn=None if profiled else _stop_with_parent(),
             )
         except OSError as exc:
             self._log.close()

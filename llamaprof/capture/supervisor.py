@@ -20,9 +20,9 @@ What it does:
 - once nsys has exited, gives what it left (the agent, normally gone within a second) ``linger``
   seconds, then sends them SIGTERM and, ``grace`` seconds later, SIGKILL;
 - on SIGTERM (from llamaprof: "nsys hung" or "cancel"; from the kernel when llamaprof dies,
-  ``PR_SET_PDEATHSIG``) it tears everything down: SIGINT to nsys, ``grace`` seconds later
-  SIGTERM to every process below it (the agent cleans up on SIGTERM), ``grace`` seconds after
-  that SIGKILL;
+  ``PR_SET_PDEATHSIG``, which it sets itself given ``--parent``) it tears everything down:
+  SIGINT to nsys, ``grace`` seconds later SIGTERM to every process below it (the agent
+  cleans up on SIGTERM), ``grace`` seconds after that SIGKILL;
 - cleans up the shared memory nsys leaves in ``/dev/shm`` when it or its agent is killed:
   the files named after a process of its tree (``sem.nsys_sem_<pid>``,
   ``quadd-agent-instance-<pid>``, the agent's ``--shm-name``), and, when nothing of nsys runs
@@ -55,6 +55,7 @@ _NSYS_PROGRAMS = ("nsys", "nsys-launcher", "nsys-tee", "QdstrmImporter")
 _SCAN_S = 1.0  # how often the tree is looked at, to know what to clean up after it
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 #: Signals whose default action ends a process without a core dump: nsys dying by one of
 #: these is passed on by dying of the same signal; any other becomes exit status 128+N.
 _DEFAULTS = tuple(
@@ -298,6 +299,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="supervisor.py")
     parser.add_argument("--linger", type=float, default=2.0)
     parser.add_argument("--grace", type=float, default=3.0)
+    parser.add_argument("--parent", type=int, help="stop everything when this process dies")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -309,6 +311,13 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, sup.on_sigint)
     signal.signal(signal.SIGTERM, sup.on_sigterm)
     signal.signal(signal.SIGHUP, sup.on_sigterm)
+    if args.parent is not None:
+        # llamaprof killed (SIGKILL, the OOM killer) means SIGTERM here: tear down. Set in
+        # this process rather than by a preexec_fn in llamaprof's, which runs threads.
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != args.parent:  # it died before the call: start nothing
+            _log("llamaprof exited before the capture started; nothing started")
+            sys.exit(1)
     fallback = sup.run()
     sup.clean_shm()
     _exit_like(sup.child_status, fallback)

@@ -218,3 +218,30 @@ def test_nsys_session_registry_removed_only_when_no_nsys_runs(tmp_path, monkeypa
     sup.killed = True
     sup.clean_shm()
     assert not registry.exists()
+
+
+def test_a_supervisor_whose_parent_is_gone_starts_nothing(tmp_path):
+    """``--parent`` names the llamaprof process: when the supervisor's parent is another one
+    (llamaprof died before the supervisor could ask the kernel for a signal on its death),
+    it starts nothing and exits 1."""
+    marker = tmp_path / "started"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", supervisor.__file__, "--parent=1", "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "llamaprof: llamaprof exited before the capture started; nothing started\n",
+    )
+    assert not marker.exists()
+    here = subprocess.run(
+        [sys.executable, "-I", "-S", supervisor.__file__, f"--parent={os.getpid()}", "--",
+         *command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert here.returncode == 0 and marker.exists()
