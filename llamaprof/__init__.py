@@ -1,3 +1,3 @@
 """llamaprof: read, compare and capture Nsight Systems profiles of llama-server."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -4,7 +4,7 @@
 else reads it through ``read_record``, which returns a ``CaptureRecord``: the facts the
 comparison, the phases and the app need, parsed once, with the raw JSON kept in ``data``.
 
-Schema 2 (written since llamaprof 0.2) adds, beside everything of schema 1:
+Schema 2 (written since llamaprof 0.2.0) adds, beside everything of schema 1:
 
 - ``set`` {``id``: the capture's time stamp, ``configs``: every config label of the set,
   ``config_index``: 0-based}; ``repeat`` {``group``: ``<set id>/<config index + 1>``, one

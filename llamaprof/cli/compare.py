@@ -160,8 +160,9 @@ def _check_options(view: str | None, by: str, normalize: str, window: object) ->
     callback=_window_spec,
     help="Part of each capture to compare: auto (workload when every run has a capture "
     "record with request times, else all), all, load, workload, prefill, decode, request:N, "
-    "or A:B (1.5s, 250ms, 120us or ns; either side may be empty). An event belongs to a "
-    "window when it starts in it.",
+    "A:B (1.5s, 250ms, 120us or ns; either side may be empty), or workload+A:B (counted "
+    "from each run's workload start, so one window fits runs whose workloads began at "
+    "different times). An event belongs to a window when it starts in it.",
 )
 @click.option(
     "--by",

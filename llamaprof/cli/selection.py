@@ -23,9 +23,10 @@ from llamaprof.units import format_ns
 WINDOW_HELP = (
     "Only events starting in WINDOW: all, load, workload, prefill, decode, request:N (phases "
     "from the capture record beside the report, else detected from the GPU work; see "
-    "`llamaprof phases`), or A:B on the nsys timeline (1.5s, 250ms, 120us or ns; either side "
-    "may be empty). API calls count by their start, GPU work by its GPU start; nothing is "
-    "clipped."
+    "`llamaprof phases`), A:B on the nsys timeline (1.5s, 250ms, 120us or ns; either side "
+    "may be empty; cut to the capture), or workload+A:B (counted from the workload's start; "
+    "A may be negative). API calls count by their start, GPU work by its GPU start; nothing "
+    "is clipped."
 )
 NVTX_HELP = (
     "Only events inside NVTX ranges named NAME: an API call when it starts inside such a range "

@@ -8,8 +8,8 @@ after a restart of the app. Parameters (``?run=a&run=b&baseline=a&tab=kernels...
 
 - ``run``: a selected run, repeated once per run, by its name in the run list;
 - ``baseline``, ``tab``, ``by`` (``name`` | ``family``), ``window`` (``all``, ``load``,
-  ``workload``, ``prefill``, ``decode``, ``request:N`` or ``A:B``), ``values``
-  (``totals`` | ``per-token`` | ``per-request``);
+  ``workload``, ``prefill``, ``decode``, ``request:N``, ``A:B`` or ``workload+A:B``),
+  ``values`` (``none`` | ``per-token`` | ``per-request``);
 - ``folder``: the reports folder, where visitors may change it.
 
 Streamlit's own widget binding (``bind="query-params"``) drops a value equal to the widget's
