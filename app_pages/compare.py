@@ -7,6 +7,7 @@ The page's state is its link: ``?run=a&run=b&baseline=a&tab=kernels&by=name&wind
 import streamlit as st
 
 from llamaprof.analyze.comparison import THROUGHPUT
+from llamaprof.analyze.configs import newest_set
 from llamaprof.charts import run_colors
 from llamaprof.errors import LlamaprofError
 from llamaprof.render.text import shorten_middle
@@ -85,7 +86,10 @@ if (values := url_state.first_visit_value(url_state.VALUES)) in NORMALIZE_TEXT:
     st.session_state["compare_normalize"] = values
 
 # Stale ids (a report deleted meanwhile) would make the widgets fail: drop them first.
-keep_valid_selection("compare_runs", ids, default=ids[: min(len(ids), 2)], multi=True)
+# By default a folder's newest A/B set, config against config; else its first two runs.
+ab_set = newest_set({i: item.loaded.record for i, item in runs.items() if item.loaded})
+default_runs = ab_set[:MAX_COMPARE] if ab_set else ids[:2]
+keep_valid_selection("compare_runs", ids, default=default_runs, multi=True)
 left, right, far = st.columns([4, 2, 1])
 selected = left.multiselect(
     "Runs",

@@ -15,7 +15,7 @@ import pandas as pd
 from llamaprof.record import FLAG_SET, CaptureRecord
 from llamaprof.server_args import difference_labels
 
-__all__ = ["config_diff", "setting_label", "settings_labels"]
+__all__ = ["config_diff", "newest_set", "setting_label", "settings_labels"]
 
 
 def _flat(record: CaptureRecord | None) -> dict[str, str]:
@@ -96,3 +96,31 @@ def settings_labels(records: Mapping[str, CaptureRecord | None]) -> dict[str, st
     out = dict.fromkeys(records, "")
     out.update(zip(known, labels, strict=True))
     return out
+
+
+def newest_set(records: Mapping[str, CaptureRecord | None]) -> list[str]:
+    """The keys of the newest A/B set's runs (the highest ``set_id``, a capture's time stamp
+    ``YYYYMMDD-HHMMSS``), in capture order: by config, then by repeat; [] when no set has two
+    configs or more. What a comparison opens on by default in a folder of captures, so that
+    a set compares config against config rather than two repeats of one.
+
+    >>> from llamaprof.record import parse_record
+    >>> def rec(set_id, config, repeat):
+    ...     return parse_record({"schema": 2, "set": {"id": set_id, "config_index": config},
+    ...                          "repeat": {"group": f"{set_id}/{config}", "index": repeat}}, "r")
+    >>> newest_set({"off1": rec("20261205-1", 1, 1), "on2": rec("20261205-1", 0, 2),
+    ...             "on1": rec("20261205-1", 0, 1), "old": rec("20261204-9", 0, 1), "x": None})
+    ['on1', 'on2', 'off1']
+    """
+    sets: dict[str, list[tuple[int, str, int, str]]] = {}
+    for key, record in records.items():
+        if record is not None and record.set_id is not None:
+            # schema-1 records name no config index: their group (one per config) orders them
+            config = -1 if record.config_index is None else record.config_index
+            order = (config, record.group, record.repeat_index or 0, key)
+            sets.setdefault(record.set_id, []).append(order)
+    for set_id in sorted(sets, reverse=True):
+        runs = sorted(sets[set_id])
+        if len({group for _, group, _, _ in runs}) >= 2:
+            return [key for _, _, _, key in runs]
+    return []

@@ -6,6 +6,7 @@ never write there), capture records are written beside the copies.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -186,6 +187,36 @@ def test_cards_of_two_gpu_runs_show_the_gpus_and_kernel_time_per_gpu(tmp_path: P
     # the run list counts them too
     facts = [c.value for c in at.sidebar.caption if c.value.startswith("sqlite")]
     assert [f.split(" · ")[2] for f in facts] == ["2 GPUs (not named in the report)"] * 2
+
+
+def test_a_folder_of_captures_opens_on_its_newest_set_config_against_config(tmp_path: Path):
+    """No link: the page selects the newest A/B set's runs in capture order (its first
+    config first, so the baseline), not the first two files (two repeats of ``-fa off``)."""
+    folder = tmp_path / "ab"
+    runs = {  # name -> (set, config index, args, repeat)
+        "0-older": ("20261201-120000", 0, ["-fa", "on"], 1),
+        "0-older-off": ("20261201-120000", 1, ["-fa", "off"], 1),
+        "a-off-1": ("20261205-003613", 1, ["-fa", "off"], 1),
+        "a-off-2": ("20261205-003613", 1, ["-fa", "off"], 2),
+        "b-on-1": ("20261205-003613", 0, ["-fa", "on"], 1),
+        "b-on-2": ("20261205-003613", 0, ["-fa", "on"], 2),
+    }
+    for name, (set_id, config, args, repeat) in runs.items():
+        copy_report(SEED, folder, f"{name}.txt")
+        record = {
+            "schema": 2,
+            "name": name,
+            "settings": {"args": args, "env": {}},
+            "set": {"id": set_id, "config_index": config},
+            "repeat": {"group": f"{set_id}/{config + 1}", "index": repeat, "of": 2},
+        }
+        (folder / f"{name}.llamaprof.json").write_text(json.dumps(record))
+    at = make_app(folder).run()
+    _no_errors(at)
+    assert at.multiselect(key="compare_runs").value == ["b-on-1.txt", "b-on-2.txt",
+                                                        "a-off-1.txt", "a-off-2.txt"]  # fmt: skip
+    assert at.selectbox(key="compare_baseline").value == "b-on-1.txt"
+    assert at.query_params["baseline"] == "b-on-1"
 
 
 def test_runs_whose_names_slug_alike_get_a_card_each(tmp_path: Path):
