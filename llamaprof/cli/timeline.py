@@ -24,7 +24,7 @@ from llamaprof.analyze.timeline import timeline
 from llamaprof.analyze.windows import WindowSpec, parse_duration
 from llamaprof.cli.selection import describe, record_beside, window_option
 from llamaprof.cli.stats import _write
-from llamaprof.errors import WindowError
+from llamaprof.errors import NoData, WindowError
 from llamaprof.loading import load_run
 
 __all__ = ["timeline_command"]
@@ -77,6 +77,11 @@ def timeline_command(path: str, bin_ns: int, window_spec: WindowSpec | None, fmt
         raise WindowError(
             f"{label} is `nsys stats` output, which has no event times: a timeline needs the "
             "SQLite export or the .nsys-rep"
+        )
+    if not run.events.has_cuda:
+        raise NoData(
+            f"{label} holds no CUDA events (a capture on a machine without a GPU?): nothing "
+            "to put on a timeline"
         )
     window = None
     start = end = None

@@ -67,7 +67,9 @@ def _aligned(prepared: Prepared) -> Aligned | None:
     runs = {
         label: (member.entry.run.events, member.record)
         for label, member in prepared.comparison.members.items()
-        if member.entry.run is not None and member.entry.run.events is not None
+        if member.entry.run is not None
+        and member.entry.run.events is not None
+        and member.entry.run.events.has_cuda
     }
     return aligned_timelines(runs) if runs else None
 
@@ -77,10 +79,14 @@ def timeline_tab(prepared: Prepared) -> None:
     aligned = memo(prepared, "timeline", baseline=False, window=False)(lambda: _aligned(prepared))
     if aligned is None:
         st.info(
-            "The timeline needs event times: an SQLite export or `.nsys-rep` per run "
-            "(`nsys stats` output has none)."
+            "The timeline needs CUDA events with their times: an SQLite export or `.nsys-rep` "
+            "of a capture on a GPU (`nsys stats` output has no times; a capture without a GPU "
+            "has no CUDA events)."
         )
         return
+    left_out = [label for label in prepared.comparison.members if label not in aligned.timelines]
+    if left_out:
+        st.caption(f"Not drawn, no CUDA events with times: {md_escape(', '.join(left_out))}.")
     st.caption(
         f"GPU busy, GPU time by kernel family and CPU time in sync calls per "
         f"{format_ns(aligned.bin_ns)} bin, runs aligned at their workload start; start-up, "

@@ -114,3 +114,15 @@ def test_capture_then_compare_in_the_cli_and_the_app(ab_set) -> None:
     assert list(table["Name"]) == METRICS
     assert {"-fa on", "-fa off"} <= set(table.columns)
     assert all(" ± " in cell for cell in table["-fa on"])  # two repeats: mean ± spread
+
+    # The timeline of a capture without a GPU: one line in the CLI, one note on the page.
+    timeline = _run("timeline", runs[0], env=env)
+    assert (timeline.returncode, timeline.stdout) == (1, "")
+    assert timeline.stderr == (
+        f"llamaprof: {runs[0].name} holds no CUDA events (a capture on a machine without a "
+        "GPU?): nothing to put on a timeline\n"
+    )
+    at = open_tab(at, "Timeline")
+    assert not at.exception
+    assert [i.value for i in at.info][-1].startswith("The timeline needs CUDA events")
+    assert not at.get("vega_lite_chart")
