@@ -24,6 +24,7 @@ from llamaprof.analyze.compare import VIEWS
 from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison
 from llamaprof.analyze.overview import group_overview, kernel_time_by_device, run_gpus
 from llamaprof.charts import delta_bars, grouped_bars
+from llamaprof.model import Run
 from llamaprof.render.comparison import table, to_csv
 from llamaprof.render.tables import column_widths
 from llamaprof.render.text import (
@@ -129,8 +130,9 @@ def _delta(value: float | None, base: float | None, fmt: Callable[[float], str])
 _CARD_METRICS = (("GPU kernel time", "kernel_time_ns"), ("CUDA API time", "api_time_ns"))
 
 
-def _known_facts(facts: dict[str, tuple[float | None, float]]) -> str:
-    """Bytes per direction, span and busy share, leaving out what the source does not hold."""
+def _known_facts(facts: dict[str, tuple[float | None, float]], why_none: str) -> str:
+    """Bytes per direction, span and busy share, leaving out what the source does not hold
+    (``why_none``: what to say when it holds none of them)."""
     parts = []
     for title, key in (("H→D", "bytes_htod"), ("D→H", "bytes_dtoh"), ("D→D", "bytes_dtod")):
         value, std = facts[key]
@@ -142,7 +144,7 @@ def _known_facts(facts: dict[str, tuple[float | None, float]]) -> str:
     busy, _ = facts["gpu_busy_share"]
     if busy is not None:
         parts.append(f"GPU busy {share_text(busy)}")
-    return " · ".join(parts) or "bytes, span and busy share: not in this report's format"
+    return " · ".join(parts) or f"bytes, span and busy share: {why_none}"
 
 
 def _devices_text(devices: pd.DataFrame, per: str) -> str:
@@ -167,6 +169,7 @@ class Card:
     gpus: str | None
     devices: str | None
     warnings: tuple[str, ...]
+    why_none: str = "not in this report's format"
 
 
 def card_facts(comparison: Comparison) -> dict[str, Card]:
@@ -188,8 +191,18 @@ def card_facts(comparison: Comparison) -> dict[str, Card]:
             gpus=md_escape(gpus_text(gpus)) if gpus else None,
             devices=_devices_text(devices, per) if len(devices) > 1 else None,
             warnings=tuple(w for run in runs if run is not None for w in run.info.warnings),
+            why_none=_why_no_facts(runs),
         )
     return cards
+
+
+def _why_no_facts(runs: list[Run | None]) -> str:
+    """Why a card may have no bytes, span or busy share: its runs' sources hold none."""
+    if all(run is None for run in runs):
+        return "capture records only"
+    if any(run is not None and run.events is not None and not run.events.has_cuda for run in runs):
+        return "no CUDA events in this capture (captured without a GPU?)"
+    return "not in this report's format"
 
 
 def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
@@ -221,7 +234,7 @@ def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
                         delta = _delta(value, base[key][0], format_ns)
                     shown = value_text(format_ns, value, std) if value is not None else "n/a"
                     slot.metric(title + per, shown, delta, delta_color="inverse")
-                st.caption(_known_facts(card.facts))
+                st.caption(_known_facts(card.facts, card.why_none))
                 if card.gpus:
                     st.caption(card.gpus)
                 if card.devices:

@@ -126,3 +126,12 @@ def test_capture_then_compare_in_the_cli_and_the_app(ab_set) -> None:
     assert not at.exception
     assert [i.value for i in at.info][-1].startswith("The timeline needs CUDA events")
     assert not at.get("vega_lite_chart")
+    # Over the workload (the default window: the records time every request) each config's
+    # card has its span; over the whole capture there is nothing of CUDA to measure it by.
+    spans = [c.value for c in at.get_by_key("header_fa_on").caption]
+    assert spans[-1].startswith("span ") and " ± " in spans[-1]
+    at.session_state["compare_window"] = "all"
+    at.run()
+    assert [c.value for c in at.get_by_key("header_fa_on").caption][-1] == (
+        "bytes, span and busy share: no CUDA events in this capture (captured without a GPU?)"
+    )
