@@ -508,15 +508,21 @@ def run_capture(
         )
         records: list[dict] = []
         for index, run in enumerate(prepared.runs):
-            if cancel.is_set():
-                raise CaptureCancelled()
-            reporter.begin(index, run, c.workload.requests)
             try:
+                if cancel.is_set():
+                    raise CaptureCancelled()
+                reporter.begin(index, run, c.workload.requests)
                 record = _capture_one(prepared, run, shared, reporter, cancel)
             except CaptureFailed as exc:
-                if records and not isinstance(exc, CaptureCancelled):
+                if records:  # the runs finished before it are in the folder, and stay
                     kept = ", ".join(r["name"] for r in records)
-                    exc.reason = f"{run.name}: {exc.reason} (kept the runs before it: {kept})"
+                    if isinstance(exc, CaptureCancelled):
+                        exc.reason = (
+                            exc.reason.replace("nothing kept", "the run in progress not kept")
+                            + f"; kept the runs finished before it: {kept}"
+                        )
+                    else:
+                        exc.reason = f"{run.name}: {exc.reason} (kept the runs before it: {kept})"
                 raise
             records.append(record)
             if on_record is not None:

@@ -2,7 +2,8 @@
 
 Progress goes to stderr, one line per step; the summary of each captured run to stdout.
 Exit status 0 when every run was captured and recorded, 1 with a one-line reason
-otherwise, 130 when cancelled (Ctrl-C or SIGTERM: every process is stopped, nothing kept).
+otherwise, 130 when cancelled (Ctrl-C or SIGTERM: every process is stopped; runs finished
+before the cancel are kept, the one in progress is not).
 """
 
 from __future__ import annotations

@@ -459,6 +459,23 @@ def test_cancel_mid_workload_stops_everything(make_config, reports, monkeypatch,
     assert not Path(f"/dev/shm/quadd-agent-instance-{seen['agent']}").exists()
 
 
+def test_cancel_after_a_finished_run_keeps_it_and_says_so(make_config, reports, test_mark):
+    """Cancelled between the runs of a set (without a profiler here: the rule is the
+    runner's): the run that finished stays in the folder, and the one line says so instead
+    of "nothing kept"."""
+    cancel = threading.Event()
+    cfg = make_config(profile=False, nsys=None, repeat=2)
+    with pytest.raises(CaptureCancelled) as info:
+        run_capture(cfg, cancel=cancel, on_record=lambda record: cancel.set())
+    (kept,) = [name.removesuffix(".llamaprof.json") for name in files_in(reports)]
+    assert str(info.value) == (
+        "capture cancelled; every process was stopped, the run in progress not kept; kept the "
+        f"runs finished before it: {kept}"
+    )
+    assert kept.endswith("_r1")
+    assert wait_until_none_left(test_mark) == []
+
+
 def test_cancel_while_nsys_writes_its_report(
     make_config, reports, hanging_nsys, monkeypatch, test_mark
 ):
