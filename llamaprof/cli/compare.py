@@ -117,10 +117,14 @@ def _default_view(entries: list[LoadedRun]) -> str:
     return "kernels"
 
 
-def _check_options(view: str | None, by: str, normalize: str, window: object) -> None:
+def _check_options(
+    view: str | None, by: str, normalize: str, window: object, top: int = 0
+) -> None:
     """Usage errors (exit 2) for options that do not apply to ``view`` (None: not chosen yet,
     ``_default_view`` picks it once the runs are read)."""
     if view == THROUGHPUT:
+        if top:
+            raise click.UsageError("--top applies to CUDA reports; throughput shows every metric")
         if by == "family":
             raise click.UsageError("--by family applies to the kernel report, not to throughput")
         if normalize != "none":
@@ -226,7 +230,7 @@ def compare(
     """Compare one CUDA summary (or throughput) of several runs against a baseline."""
     if len(runs) + (baseline is not None and baseline not in map(str, runs)) < 2:
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
-    _check_options(view, by, normalize, window)  # before reading: a usage error comes first
+    _check_options(view, by, normalize, window, top)  # before reading: usage errors first
     entries, base_key = _entries(runs, baseline)
     if len(entries) < 2:
         raise click.UsageError("compare needs at least two runs (RUN RUN, or RUN --baseline RUN)")
@@ -240,7 +244,13 @@ def compare(
             )
     if view is None:
         view = _default_view(entries)
-        _check_options(view, by, normalize, window)
+        _check_options(view, by, normalize, window, top)
+        if view == THROUGHPUT:
+            click.echo(
+                "llamaprof: note: no run holds CUDA data (capture records alone, or captures "
+                "without a GPU): comparing throughput",
+                err=True,
+            )
     spec = None
     if view != THROUGHPUT:
         spec = parse_window(auto_window(entries)) if window == "auto" else window

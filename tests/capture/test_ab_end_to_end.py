@@ -70,7 +70,10 @@ def test_capture_then_compare_in_the_cli_and_the_app(ab_set) -> None:
     runs = sorted(reports.glob("*.nsys-rep"))
     compared = _run("compare", *runs, "--baseline", "-fa on", "--format", "json", env=env)
     assert compared.returncode == 0, compared.stderr
-    assert compared.stderr == ""
+    assert compared.stderr == (
+        "llamaprof: note: no run holds CUDA data (capture records alone, or captures without "
+        "a GPU): comparing throughput\n"
+    )
     document = json.loads(compared.stdout)
     assert (document["report"], document["baseline"], document["runs"]) == (
         "throughput",
