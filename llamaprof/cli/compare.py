@@ -278,7 +278,7 @@ def compare(
     elif fmt == "csv":
         click.echo(to_csv(result, top), nl=False)
     else:
-        caption = comparison.caption if result.report is not None else _throughput_caption()
+        caption = comparison.caption if result.report is not None else ""  # its own
         click.echo(to_markdown(result, top, caption=caption, warnings=warnings), nl=False)
     if fmt != "md":
         for warning in warnings:
@@ -289,13 +289,6 @@ def compare(
             click.echo(f"llamaprof: regression: {line}", err=True)
         if failed:
             sys.exit(EXIT_REGRESSION)
-
-
-def _throughput_caption() -> str:
-    return (
-        "From the capture records: llama-server's own timings of every request, and the "
-        "workload's wall clock."
-    )
 
 
 def _window_json(comparison: Comparison, view: ViewComparison) -> dict | None:

@@ -178,6 +178,13 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+#: What throughput numbers are, wherever they are shown (page, Markdown, CLI).
+THROUGHPUT_CAPTION = (
+    "From the capture records: llama-server's own timings of every request, and the "
+    "workload's wall clock. Not cut to the window."
+)
+
+
 def to_markdown(
     view: ViewComparison,
     top: int = 0,
@@ -187,10 +194,13 @@ def to_markdown(
 ) -> str:
     """One view as Markdown, ready to paste into a pull request.
 
-    A bold title line, the caption (window, normalisation, groups), each warning as a
-    ``> ⚠`` quote, then ``table``'s rows as a pipe table: kernel names in backticks, the
-    baseline marked, the Total row in bold.
+    A bold title line, the caption (window, normalisation, groups; for throughput
+    ``THROUGHPUT_CAPTION`` unless given), each warning as a ``> ⚠`` quote, then ``table``'s
+    rows as a pipe table: kernel names in backticks, the baseline marked, the Total row in
+    bold.
     """
+    if view.report is None and not caption:
+        caption = THROUGHPUT_CAPTION
     what = f"{reports.TITLES[view.report]} ({view.report})" if view.report else "Throughput"
     by = f", by {view.by}" if view.report else ""
     lines = [f"**{what}**{by}; baseline `{view.baseline}`", ""]

@@ -25,7 +25,7 @@ from llamaprof.analyze.comparison import THROUGHPUT, Comparison, ViewComparison
 from llamaprof.analyze.overview import group_overview, kernel_time_by_device, run_gpus
 from llamaprof.charts import delta_bars, grouped_bars
 from llamaprof.model import Run
-from llamaprof.render.comparison import table, to_csv
+from llamaprof.render.comparison import THROUGHPUT_CAPTION, table, to_csv
 from llamaprof.render.tables import column_widths
 from llamaprof.render.text import (
     change_text,
@@ -440,10 +440,7 @@ def throughput_view(prepared: Prepared, *, colors: dict[str, str]) -> ViewCompar
             "`llamaprof capture` keep llama-server's timings in `<name>.llamaprof.json`."
         )
         return None
-    st.caption(
-        "From the capture records: llama-server's own timings of every request, and the "
-        "workload's wall clock. Not cut to the window."
-    )
+    st.caption(THROUGHPUT_CAPTION)
     long = view.long
     columns = view.columns
     per_row = min(len(columns), 4)

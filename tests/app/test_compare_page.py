@@ -250,13 +250,17 @@ def test_throughput_compares_configs_with_mean_and_spread(tmp_path: Path):
             totals={"predicted_per_second": speed, "prompt_per_second": 10 * speed},
         )  # fmt: skip
     at = make_app(folder).run()
-    at.multiselect(key="compare_runs").set_value([p.name for p in sorted(folder.glob("*.txt"))])
+    # the folder opens on its set, -fa on first (set/1); -fa off is made the baseline
+    assert at.multiselect(key="compare_runs").value == [
+        "fa-on-1.txt", "fa-on-2.txt", "fa-off-1.txt", "fa-off-2.txt",
+    ]  # fmt: skip
+    at.selectbox(key="compare_baseline").set_value("fa-off-1.txt")
     at.run()
     at = open_tab(at, "Throughput")
     _no_errors(at)
     assert at.query_params["tab"] == "throughput"
     shown = tab(at, "Throughput").dataframe[0].value
-    # -fa off (the baseline: first selected) 40 and 42 tokens/s, -fa on 50 and 54.
+    # -fa off (the baseline) 40 and 42 tokens/s, -fa on 50 and 54.
     assert list(shown.columns) == ["Name", "-fa off", "-fa on", "Δ -fa on", "Δ% -fa on"]
     assert shown.values.tolist() == [
         ["generation tokens/s", "41.0 tokens/s ± 1.4 tokens/s", "52.0 tokens/s ± 2.8 tokens/s",

@@ -96,7 +96,7 @@ def test_records_alone_compare_throughput_by_config(records: list[Path]) -> None
         "**Throughput**; baseline `-fa on`",
         "",
         "From the capture records: llama-server's own timings of every request, and the "
-        "workload's wall clock.",
+        "workload's wall clock. Not cut to the window.",
         "",
         "| Name | -fa on (baseline) | -fa off | Δ -fa off | Δ% -fa off |",
         "|---|---:|---:|---:|---:|",
