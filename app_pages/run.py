@@ -38,6 +38,9 @@ if not runs:
 
 if (name := url_state.first_visit_value(url_state.RUN)) in id_of:
     st.session_state["single_run"] = id_of[name]
+elif name is not None:
+    # Said while the page shows another run than the link's: a report renamed or deleted.
+    st.session_state["_run_link_unknown"] = name
 if (tab_id := url_state.first_visit_value(url_state.TAB)) in RUN_TABS:
     st.session_state["run_tab"] = reports.TITLES[RUN_TABS[tab_id]]
 keep_valid_selection("single_run", ids, default=ids[0])
@@ -46,6 +49,11 @@ run_id = left.selectbox(
     "Run", ids, format_func=lambda i: runs[i].name, key="single_run", persist_state="session"
 )
 top = right.number_input("Top N", 3, 50, step=1, key="run_top_n", persist_state="session")
+if (unknown := st.session_state.get("_run_link_unknown")) is not None:
+    if run_id == ids[0] and unknown not in id_of:
+        st.warning(f"The link names a run not in the folder: {md_escape(unknown)}.")
+    else:
+        del st.session_state["_run_link_unknown"]
 item = runs[run_id]
 run = item.run
 assert run is not None  # readable_runs keeps loaded runs only

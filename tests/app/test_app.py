@@ -340,6 +340,19 @@ def test_add_by_path(examples_dir: Path, tmp_path: Path):
     assert "3 readable runs of 3" in _sidebar_text(at)
 
 
+def test_single_run_link_to_a_run_no_longer_there_says_so(examples_dir: Path):
+    """``/run?run=gone``: the page shows the first run and says the link's is not there;
+    choosing a run clears the note."""
+    at = make_app(examples_dir).run()
+    at.query_params["run"] = "nosuchrun"
+    at.switch_page("app_pages/run.py").run()
+    _no_errors(at)
+    assert [w.value for w in at.warning] == ["The link names a run not in the folder: nosuchrun."]
+    at.selectbox(key="single_run").select(GEN_ID).run()
+    at.selectbox(key="single_run").select(SEED_ID).run()
+    assert not at.warning
+
+
 def test_single_run_page(examples_dir: Path):
     """The single-run page shows the chosen run's summaries with exact values; its link keeps
     the run and the tab."""
