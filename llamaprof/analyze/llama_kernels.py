@@ -71,9 +71,10 @@ FAMILIES: tuple[KernelFamily, ...] = (
     ),
     KernelFamily(
         "attention",
-        r"flash_attn|soft_max|diag_mask_inf",
-        "attention: flash attention (flash_attn_ext*, its stream-k fixup and combine kernels); "
-        "soft_max and the causal mask without flash attention",
+        r"flash_attn|flash_fwd|flash_bwd|soft_max|diag_mask_inf",
+        "attention: flash attention (flash_attn_ext*, its stream-k fixup and combine kernels; "
+        "FlashAttention's flash_fwd/flash_bwd kernels where a program links it); soft_max and "
+        "the causal mask without flash attention",
     ),
     KernelFamily(
         "matmul",
@@ -220,6 +221,8 @@ def kernel_family(name: str) -> str:
     'attention'
     >>> kernel_family("turing_h1688gemm_256x64_sliced1x2_ldg8_tn")
     'matmul'
+    >>> kernel_family("void flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4>, true>(…)")
+    'attention'
     """
     if not isinstance(name, str) or not name.strip():
         return OTHER

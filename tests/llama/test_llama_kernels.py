@@ -222,16 +222,24 @@ def test_seed_family_summary() -> None:
 
 
 def test_gindachen_family_summary() -> None:
-    """A PyTorch run is mostly 'other'; its nvjet cuBLAS GEMMs are matmul."""
+    """A PyTorch run: FlashAttention's flash_fwd_kernel is attention (68 launches, 272_317_378
+    ns: the SQL sum of its rows), its nvjet cuBLAS GEMMs matmul, the rest 'other'."""
     before = load_report(shared_file("sqlite/GindaChen__nsys-ai__mfu_2gpu_before.sqlite"))
     summary = family_summary(before.summary("cuda_gpu_kern_sum"))
     assert summary.drop(columns="description").to_dict("records") == [
         {
+            "family": "attention",
+            "total_ns": 272_317_378,
+            "count": 68,
+            "time_pct": 50.9,
+            "n_kernels": 1,
+        },
+        {
             "family": "other",
-            "total_ns": 477_401_074,
-            "count": 3673,
-            "time_pct": 89.2,
-            "n_kernels": 24,
+            "total_ns": 205_083_696,
+            "count": 3605,
+            "time_pct": 38.3,
+            "n_kernels": 23,
         },
         {
             "family": "matmul",
