@@ -8,7 +8,7 @@ options) are never among the reasons: they are not in a record's settings or fac
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from llamaprof import reports
@@ -42,6 +42,18 @@ def _nsys(run: Run | None, record: CaptureRecord | None) -> str | None:
     return record.facts.get("nsys") if record is not None else None
 
 
+def same_release(a: str, b: str) -> bool:
+    """True when two nsys version texts name one release as far as both go: a stats text
+    says ``2022.4.2`` where the export of the same run says ``2022.4.2.1``.
+
+    >>> same_release("2022.4.2.1", "2022.4.2"), same_release("2022.4.2", "2022.4.1.21")
+    (True, False)
+    """
+    parts_a, parts_b = a.split("."), b.split(".")
+    common = min(len(parts_a), len(parts_b))
+    return parts_a[:common] == parts_b[:common]
+
+
 def _model(record: CaptureRecord | None) -> str | None:
     if record is None or "model" not in record.facts:
         return None
@@ -50,9 +62,16 @@ def _model(record: CaptureRecord | None) -> str | None:
     return f"{name} ({int(size):,} bytes)" if size and size.isdigit() else name or None
 
 
-def _differs(kind: str, what: str, values: dict[str, str | None]) -> ComparabilityWarning | None:
+def _differs(
+    kind: str,
+    what: str,
+    values: dict[str, str | None],
+    same: Callable[[str, str], bool] = str.__eq__,
+) -> ComparabilityWarning | None:
+    """A warning listing ``values`` when two of them are not alike (``same``)."""
     known = {label: v for label, v in values.items() if v is not None}
-    if len(set(known.values())) <= 1:
+    texts = list(dict.fromkeys(known.values()))
+    if all(same(a, b) for a, b in itertools.combinations(texts, 2)):
         return None
     listing = "; ".join(f"{label}: {value}" for label, value in known.items())
     return ComparabilityWarning(kind, f"Different {what}: {listing}.", tuple(known))
@@ -115,7 +134,12 @@ def comparability_warnings(
     rec = {label: records.get(label) for label in labels}
     warnings = [
         _differs("gpu", "GPUs", {lb: _gpu(run[lb], rec[lb]) for lb in labels}),
-        _differs("nsys", "nsys versions", {lb: _nsys(run[lb], rec[lb]) for lb in labels}),
+        _differs(
+            "nsys",
+            "nsys versions",
+            {lb: _nsys(run[lb], rec[lb]) for lb in labels},
+            same=same_release,
+        ),
         _differs("model", "models", {lb: _model(rec[lb]) for lb in labels}),
         _differs(
             "workload",

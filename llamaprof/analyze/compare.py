@@ -127,6 +127,37 @@ def _totals(label: str, frame: pd.DataFrame, key: str, value: str) -> pd.DataFra
     return data.groupby("key", sort=False).sum()
 
 
+#: How ``nsys stats`` text ends a name it cut to its column (100 characters).
+CUT_MARK = "…"
+
+
+def match_cut_names(totals: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``_totals`` frames with each name that ``nsys stats`` text cut (``…`` at its end)
+    renamed to the whole name it stands for, where the other runs hold exactly one whole
+    name that begins with it: the same kernel read from a text dump and from an export is
+    one row, not a "missing" and a "new" one.
+
+    >>> cut = pd.DataFrame({"value": [5]}, index=pd.Index(["reduce_kernel[abi:v1,cw5…"]))
+    >>> whole = pd.DataFrame({"value": [7]}, index=pd.Index(["reduce_kernel[abi:v1,cw51cX]"]))
+    >>> list(match_cut_names({"text": cut, "export": whole})["text"].index)
+    ['reduce_kernel[abi:v1,cw51cX]']
+    """
+    whole = {k for t in totals.values() for k in t.index if not str(k).endswith(CUT_MARK)}
+    out = {}
+    for label, frame in totals.items():
+        renames = {}
+        for name in frame.index:
+            if str(name).endswith(CUT_MARK):
+                stem = str(name)[: -len(CUT_MARK)]
+                found = [w for w in whole if str(w).startswith(stem)]
+                if len(found) == 1:
+                    renames[name] = found[0]
+        if renames:
+            frame = frame.rename(index=renames).groupby(level=0, sort=False).sum()
+        out[label] = frame
+    return out
+
+
 def compare_groups(
     frames: Mapping[str, pd.DataFrame],
     groups: Mapping[str, Sequence[str]],
@@ -174,6 +205,7 @@ def compare_groups(
     if unknown:
         raise ValueError(f"no frame for run(s) {', '.join(unknown)}")
     totals = {label: _totals(label, frames[label], key, value) for label in dict.fromkeys(members)}
+    totals = match_cut_names(totals)
     keys = list(dict.fromkeys(k for label in members for k in totals[label].index))
     single = all(len(group) == 1 for group in groups.values())
     integer = single and all(

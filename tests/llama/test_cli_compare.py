@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -469,3 +471,19 @@ def test_broken_capture_record_then_lacks_for_per_token(fa_pair: tuple[Path, Pat
         "llamaprof: --normalize per-token needs a capture record with generated tokens beside "
         "every run; fa-on, fa-off have none (use --normalize none)\n"
     )
+
+
+def test_one_run_as_export_and_as_stats_text_compares_as_one() -> None:
+    """The golden pair (an export and the `nsys stats` text of the same run): the kernel the
+    text cut at 100 characters (``…``) is matched to its whole name, so the comparison has one
+    row, unchanged, and no nsys version warning (2022.4.2.1 and 2022.4.2 are one release)."""
+    export = shared_file("sqlite/Pandananana__python-hpc__q1_1.sqlite")
+    text = shared_file("stats-text/Pandananana__python-hpc__q1_2.sh.stats.txt")
+    result = _compare(export, text, "--report", "kernels", "--format", "csv")
+    assert (result.exit_code, result.stderr) == (0, "")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    # sum(end - start) of the export's 5 kernel rows; the text's 5 rows add up the same
+    assert [(r["value"], r["status"]) for r in rows] == [("231807", "same"), ("231807", "same")]
+    assert rows[0]["name"] == rows[1]["name"]
+    assert rows[0]["name"].startswith("cudapy::__main__::reduce_kernel[abi:v1,")
+    assert not rows[0]["name"].endswith("…")

@@ -425,6 +425,18 @@ def test_real_runs_differ_in_nsys_version() -> None:
     ]
 
 
+def test_one_run_as_export_and_as_stats_text_is_one_nsys_release() -> None:
+    """The golden pair (one run: its SQLite export says 2022.4.2.1, the `nsys stats` text of
+    it 2022.4.2) is one release: no warning. Releases that differ where both say are."""
+    export = load_report(shared_file("sqlite/Pandananana__python-hpc__q1_1.sqlite"))
+    text = load_report(shared_file("stats-text/Pandananana__python-hpc__q1_2.sh.stats.txt"))
+    assert (export.info.nsys_version, text.info.nsys_version) == ("2022.4.2.1", "2022.4.2")
+    assert comparability_warnings({"export": export, "text": text}, {}) == []
+    older = _run("older", nsys="2022.4.1.21")
+    (warning,) = comparability_warnings({"export": export, "older": older}, {})
+    assert warning.message == "Different nsys versions: export: 2022.4.2.1; older: 2022.4.1.21."
+
+
 def test_load_entry_reads_the_record_beside_a_report(
     tmp_path: Path, fa_pair: tuple[Path, Path]
 ) -> None:
