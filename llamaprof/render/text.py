@@ -95,14 +95,22 @@ def change_text(pct: float, status: str) -> str:
 
 
 def value_text(fmt: Callable[[float], str], value: float, std: float | None = None) -> str:
-    """A value for people, with `` ± std`` for a repeat group whose runs differ.
+    """A value for people, with `` ± std`` for a repeat group whose runs differ; the unit
+    is written once where both read in the same one (narrow table cells and cards).
 
     >>> value_text(unit_formatter("ns"), 810_000, 14_142.1)
-    '810 µs ± 14.1 µs'
+    '810 ± 14.1 µs'
+    >>> value_text(unit_formatter("ns"), 24_400_000, 833_000)
+    '24.4 ms ± 833 µs'
     """
     text = fmt(value)
     if std is not None and not pd.isna(std) and std > 0:
-        text += f" ± {fmt(std)}"
+        spread = fmt(std)
+        number, _, unit = text.rpartition(" ")
+        spread_number, _, spread_unit = spread.rpartition(" ")
+        if number and spread_number and unit == spread_unit:
+            return f"{number} ± {spread_number} {unit}"
+        text += f" ± {spread}"
     return text
 
 

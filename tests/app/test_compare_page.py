@@ -263,17 +263,17 @@ def test_throughput_compares_configs_with_mean_and_spread(tmp_path: Path):
     # -fa off (the baseline) 40 and 42 tokens/s, -fa on 50 and 54.
     assert list(shown.columns) == ["Name", "-fa off", "-fa on", "Δ -fa on", "Δ% -fa on"]
     assert shown.values.tolist() == [
-        ["generation tokens/s", "41.0 tokens/s ± 1.4 tokens/s", "52.0 tokens/s ± 2.8 tokens/s",
+        ["generation tokens/s", "41.0 ± 1.4 tokens/s", "52.0 ± 2.8 tokens/s",
          "+11.0 tokens/s", "+26.8%"],
-        ["prompt tokens/s", "410 tokens/s ± 14.1 tokens/s", "520 tokens/s ± 28.3 tokens/s",
+        ["prompt tokens/s", "410 ± 14.1 tokens/s", "520 ± 28.3 tokens/s",
          "+110 tokens/s", "+26.8%"],
         ["request latency", "400 ms", "400 ms", "0 ns", "0.0%"],
         ["time to first token", "100 ms", "100 ms", "0 ns", "0.0%"],
     ]  # fmt: skip
     on = at.get_by_key("throughput_fa_on")
     assert [(m.label, m.value, m.proto.delta) for m in on.get("metric")] == [
-        ("generation tokens/s", "52.0 tokens/s ± 2.8 tokens/s", "+26.8%"),
-        ("prompt tokens/s", "520 tokens/s ± 28.3 tokens/s", "+26.8%"),
+        ("generation tokens/s", "52.0 ± 2.8 tokens/s", "+26.8%"),
+        ("prompt tokens/s", "520 ± 28.3 tokens/s", "+26.8%"),
         ("request latency", "400 ms", ""),
         ("time to first token", "100 ms", ""),
     ]

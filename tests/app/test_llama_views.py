@@ -225,11 +225,11 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, download
     # flash_attn_ext_f16: 958_434_630 ns * (1/1000 + 1/1250) / 2 = 862_591.2 ns/token, gone.
     assert kernels.head(2).values.tolist() == [
         [
-            "mul_mat_vec", "matmul", "15.0 ms/token ± 2.35 ms/token",
-            "16.0 ms/token ± 2.52 ms/token", "+1.04 ms/token", "+6.9% (noise)",
+            "mul_mat_vec", "matmul", "15.0 ± 2.35 ms/token",
+            "16.0 ± 2.52 ms/token", "+1.04 ms/token", "+6.9% (noise)",
         ],
         [
-            "flash_attn_ext_f16", "attention", "863 µs/token ± 136 µs/token", "—",
+            "flash_attn_ext_f16", "attention", "863 ± 136 µs/token", "—",
             "-863 µs/token", "missing",
         ],
     ]  # fmt: skip
@@ -239,8 +239,8 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, download
     # The cards show each config's mean ± spread: totals per token 19_307_352.272 and
     # 15_445_881.818 ns for -fa on.
     assert [(m.label, m.value, m.proto.delta) for m in at.metric][::2] == [
-        ("GPU kernel time/token", "17.4 ms ± 2.73 ms", ""),
-        ("GPU kernel time/token", "17.5 ms ± 2.75 ms", "+107 µs (+0.6%)"),
+        ("GPU kernel time/token", "17.4 ± 2.73 ms", ""),
+        ("GPU kernel time/token", "17.5 ± 2.75 ms", "+107 µs (+0.6%)"),
     ]
     findings = [m.value for m in at.main.markdown if m.value.startswith("**-fa off")]
     # Totals per token: -fa off +107_225 ns/token on average: within the spread.
@@ -260,7 +260,7 @@ def test_repeats_are_grouped_with_mean_spread_and_noise(tmp_path: Path, download
     assert text.startswith("# llamaprof comparison: -fa off vs -fa on\n")
     kernel_rows = text.split("**CUDA GPU Kernel Summary")[1].split("\n\n**")[0].splitlines()
     assert kernel_rows[4] == (
-        "| `mul_mat_vec` | matmul | 15.0 ms/token ± 2.35 ms/token | 16.0 ms/token ± 2.52 ms/token "
+        "| `mul_mat_vec` | matmul | 15.0 ± 2.35 ms/token | 16.0 ± 2.52 ms/token "
         "| +1.04 ms/token | +6.9% (noise) |"
     )
     assert at.query_params["run"] == ["fa-1", "fa-2", "nofa-1", "nofa-2"]

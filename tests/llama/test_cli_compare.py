@@ -388,9 +388,9 @@ def test_repeats_markdown(tmp_path: Path, run_writer, names) -> None:
         "| Name | Family | -fa on (baseline) | -fa off | Δ -fa off | Δ% -fa off |",
         "|---|---|---:|---:|---:|---:|",
         # mul_mat_q: 810 ± 14.1 vs 765 ± 91.9 us: the -45 us change is within the spread.
-        "| `mul_mat_q [Q4_K]` | matmul | 810 µs ± 14.1 µs | 765 µs ± 91.9 µs | -45.0 µs | -5.6% (noise) |",
-        "| `soft_max_f32` | attention | — | 262 µs ± 2.83 µs | +262 µs | new |",
-        "| `flash_attn_ext_f16` | attention | 152 µs ± 2.83 µs | — | -152 µs | missing |",
+        "| `mul_mat_q [Q4_K]` | matmul | 810 ± 14.1 µs | 765 ± 91.9 µs | -45.0 µs | -5.6% (noise) |",
+        "| `soft_max_f32` | attention | — | 262 ± 2.83 µs | +262 µs | new |",
+        "| `flash_attn_ext_f16` | attention | 152 ± 2.83 µs | — | -152 µs | missing |",
         "| `quantize_q8_1` | quantize | 50.0 µs | 50.5 µs | +500 ns | +1.0% |",
         "| **Total** |  | 1.01 ms ± 17.0 µs | 1.08 ms ± 94.8 µs | +65.5 µs | +6.5% (noise) |",
     ]

@@ -100,14 +100,14 @@ def test_records_alone_compare_throughput_by_config(records: list[Path]) -> None
         "",
         "| Name | -fa on (baseline) | -fa off | Δ -fa off | Δ% -fa off |",
         "|---|---:|---:|---:|---:|",
-        "| generation tokens/s | 102 tokens/s ± 2.8 tokens/s | 88.0 tokens/s ± 2.8 tokens/s "
+        "| generation tokens/s | 102 ± 2.8 tokens/s | 88.0 ± 2.8 tokens/s "
         "| -14.0 tokens/s | -13.7% |",
-        "| prompt tokens/s | 1,020 tokens/s ± 28.3 tokens/s | 880 tokens/s ± 28.3 tokens/s "
+        "| prompt tokens/s | 1,020 ± 28.3 tokens/s | 880 ± 28.3 tokens/s "
         "| -140 tokens/s | -13.7% |",
-        "| generated tokens/s (wall clock) | 51.0 tokens/s ± 1.4 tokens/s | 44.0 tokens/s ± "
-        "1.4 tokens/s | -7.0 tokens/s | -13.7% |",
-        "| request latency | 205 ms ± 7.07 ms | 240 ms ± 14.1 ms | +35.0 ms | +17.1% |",
-        "| time to first token | 21.0 ms ± 1.41 ms | 31.0 ms ± 1.41 ms | +10.0 ms | +47.6% |",
+        "| generated tokens/s (wall clock) | 51.0 ± 1.4 tokens/s | 44.0 ± 1.4 tokens/s "
+        "| -7.0 tokens/s | -13.7% |",
+        "| request latency | 205 ± 7.07 ms | 240 ± 14.1 ms | +35.0 ms | +17.1% |",
+        "| time to first token | 21.0 ± 1.41 ms | 31.0 ± 1.41 ms | +10.0 ms | +47.6% |",
     ]
 
 
