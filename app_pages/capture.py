@@ -94,11 +94,31 @@ def _start(folder) -> None:
         st.session_state["capture_message"] = str(exc)
 
 
+# Headers for people over ``record_rows``' columns (kept machine-readable for scripts).
+_RECORD_COLUMNS = {
+    "run": "Run",
+    "config": "Config",
+    "profiled": st.column_config.CheckboxColumn("Profiled"),
+    "started": "Started",
+    "requests": st.column_config.NumberColumn("Requests"),
+    "generated_tokens": st.column_config.NumberColumn("Generated tokens"),
+    "generation_tok_s": st.column_config.NumberColumn("Generation tok/s", format="%.1f"),
+    "prompt_tok_s": st.column_config.NumberColumn("Prompt tok/s", format="%.1f"),
+    "throughput_tok_s": st.column_config.NumberColumn(
+        "Tokens/s (wall)", format="%.1f", help="Generated tokens over the workload's wall time"
+    ),
+    "report": "Report",
+    "problem": "Problem",
+}
+
+
 def _show_results(job: BackgroundCapture) -> None:
     if job.records:
         # the same columns as the folder's table
         rows = [record_row(parse_record(r, r["name"])) for r in job.records]
-        st.dataframe(rows, key="capture_results", hide_index=True)
+        st.dataframe(
+            rows, key="capture_results", hide_index=True, column_config=_RECORD_COLUMNS
+        )
     if job.cancelled:
         if job.cancel_reason == CaptureCancelled().reason:
             st.warning(
@@ -273,6 +293,6 @@ if rows:
         "Every run with a capture record, profiled or not (runs without a profiler have "
         "tokens/s only, so they are listed here rather than in the run list)."
     )
-    st.dataframe(rows, key="capture_records", hide_index=True)
+    st.dataframe(rows, key="capture_records", hide_index=True, column_config=_RECORD_COLUMNS)
 else:
     st.caption("No capture records yet.")

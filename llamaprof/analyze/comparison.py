@@ -435,7 +435,7 @@ def _labels(
     By config: a config reads what differs between the configs' settings (``-fa on``), the
     runs of one config ``-fa on #1``, ``-fa on #2`` (their repeat index), and a column the
     config when repeats are grouped, else its run. By file: runs read their file labels; a
-    group of several reads its first run's label with `` +<n - 1>``.
+    group of several reads its first run's label with `` (+1 repeat)``, `` (+2 repeats)``...
     """
     files = file_labels(entries)
     members: dict[str, list[LoadedRun]] = {}
@@ -445,7 +445,8 @@ def _labels(
         column = {}
         for g, ms in members.items():
             first = files[ms[0].key]
-            column[g] = first if len(ms) == 1 else f"{first} +{len(ms) - 1}"
+            more = len(ms) - 1
+            column[g] = first if not more else f"{first} (+{more} repeat{'s' * (more > 1)})"
         return files, _unique(column)
     configs: dict[str, list[LoadedRun]] = {}
     for entry in entries:

@@ -151,13 +151,13 @@ def _repeat_comparison(make_run) -> Comparison:
 def test_mark_noise_appends_the_remark_within_the_spread(make_run):
     """A total or kernel change inside the repeats' spread gets the remark; others do not."""
     comparison = _repeat_comparison(make_run).view("kernels")
-    assert comparison.columns == ["a1 +1", "b1 +1"]
-    assert comparison.totals["a1 +1"][0] == 105_000.0
-    total = Finding("b: total", "b totals 105 µs against 105 µs (+0 ns).", {"run": "b1 +1"})
+    assert comparison.columns == ["a1 (+1 repeat)", "b1 (+1 repeat)"]
+    assert comparison.totals["a1 (+1 repeat)"][0] == 105_000.0
+    total = Finding("b: total", "b totals 105 µs against 105 µs (+0 ns).", {"run": "b1 (+1 repeat)"})
     assert mark_noise(total, comparison).detail == (
         "b totals 105 µs against 105 µs (+0 ns)" + NOISE_REMARK + "."
     )
-    kernel = Finding("b: kernel", "went from 105 µs to 105 µs.", {"run": "b1 +1", "name": MATMUL})
+    kernel = Finding("b: kernel", "went from 105 µs to 105 µs.", {"run": "b1 (+1 repeat)", "name": MATMUL})
     assert mark_noise(kernel, comparison).detail.endswith(NOISE_REMARK + ".")
     other = Finding("note", "nothing to do with a run.", {"share": 1.0})
     assert mark_noise(other, comparison) == other

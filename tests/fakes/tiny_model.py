@@ -123,3 +123,12 @@ def write_tiny_model(path: Path, seed: int = 0) -> Path:
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+if __name__ == "__main__":
+    # `python tests/fakes/tiny_model.py tiny.gguf`: the model the README's no-GPU capture uses.
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tests/fakes/tiny_model.py OUT.gguf")
+    print(write_tiny_model(Path(sys.argv[1])))
