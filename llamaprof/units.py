@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["NA", "format_bytes", "format_ns", "format_scaled", "signed_text"]
+__all__ = ["NA", "format_bytes", "format_in", "format_ns", "format_scaled", "signed_text"]
 
 #: What a missing value reads as.
 NA = "n/a"
@@ -106,6 +106,21 @@ def format_bytes(value: float | int | None) -> str:
     '7.20 GB'
     """
     return format_scaled(value, _BYTE_UNITS)
+
+
+def format_in(value: float, symbol: str) -> str | None:
+    """``value`` (ns or bytes, >= 0) as a number of ``symbol`` (``"ms"``, ``"MB"``), three
+    significant digits; None for a symbol of neither scale. For a spread written in the unit
+    of the value it goes with.
+
+    >>> format_in(833_000, "ms"), format_in(1_500, "MB"), format_in(5, "tokens/s")
+    ('0.833', '0.0015', None)
+    """
+    for units in (_TIME_UNITS, _BYTE_UNITS):
+        size = dict(units).get(symbol)
+        if size is not None:
+            return _three_digits(abs(value) / size)
+    return None
 
 
 def signed_text(text: str, value: float) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from llamaprof.units import format_bytes, format_ns, signed_text
+from llamaprof.units import format_bytes, format_in, format_ns, signed_text
 
 __all__ = [
     "ELLIPSIS",
@@ -95,20 +95,24 @@ def change_text(pct: float, status: str) -> str:
 
 
 def value_text(fmt: Callable[[float], str], value: float, std: float | None = None) -> str:
-    """A value for people, with `` ± std`` for a repeat group whose runs differ; the unit
-    is written once where both read in the same one (narrow table cells and cards).
+    """A value for people, with `` ± std`` for a repeat group whose runs differ, the spread
+    in the value's unit and the unit written once (narrow table cells and cards).
 
     >>> value_text(unit_formatter("ns"), 810_000, 14_142.1)
     '810 ± 14.1 µs'
     >>> value_text(unit_formatter("ns"), 24_400_000, 833_000)
-    '24.4 ms ± 833 µs'
+    '24.4 ± 0.833 ms'
+    >>> value_text(unit_formatter("ns/token"), 24_400_000, 833_000)
+    '24.4 ms/token ± 833 µs/token'
     """
     text = fmt(value)
     if std is not None and not pd.isna(std) and std > 0:
         spread = fmt(std)
         number, _, unit = text.rpartition(" ")
         spread_number, _, spread_unit = spread.rpartition(" ")
-        if number and spread_number and unit == spread_unit:
+        if number and spread_number and unit != spread_unit:
+            spread_number = format_in(std, unit) or ""
+        if number and spread_number:
             return f"{number} ± {spread_number} {unit}"
         text += f" ± {spread}"
     return text

@@ -463,9 +463,13 @@ def throughput_view(prepared: Prepared, *, colors: dict[str, str]) -> ViewCompar
                         if metric.noise:
                             delta += " (noise)"
                     better = view.better.get(metric.name, "higher")
+                    text = value_text(fmt, metric.value, std)
+                    if view.units[metric.name] == "tokens/s":
+                        # "generation tokens/s" says the unit: the value and spread fit the card
+                        text = text.removesuffix(" tokens/s")
                     st.metric(
                         metric.name,
-                        value_text(fmt, metric.value, std),
+                        text,
                         delta,
                         delta_color="normal" if better == "higher" else "inverse",
                     )

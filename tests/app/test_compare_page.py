@@ -272,8 +272,9 @@ def test_throughput_compares_configs_with_mean_and_spread(tmp_path: Path):
     ]  # fmt: skip
     on = at.get_by_key("throughput_fa_on")
     assert [(m.label, m.value, m.proto.delta) for m in on.get("metric")] == [
-        ("generation tokens/s", "52.0 ± 2.8 tokens/s", "+26.8%"),
-        ("prompt tokens/s", "520 ± 28.3 tokens/s", "+26.8%"),
+        # the label names the unit, so the card's value is the number and its spread
+        ("generation tokens/s", "52.0 ± 2.8", "+26.8%"),
+        ("prompt tokens/s", "520 ± 28.3", "+26.8%"),
         ("request latency", "400 ms", ""),
         ("time to first token", "100 ms", ""),
     ]

@@ -392,7 +392,7 @@ def test_repeats_markdown(tmp_path: Path, run_writer, names) -> None:
         "| `soft_max_f32` | attention | — | 262 ± 2.83 µs | +262 µs | new |",
         "| `flash_attn_ext_f16` | attention | 152 ± 2.83 µs | — | -152 µs | missing |",
         "| `quantize_q8_1` | quantize | 50.0 µs | 50.5 µs | +500 ns | +1.0% |",
-        "| **Total** |  | 1.01 ms ± 17.0 µs | 1.08 ms ± 94.8 µs | +65.5 µs | +6.5% (noise) |",
+        "| **Total** |  | 1.01 ± 0.017 ms | 1.08 ± 0.0948 ms | +65.5 µs | +6.5% (noise) |",
     ]
 
 
