@@ -206,7 +206,7 @@ def delta_bars(
     zero costs.
     Keys no run changed are left out, and so are the baseline's own (all-zero) bars, in the
     bars and in the legend: ``baseline`` names it, or it is the first run whose values all
-    equal the baseline values (``compare_runs``'s frame does not name it). Each key gets at
+    equal the baseline values (``compare_groups``' frame does not name it). Each key gets at
     least 24 px and every label is drawn. Axis unit as ``grouped_bars``.
     """
     runs_all = list(dict.fromkeys(long["run"]))

@@ -238,7 +238,7 @@ def comparison_findings(
 ) -> list[Finding]:
     """The biggest regressions and improvements of a kernel comparison, with their family.
 
-    ``diff`` is ``compare_runs``' long frame (``name``, ``run``, ``value``,
+    ``diff`` is ``compare_groups``' long frame (``name``, ``run``, ``value``,
     ``baseline_value``, ``delta``, ``delta_pct``, ``status``); ``baseline`` its baseline
     run, which gets no findings (default: runs whose every delta is 0 are skipped). For
     each other run: first its total change, then up to ``top`` regressions (largest

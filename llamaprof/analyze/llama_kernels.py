@@ -318,7 +318,7 @@ def family_frame(kernels: pd.DataFrame | None) -> pd.DataFrame:
     """A kernel summary summed by family, shaped like a summary keyed by ``name``.
 
     Columns: ``name`` (the family id), ``total_ns``, ``count``, ``time_pct``, so that
-    ``compare_runs(..., key="name", value="total_ns")`` diffs families as it diffs kernels.
+    ``compare_groups(..., key="name", value="total_ns")`` diffs families as it diffs kernels.
     An absent or empty summary gives an empty frame with those columns.
     """
     if kernels is None or kernels.empty:
@@ -335,7 +335,7 @@ def family_frame(kernels: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def family_drilldown(long: pd.DataFrame, family: str) -> pd.DataFrame:
-    """The rows of a by-kernel comparison (``compare_runs``' frame) whose kernel is in ``family``.
+    """The rows of a by-kernel comparison (``compare_groups``' frame) whose kernel is in ``family``.
 
     Keeps the frame's columns and order, with a ``family`` column added; the index restarts
     at 0. Raises ValueError for an unknown family id.

@@ -156,12 +156,12 @@ def resolve_window(spec: WindowSpec, phases: list[Phase], *, label: str = "the r
         high = None if spec.end_ns is None else start + spec.end_ns
         source = next(p.source for p in phases if p.kind == "workload")
         return Window(
-            f"workload+{_bounds_name(spec)}",
+            spec.text.strip(),  # as typed: exact, and a --window value again
             ((low if low is not None else start, high),),
             source=source,
         )
     if spec.name is None and spec.request is None:
-        return Window(_bounds_name(spec), ((spec.start_ns, spec.end_ns),))
+        return Window(spec.text.strip(), ((spec.start_ns, spec.end_ns),))
     if spec.request is not None:
         for phase in phases:
             if phase.kind == "request" and phase.request == spec.request:
@@ -196,13 +196,6 @@ _WHY_NO_RECORD = (
     "`llamaprof capture`) beside an export that has its session start, or are detected "
     "from the GPU work"
 )
-
-
-def _bounds_name(spec: WindowSpec) -> str:
-    """``A:B`` as people read it: ``1.5 s:2 s``."""
-    low = "" if spec.start_ns is None else format_ns(spec.start_ns)
-    high = "" if spec.end_ns is None else format_ns(spec.end_ns)
-    return f"{low}:{high}"
 
 
 def window_for(

@@ -16,7 +16,6 @@ from llamaprof.policy import LOOPBACK
 from llamaprof.server_args import args_texts, difference_labels, parse_server_args
 
 __all__ = [
-    "DEFAULT_NSYS_OPTIONS",
     "GRAPH_NODES_OPTION",
     "NO_CONTEXT_SWITCH_OPTION",
     "NO_SAMPLING_OPTION",
@@ -40,8 +39,6 @@ TRACE_OPTION = "--trace=cuda,nvtx,osrt"
 #: here, on a busy 2-core machine, and never with both off (README, "nsys that never ends").
 NO_SAMPLING_OPTION = "--sample=none"
 NO_CONTEXT_SWITCH_OPTION = "--cpuctxsw=none"
-#: nsys options a capture uses unless the user gives their own for the same option.
-DEFAULT_NSYS_OPTIONS = (TRACE_OPTION, NO_SAMPLING_OPTION, NO_CONTEXT_SWITCH_OPTION)
 
 # Flags the capture sets itself: the model is a setting, host and port are always loopback
 # and chosen by the capture.

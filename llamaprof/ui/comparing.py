@@ -101,7 +101,10 @@ def comparison_for(items: dict[str, RunItem], selection: Selection) -> Prepared:
     )
 
 
-@st.cache_resource(max_entries=32, show_spinner="Comparing the runs…")
+# Few entries: a comparison holds its runs cut to its window (tens of MB each at seed scale),
+# and every brushed range is a new window. Twelve keep a session's recent baselines, tabs and
+# windows; the cut runs are shared by the comparisons of one window.
+@st.cache_resource(max_entries=12, show_spinner="Comparing the runs…")
 def _prepare(
     key: tuple,
     _entries: tuple[LoadedRun, ...],
@@ -149,7 +152,7 @@ def _prepare(
         return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key, (key, labels))
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=24, show_spinner=False)  # three windows of eight runs
 def _cut(identity: tuple, window: Window, _label: str, _run: Run | None) -> Run:
     # A run cut to a window (``identity``: its files' stamps) is the same whatever the
     # baseline or the labels: another baseline or labelling does not cut eight runs again.

@@ -138,8 +138,8 @@ def test_prepare_comparison_cuts_runs_through_the_given_function():
     plain = prepare_comparison(entries, window=spec)
     # Each with its label (file names: no capture records).
     assert calls == [
-        ("r1", "1.40 s:1.60 s", "0x822a5b87__test-cuda__report1"),
-        ("r2", "1.40 s:1.60 s", "0x822a5b87__test-cuda__report2"),
+        ("r1", "1.4s:1.6s", "0x822a5b87__test-cuda__report1"),
+        ("r2", "1.4s:1.6s", "0x822a5b87__test-cuda__report2"),
     ]
     assert hooked.view("kernels").long.equals(plain.view("kernels").long)
     # 1.4 s to 1.6 s holds report1's four kernels and report2's first three.

@@ -30,12 +30,12 @@ def test_stats_window_prints_what_nsys_prints_for_those_events(write_export, fmt
     if fmt == "json":
         data = json.loads(windowed.stdout)
         assert next(iter(data)) == "window"
-        assert data.pop("window") == {"name": "1.80 µs:3.00 µs", "start_ns": 1800, "end_ns": 3000}
+        assert data.pop("window") == {"name": "1800ns:3000ns", "start_ns": 1800, "end_ns": 3000}
         assert data == json.loads(alone.stdout)
     else:
         assert windowed.stdout == alone.stdout
     assert windowed.stderr == (
-        "llamaprof: note: around.sqlite: window 1.80 µs:3.00 µs: from 1.80 µs to 3.00 µs\n"
+        "llamaprof: note: around.sqlite: window 1800ns:3000ns: from 1.80 µs to 3.00 µs\n"
     )
 
 

@@ -46,7 +46,7 @@ def test_window_summaries_are_those_of_the_events_starting_in_it(write_export):
     # the whole run still has everything
     assert run.summary(reports.KERNELS)["count"].sum() == 5
     assert windowed.window.to_dict() == {
-        "name": "1.80 µs:3.00 µs",
+        "name": "1800ns:3000ns",
         "start_ns": 1800,
         "end_ns": 3000,
     }
@@ -89,7 +89,7 @@ def test_typed_bounds_are_cut_to_the_capture(write_export):
     with pytest.raises(WindowError) as outside:
         window_for(run, None, parse_window("2s:3s"))
     assert str(outside.value) == (
-        "run.sqlite: the window 2.00 s:3.00 s lies outside the capture (1.00 µs to 1.45 µs on "
+        "run.sqlite: the window 2s:3s lies outside the capture (1.00 µs to 1.45 µs on "
         "the nsys timeline)"
     )
 
