@@ -111,7 +111,19 @@ class WindowError(LlamaprofError):
 
 
 class NotNormalizable(LlamaprofError):
-    """A run cannot be normalised: it has no capture record, or the record lacks the count."""
+    """A run cannot be normalised: it has no capture record, or the record lacks the count.
+
+    The message is the command line's (``--normalize per-token: ... (use --normalize none)``);
+    ``reason`` says the same without the option, for the app.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self._reason = reason
+
+    @property
+    def reason(self) -> str:
+        return self._reason
 
 
 class NoData(LlamaprofError):

@@ -65,6 +65,11 @@ def divisor(
                 f"no count of tokens in the decode window ({record.concurrency} concurrent "
                 "requests: decode time leaves out their prefill, their tokens would not)"
             )
+        if name == "prefill" and record.concurrency > 1:
+            return None, (
+                f"no count of prompt tokens in the prefill window ({record.concurrency} "
+                "concurrent requests: its GPU work also decodes the requests past their prefill)"
+            )
     else:
         value = _window_requests(record, name)
         noun = "requests"
@@ -98,17 +103,19 @@ def require_divisors(
     missing = [label for label, (value, _) in found.items() if value is None]
     if missing:
         reasons = sorted({why for value, why in found.values() if value is None})
+        has = "has" if len(missing) == 1 else "have"
         if reasons == ["no capture record"]:
             what = "generated tokens" if mode is Normalize.PER_TOKEN else "requests"
-            raise NotNormalizable(
-                f"--normalize {mode.value} needs a capture record with {what} beside every "
-                f"run; {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} none "
-                "(use --normalize none)"
+            reason = (
+                f"needs a capture record with {what} beside every run; "
+                f"{', '.join(missing)} {has} none"
             )
+            raise NotNormalizable(
+                f"--normalize {mode.value} {reason} (use --normalize none)", reason
+            )
+        reason = f"{', '.join(missing)} {has} {'; '.join(reasons)}"
         raise NotNormalizable(
-            f"--normalize {mode.value}: {', '.join(missing)} "
-            f"{'has' if len(missing) == 1 else 'have'} {'; '.join(reasons)} "
-            "(use --normalize none, or another window)"
+            f"--normalize {mode.value}: {reason} (use --normalize none, or another window)", reason
         )
     return {label: (float(value), noun) for label, (value, noun) in found.items() if value}
 

@@ -145,7 +145,9 @@ def _prepare(
         except NotNormalizable as exc:
             if mode is Normalize.NONE:
                 raise
-            notes.append(("warning", f"{NORMALIZE_TEXT[mode.value]}: {exc}. Showing totals."))
+            notes.append(
+                ("warning", f"{NORMALIZE_TEXT[mode.value]}: {exc.reason}. Showing totals.")
+            )
             mode = Normalize.NONE
             continue
         runs_key = (key, labels, window, normalize)

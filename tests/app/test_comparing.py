@@ -108,8 +108,7 @@ def test_a_normalisation_a_run_cannot_take_falls_back_to_totals_with_a_note(tmp_
     assert prepared.notes == (
         (
             "warning",
-            "Per token: --normalize per-token: b has no count of tokens (use --normalize none, "
-            "or another window). Showing totals.",
+            "Per token: b has no count of tokens. Showing totals.",
         ),
     )
 

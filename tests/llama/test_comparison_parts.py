@@ -98,6 +98,13 @@ def test_divisor_follows_the_window() -> None:
         "no count of tokens in the decode window (2 concurrent requests: decode time leaves "
         "out their prefill, their tokens would not)",
     )
+    # nor in prefill: llama-server batches the others' decode steps with a prompt
+    assert divisor(both, "per-token", window["prefill"]) == (
+        None,
+        "no count of prompt tokens in the prefill window (2 concurrent requests: its GPU work "
+        "also decodes the requests past their prefill)",
+    )
+    assert divisor(both, "per-request", window["prefill"]) == (2.0, "requests")
     assert divisor(both, "per-token", window["workload"]) == (999.0, "tokens")
 
 
