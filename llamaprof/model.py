@@ -49,6 +49,9 @@ class RunInfo:
     # Peak memory bandwidth of each GPU in ``gpus`` (bytes/s; TARGET_INFO_GPU.memoryBandwidth),
     # None where the export leaves it empty; [] where the export has no such column.
     memory_bandwidth_bps: list[int | None] = field(default_factory=list)
+    # Whether kernels run inside CUDA graphs were traced one by one (kernel rows with a
+    # ``graphNodeId``: ``--cuda-graph-trace=node``); None where the export cannot say.
+    graph_nodes_traced: bool | None = None
     notes: list[str] = field(default_factory=list)  # anything a user should know (quirks seen)
     # Data the reader had to leave out (a table cut off, rows with impossible values): the
     # numbers are incomplete, so the CLI and the app say so wherever they show the run.

@@ -139,6 +139,16 @@ for _i, _kind in ((11, "HtoD"), (12, "DtoH"), (13, "DtoD")):
 _OP_BY_LABEL["[cuda memset]"] = MEMSET
 
 
+def is_to_device(label: str) -> bool:
+    """Whether a memory-operation label is a copy from the host to the GPU (plain or unified
+    memory): the weights going up at start-up.
+
+    >>> is_to_device("[CUDA memcpy Host-to-Device]"), is_to_device("[CUDA memcpy DtoH]")
+    (True, False)
+    """
+    return canonical_op(label) in ("HtoD", "UM HtoD")
+
+
 def canonical_op(label: str) -> str:
     """Canonical direction of a memory-operation label printed by any nsys version.
 

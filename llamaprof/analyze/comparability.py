@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from llamaprof import reports
+from llamaprof.analyze.cuda_calls import is_graph_launch
 from llamaprof.model import Run
 from llamaprof.nsys import GRAPH_NODES_OPTION
 from llamaprof.record import CaptureRecord
@@ -82,16 +83,19 @@ def _graph_launches(run: Run | None) -> int:
     api = run.summary(reports.API) if run is not None else None
     if api is None or api.empty:
         return 0
-    mask = api["name"].astype(str).str.startswith(("cudaGraphLaunch", "cuGraphLaunch"))
+    mask = api["name"].astype(str).map(is_graph_launch).astype(bool)
     return int(api.loc[mask, "count"].sum())
 
 
-def _node_level(record: CaptureRecord | None) -> bool:
-    """True if the record's nsys command traced CUDA graphs per node.
+def _node_level(run: Run | None, record: CaptureRecord | None) -> bool:
+    """True if CUDA graphs were traced per node: the export says so (kernels with a
+    ``graphNodeId``), else the record's nsys command.
 
     Only the recorded ``nsys profile`` argv counts, as ``--cuda-graph-trace=node`` or as the
     two tokens ``--cuda-graph-trace node``: a prompt or a log that mentions the option does not.
     """
+    if run is not None and run.info.graph_nodes_traced:
+        return True
     tokens = record.nsys_command if record is not None else []
     return GRAPH_NODES_OPTION in tokens or any(
         a == "--cuda-graph-trace" and b == "node" for a, b in itertools.pairwise(tokens)
@@ -150,7 +154,7 @@ def comparability_warnings(
     out = [w for w in warnings if w is not None]
     for label in labels:
         launches = _graph_launches(run[label])
-        if launches and not _node_level(rec[label]):
+        if launches and not _node_level(run[label], rec[label]):
             out.append(
                 ComparabilityWarning(
                     "cuda-graphs",

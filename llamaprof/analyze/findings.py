@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.analyze.cuda_calls import is_launch_call
 from llamaprof.analyze.kernel_names import short_kernel_name
 from llamaprof.analyze.llama_kernels import (
     FAMILY_NAMES,
@@ -126,14 +127,11 @@ def _largest_transfer(
     return Finding(title, detail[0].upper() + detail[1:] + ".", numbers)
 
 
-_LAUNCH_CALLS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
-
-
 def _launch_overhead(api: pd.DataFrame | None, kernels: pd.DataFrame | None) -> Finding | None:
     if api is None or api.empty:
         return None
     names = api["name"].astype(str)
-    launches = api[names.isin(_LAUNCH_CALLS) | names.str.match(r"^cudaLaunchKernel_v\d+$")]
+    launches = api[names.map(is_launch_call).astype(bool)]
     count = int(launches["count"].sum())
     if not count:
         return None

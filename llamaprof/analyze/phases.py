@@ -230,7 +230,7 @@ def _upload_end(events: Events) -> int | None:
     to_device = {
         code
         for code, label in enumerate(events.memory_ops)
-        if reports.canonical_op(label) in ("HtoD", "UM HtoD")
+        if reports.is_to_device(label)
     }
     ops = memory["op"].to_numpy()
     mask = np.isin(ops, np.array(sorted(to_device), dtype=ops.dtype))

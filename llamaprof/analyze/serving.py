@@ -23,14 +23,14 @@ functions of a run (with its events), its capture record and its phases.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from llamaprof import reports
+from llamaprof.analyze.cuda_calls import is_graph_launch, is_launch_call, is_sync_call
 from llamaprof.analyze.findings import Finding
 from llamaprof.analyze.phases import Phase, phases_of
-from llamaprof.analyze.timeline import api_base_name, is_sync_call
 from llamaprof.analyze.windows import busy_ns, parse_window, resolve_window, window_tokens
 from llamaprof.errors import WindowError
 from llamaprof.events import MEMCPY, Events, Window, in_intervals
@@ -40,9 +40,7 @@ from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
     "GPU_BOUND_SHARE",
-    "GRAPH_CALLS",
     "LAUNCH_BOUND_SHARE",
-    "LAUNCH_CALLS",
     "decode_findings",
     "serving_findings",
     "speed_of_light_finding",
@@ -56,14 +54,8 @@ GPU_BOUND_SHARE = 0.90
 #: Below that, decode is launch-bound when launch calls take at least this share of the time
 #: the GPU sits idle: the CPU spends the gap issuing work.
 LAUNCH_BOUND_SHARE = 0.50
-#: Calls that launch one kernel each, and calls that launch a whole CUDA graph.
-LAUNCH_CALLS = frozenset(
-    {"cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx"}
-)
-GRAPH_CALLS = frozenset({"cudaGraphLaunch", "cuGraphLaunch"})
 #: Synchronisation dominates the CUDA API time from this share (%) up.
 SYNC_DOMINANT_PCT = 50.0
-_TO_DEVICE = ("HtoD", "UM HtoD")
 
 
 def _pct(value: float) -> str:
@@ -86,13 +78,13 @@ def _bounded(window: Window) -> list[tuple[int, int]]:
 
 
 def _api_in(
-    events: Events, intervals: list[tuple[int, int]], names: frozenset[str]
+    events: Events, intervals: list[tuple[int, int]], which: Callable[[str], bool]
 ) -> tuple[int, int]:
-    """(calls, total ns) of the API calls named ``names`` starting in ``intervals``."""
+    """(calls, total ns) of the API calls ``which`` accepts by name, starting in ``intervals``."""
     api = events.api
     if api is None or not len(api):
         return 0, 0
-    codes = [i for i, n in enumerate(events.api_names) if api_base_name(n) in names]
+    codes = [i for i, n in enumerate(events.api_names) if which(n)]
     rows = np.isin(api["name"].to_numpy(), np.array(codes, dtype=np.int64))
     rows &= in_intervals(api["start_ns"].to_numpy(), intervals)
     return int(rows.sum()), int(api["duration_ns"].to_numpy()[rows].sum())
@@ -125,7 +117,7 @@ def startup_finding(run: Run, phases: Sequence[Phase]) -> Finding | None:
         to_device = [
             i
             for i, label in enumerate(events.memory_ops)
-            if reports.canonical_op(label) in _TO_DEVICE
+            if reports.is_to_device(label)
         ]
         rows = (memory["kind"].to_numpy() == MEMCPY) & np.isin(
             memory["op"].to_numpy(), np.array(to_device, dtype=np.int64)
@@ -207,8 +199,8 @@ def decode_findings(
     kernels = 0
     if events.kernels is not None:
         kernels = int(in_intervals(events.kernels["start_ns"].to_numpy(), intervals).sum())
-    launches, launch_ns = _api_in(events, intervals, LAUNCH_CALLS)
-    graphs, graph_ns = _api_in(events, intervals, GRAPH_CALLS)
+    launches, launch_ns = _api_in(events, intervals, is_launch_call)
+    graphs, graph_ns = _api_in(events, intervals, is_graph_launch)
     calls, calls_ns = launches + graphs, launch_ns + graph_ns
     per = {  # per generated token
         "idle": idle / tokens,

@@ -16,13 +16,13 @@ Exact integer nanoseconds, vectorised: one pass of numpy per measure, no Python 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from llamaprof.analyze.cuda_calls import is_sync_call
 from llamaprof.analyze.llama_kernels import FAMILY_NAMES, kernel_family
 from llamaprof.analyze.phases import Phase, phases_of
 from llamaprof.events import Events
@@ -32,12 +32,9 @@ from llamaprof.record import CaptureRecord
 __all__ = [
     "DEFAULT_BIN_NS",
     "MAX_BINS",
-    "SYNC_CALLS",
     "Aligned",
     "aligned_timelines",
-    "api_base_name",
     "family_column",
-    "is_sync_call",
     "nice_bin_ns",
     "timeline",
 ]
@@ -45,40 +42,6 @@ __all__ = [
 DEFAULT_BIN_NS = 10_000_000
 #: More bins than this is refused (a bin far too small for the range asked).
 MAX_BINS = 2_000_000
-#: CUDA runtime and driver calls in which the CPU waits for the GPU.
-SYNC_CALLS = frozenset(
-    {
-        "cudaStreamSynchronize",
-        "cudaDeviceSynchronize",
-        "cudaEventSynchronize",
-        "cudaThreadSynchronize",
-        "cuStreamSynchronize",
-        "cuCtxSynchronize",
-        "cuEventSynchronize",
-    }
-)
-# ``_v2``/``_v7000`` ABI suffixes, ``_ptsz``/``_ptds`` per-thread default-stream variants
-_SUFFIXES = re.compile(r"(?:_v\d+|_pt[sd][sz]?)+$")
-
-
-def api_base_name(name: str) -> str:
-    """A CUDA API name without the suffixes nsys leaves on it: ABI versions it does not cut
-    (``_v10000``, ``_v2``) and the per-thread default-stream variants (``_ptsz``, ``_ptds``).
-
-    >>> api_base_name("cudaGraphLaunch_v10000"), api_base_name("cudaMemcpyAsync_ptsz")
-    ('cudaGraphLaunch', 'cudaMemcpyAsync')
-    """
-    return _SUFFIXES.sub("", name)
-
-
-def is_sync_call(name: str) -> bool:
-    """Whether a CUDA API name is a wait for the GPU.
-
-    >>> [is_sync_call(n) for n in ("cudaStreamSynchronize", "cuStreamSynchronize_v2",
-    ...  "cudaStreamSynchronize_ptsz", "cudaStreamWaitEvent", "cudaLaunchKernel")]
-    [True, True, True, False, False]
-    """
-    return api_base_name(name) in SYNC_CALLS
 
 
 def family_column(family: str) -> str:

@@ -404,6 +404,7 @@ class _Reader:
             nsys_version=self._export_meta("EXPORT_PRODUCT_VERSION"),
             gpus=self._gpus(),
             memory_bandwidth_bps=self._memory_bandwidths(),
+            graph_nodes_traced=self._graph_nodes_traced(),
             start_utc=self._start_utc(),
             command_line=self._command_line(),
             notes=self.notes,
@@ -457,6 +458,17 @@ class _Reader:
                 f'SELECT memoryBandwidth FROM {table} WHERE name IS NOT NULL ORDER BY "{order}"'
             )
         ]
+
+    def _graph_nodes_traced(self) -> bool | None:
+        """True when some kernel was traced as a node of a CUDA graph (its ``graphNodeId``
+        set); False when none was; None without a kernel table with that column (older nsys).
+        Stops at the first such kernel."""
+        if KERNEL not in self.tables or "graphNodeId" not in self._columns(KERNEL):
+            return None
+        row = self.con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {KERNEL} WHERE graphNodeId IS NOT NULL)"
+        ).fetchone()
+        return bool(row[0])
 
     def _session_start_ns(self) -> int | None:
         """Wall-clock ns of the timeline's zero (``TARGET_INFO_SESSION_START_TIME.utcEpochNs``)."""

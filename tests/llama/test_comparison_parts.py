@@ -404,6 +404,17 @@ def test_node_level_tracing_is_read_from_the_nsys_command() -> None:
         assert comparability_warnings(runs, {"a": record}) == []
 
 
+def test_node_level_tracing_is_read_from_the_export() -> None:
+    """Kernels with a graphNodeId in the export are graph nodes traced one by one: no
+    warning, whatever the record says (or without one); graph launches under other ABI names
+    (``cudaGraphLaunch_v10000``) count as launches."""
+    api = _api([("cudaGraphLaunch_v10000", 10)])
+    runs = {"a": _run("a", api=api)}
+    assert [w.kind for w in comparability_warnings(runs, {"a": None})] == ["cuda-graphs"]
+    runs["a"].info.graph_nodes_traced = True
+    assert comparability_warnings(runs, {"a": None}) == []
+
+
 def test_no_warnings_for_like_runs() -> None:
     """Runs that agree, or that cannot tell, raise nothing; GPU falls back to the record."""
     runs = {"a": _run("a", nsys="2025.1.3"), "b": _run("b", nsys="2025.1.3"), "c": None}

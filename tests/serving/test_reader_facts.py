@@ -43,3 +43,28 @@ def test_memory_bandwidth_of_real_exports(name, expected, tmp_path):
     copy = tmp_path / name
     shutil.copy(shared_file(f"sqlite/{name}"), copy)  # never write beside ../shared
     assert load_report(copy).info.memory_bandwidth_bps == expected
+
+
+def test_graph_nodes_traced(write_export):
+    """A kernel with a graphNodeId means CUDA graphs were traced per node; none means not."""
+    b = ExportBuilder()
+    b.kernel(KERNEL, 0, 10)
+    assert load_report(write_export(b, "plain")).info.graph_nodes_traced is False
+    b.kernel(KERNEL, 20, 30, graph_node=7)
+    assert load_report(write_export(b, "nodes")).info.graph_nodes_traced is True
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("GindaChen__nsys-ai__mfu_2gpu_before.sqlite", False),
+        ("martisu1631998__kmeans-parallel__report2@81dae01.sqlite", False),
+    ],
+)
+def test_graph_nodes_traced_of_real_exports(name, expected, tmp_path):
+    """Real exports without graphs read False (their kernel tables have the column)."""
+    import shutil
+
+    copy = tmp_path / name
+    shutil.copy(shared_file(f"sqlite/{name}"), copy)
+    assert load_report(copy).info.graph_nodes_traced is expected
