@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from llamaprof.errors import CaptureCancelled, CaptureFailed, ExportFailed, NsysNotFound
+from llamaprof.orphans import CANNOT_START, die_with_parent
 from llamaprof.versions import version_output
 
 __all__ = [
@@ -149,7 +150,9 @@ def export_sqlite(
     with tempfile.TemporaryFile() as log:
         try:
             proc = subprocess.Popen(
-                command,
+                # killed with llamaprof: never an export writing on after it (into a capture's
+                # folder, or a report's hidden temporary export)
+                die_with_parent(command, signal.SIGKILL),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -176,6 +179,9 @@ def export_sqlite(
         output = log.read().decode("utf-8", "replace").strip()
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     tail = "\n".join(lines[-_TAIL_LINES:])
+    if proc.returncode == 127 and lines and lines[-1].startswith(CANNOT_START):
+        reason = lines[-1].partition(": ")[2].partition(": ")[2]  # the wrapper's own line
+        raise ExportFailed(f"could not run nsys at {nsys} ({reason})", returncode=127)
     if proc.returncode != 0:
         last = lines[-1].strip() if lines else "no output"
         raise ExportFailed(

@@ -42,48 +42,11 @@ from pathlib import Path
 import requests
 
 from llamaprof.errors import CaptureCancelled, CaptureFailed
+from llamaprof.orphans import die_with_parent
 from llamaprof.policy import LOOPBACK
 from llamaprof.versions import version_output
 
 _POLL_S = 0.05
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PR_SET_PDEATHSIG = 1
-_prctl = _load_prctl()  # resolved now: the child between fork and exec only calls it
-
-
-def _stop_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when llamaprof dies (Linux).
-
-    The child runs in its own session, so nothing else stops it when llamaprof is killed
-    (SIGKILL, the OOM killer): without this, llama-server would keep its GPU memory on a
-    shared machine. SIGTERM stops llama-server at once; the supervisor of a profiled run
-    takes it as "stop everything" (nsys itself would ignore it).
-    The signal comes when the *thread* that started the child ends; the capture thread
-    lives until its server has stopped.
-    """
-    if _prctl is None:
-        return None
-    parent = os.getpid()
-    prctl = _prctl
-
-    def set_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # llamaprof died before the call: act on it now
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_death_signal
 
 
 def free_port() -> int:
@@ -420,15 +383,16 @@ class ServerProcess:
         self.started = time.monotonic()
         try:
             self.root = subprocess.Popen(
-                supervised(command) if profiled else command,
+                # Stopped if llamaprof is killed (SIGKILL, the OOM killer), or llama-server
+                # would keep its port and GPU memory: the supervisor sets its own death signal
+                # (--parent); llama-server without a profiler gets SIGTERM (it stops at once)
+                # through ``die_with_parent``, which then becomes llama-server (same PID).
+                supervised(command) if profiled else die_with_parent(command, signal.SIGTERM),
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                # the supervisor sets its own death signal (--parent); llama-server run
-                # without a profiler needs it set between fork and exec
-                preexec_fn=None if profiled else _stop_with_parent(),
             )
         except OSError as exc:
             self._log.close()
@@ -457,7 +421,7 @@ class ServerProcess:
         tail = "\n".join(self.log_tail(30))
         status = self.root.returncode
         how = f"nsys {describe_status(status)}" if self.profiled else f"status {status}"
-        cannot = _CANNOT_START.search(tail) if self.profiled else None
+        cannot = _CANNOT_START.search(tail)  # the supervisor's or die_with_parent's line
         if cannot:
             reason = cannot.group(1)
         elif _BIND_FAILURE.search(tail) or (not tail.strip() and port_in_use(self.port)):
