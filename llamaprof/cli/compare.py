@@ -55,6 +55,7 @@ from llamaprof.analyze.comparison import (
 )
 from llamaprof.analyze.normalize import Normalize
 from llamaprof.analyze.windows import parse_window
+from llamaprof.cli.output import write_out
 from llamaprof.errors import OptionError, WindowError
 from llamaprof.loading import LoadedRun, load_entry
 from llamaprof.render.comparison import to_csv, to_json, to_markdown
@@ -274,12 +275,12 @@ def compare(
             for label in result.lacking
         ]
     if fmt == "json":
-        click.echo(to_json(result, top, window=_window_json(comparison, result)))
+        write_out(to_json(result, top, window=_window_json(comparison, result)) + "\n")
     elif fmt == "csv":
-        click.echo(to_csv(result, top), nl=False)
+        write_out(to_csv(result, top))
     else:
         caption = comparison.caption if result.report is not None else ""  # its own
-        click.echo(to_markdown(result, top, caption=caption, warnings=warnings), nl=False)
+        write_out(to_markdown(result, top, caption=caption, warnings=warnings))
     if fmt != "md":
         for warning in warnings:
             click.echo(f"llamaprof: warning: {warning}", err=True)

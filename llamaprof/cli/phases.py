@@ -24,8 +24,8 @@ from pathlib import Path
 import click
 
 from llamaprof.analyze.phases import MAX_NVTX_PHASES, nvtx_phases, phases_frame, phases_of
+from llamaprof.cli.output import write_out
 from llamaprof.cli.selection import record_beside
-from llamaprof.cli.stats import _write
 from llamaprof.errors import NoData, WindowError
 from llamaprof.loading import load_run
 from llamaprof.render.phases import render_phases
@@ -88,4 +88,4 @@ def phases(path: str, fmt: str) -> None:
         )
     for note in notes:
         click.echo(f"llamaprof: note: {label}: {note}", err=True)
-    _write(render_phases(phases_frame(found), fmt, notes))
+    write_out(render_phases(phases_frame(found), fmt, notes))

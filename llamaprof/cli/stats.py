@@ -34,7 +34,6 @@ Contract (see ``llamaprof stats --help``):
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +41,7 @@ import click
 
 from llamaprof import reports
 from llamaprof.analyze.windows import WindowSpec
+from llamaprof.cli.output import write_out
 from llamaprof.cli.selection import nvtx_option, select_events, window_option
 from llamaprof.loading import load_run
 from llamaprof.model import KernelNaming
@@ -172,17 +172,6 @@ def stats(
         text = "\n".join(
             render_column(run, name, naming=naming, timeunit=timeunit) for name in present
         )
-    _write(text)
+    write_out(text)
     if not present:
         sys.exit(1)
-
-
-def _write(text: str) -> None:
-    """Write to stdout; a reader that went away (``| head``) is not an error."""
-    try:
-        click.echo(text, nl=False)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)

@@ -22,8 +22,8 @@ import click
 
 from llamaprof.analyze.timeline import timeline
 from llamaprof.analyze.windows import WindowSpec, parse_duration
+from llamaprof.cli.output import write_out
 from llamaprof.cli.selection import describe, record_beside, window_option
-from llamaprof.cli.stats import _write
 from llamaprof.errors import NoData, WindowError
 from llamaprof.loading import load_run
 
@@ -102,6 +102,6 @@ def timeline_command(path: str, bin_ns: int, window_spec: WindowSpec | None, fmt
             "window": None if window is None else window.to_dict(),
             "bins": frame.to_dict(orient="records"),
         }
-        _write(json.dumps(data, indent=1) + "\n")
+        write_out(json.dumps(data, indent=1) + "\n")
     else:
-        _write(frame.to_csv(index=False, lineterminator="\n"))
+        write_out(frame.to_csv(index=False, lineterminator="\n"))
