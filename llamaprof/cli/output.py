@@ -2,8 +2,8 @@
 
 A reader that went away (``llamaprof stats r.sqlite | head``) is not an error: nothing more
 is printed, and the command ends with the status it would have had (``compare --fail-above``
-still exits 3 on a regression). Output that cannot be written (a full disk, ``> /dev/full``) is one line
-on stderr and exit status 1, never a traceback.
+still exits 3 on a regression). Output that cannot be written (a full disk, ``> /dev/full``)
+is one line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
