@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Write the generated llama-server capture shipped in ``reports/``: an SQLite export and its
-capture record, so the first page shows start-up and serving apart, and a timeline.
+"""Write the generated llama-server captures shipped in ``reports/``: two SQLite exports and
+their capture records, one A/B set (``-fa on`` / ``-fa off``), so the first page compares
+configs with start-up and serving apart, and a timeline.
 
 GENERATED, NOT MEASURED. ``reports/serving-timeline-generated.sqlite`` is an nsys SQLite
 export (the tables and columns of a 2026 export that llamaprof reads, written by
@@ -24,6 +25,12 @@ rows anywhere). What it holds, on the nsys timeline:
 - the GPU: an "NVIDIA GeForce RTX 4090" reporting 1,008 GB/s peak memory bandwidth; the
   model's weights in the record: 2.2 GB of tensors, a 131 MB embedding table.
 
+``reports/serving-timeline-generated-nofa.*`` is the same capture with flash attention off,
+30 s later: where a layer ran one flash-attention kernel, it runs K·Q (``mul_mat_vec_f`` in
+decode, a GEMM in prefill), ``soft_max_f32`` and ·V, a little slower. Both records name one
+set (``set``, ``repeat.group`` per config) as ``llamaprof capture --config "-fa on" --config
+"-fa off"`` writes it, and llama-server's timings (prompt to first token, generation after).
+
 Run: ``.venv/bin/python scripts/make_example_export.py`` (writes into ``reports/``; ``--out
 DIR`` elsewhere). ``tests/serving/test_example_export.py`` checks the shipped files hold what
 this script writes.
@@ -39,8 +46,13 @@ from pathlib import Path
 
 from nsys_builder import SESSION_START_UTC_NS, ExportBuilder, Gpu, TimedRequest, record_json
 
+from llamaprof.capture.workload import summarize
+
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "serving-timeline-generated"
+#: The flash-attention-off counterpart: with NAME, an A/B set of two configs.
+NOFA_NAME = "serving-timeline-generated-nofa"
+SET_ID = "20260102-030405"
 US, MS = 1_000, 1_000_000
 LAYERS = 8
 TENSORS = 290
@@ -92,6 +104,10 @@ GET_ROWS = (
     "void k_get_rows_float<float, float>(const float *, const int *, float *, long, "
     "long, long, long)"
 )
+SOFT_MAX = (
+    "void soft_max_f32<(bool)1, (int)0, (int)0, float>(const float *, const float *, "
+    "const float *, float *, soft_max_params)"
+)
 GEMM = (  # cuBLAS
     "sm80_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize128x128x32_stage3_warpsize2x2x1_"
     "tensor16x8x16_kernel"
@@ -108,6 +124,14 @@ DECODE_LAYER = (
     (MMV, 20_500),  # output projection
     (ADD, 2_300),
     (MMV, 218_000),  # gate+up and down projections, one row for the pair
+)
+#: The same without flash attention (``-fa off``): K·Q, softmax, then ·V, three kernels.
+DECODE_LAYER_NOFA = (
+    *DECODE_LAYER[:4],
+    (MMV, 4_600),  # K·Q
+    (SOFT_MAX, 3_300),
+    (MMV, 4_900),  # ·V
+    *DECODE_LAYER[5:],
 )
 #: Before the layers and after them: embedding lookup; final norm, output head, a copy.
 DECODE_HEAD = ((GET_ROWS, 2_600), (RMS_NORM, 3_000), (MMV, 138_000), (ADD, 2_100))
@@ -126,6 +150,16 @@ PREFILL_LAYER = (
     (SILU, 2_500, 30),
     (GEMM, 35_000, 1_200),  # down
     (ADD, 2_200, 20),
+)
+
+
+#: One prefill layer without flash attention.
+PREFILL_LAYER_NOFA = (
+    *PREFILL_LAYER[:5],
+    (GEMM, 11_000, 260),  # K·Q
+    (SOFT_MAX, 4_000, 130),
+    (GEMM, 11_000, 260),  # ·V
+    *PREFILL_LAYER[6:],
 )
 
 
@@ -162,12 +196,12 @@ def _startup(b: ExportBuilder) -> int:
     return t
 
 
-def _decode_step(b: ExportBuilder, t: int, step: int) -> int:
+def _decode_step(b: ExportBuilder, t: int, step: int, layer=DECODE_LAYER) -> int:
     """One decode step from ``t``: input token up, one graph launch, kernels, logits back,
     the wait, then host work (sampling). Returns when the next step may begin."""
     b.memcpy(t + 9 * US, t + 11 * US, 4, "HtoD", correlation=b.api(COPY, t, t + 8 * US))
     graph = b.api(GRAPH, t + 10 * US, t + 24 * US + _jitter(step, 6 * US))
-    kernels = [DECODE_HEAD[0], *(DECODE_LAYER * LAYERS), *DECODE_HEAD[1:]]
+    kernels = [DECODE_HEAD[0], *(layer * LAYERS), *DECODE_HEAD[1:]]
     gpu = t + 28 * US
     for i, (name, length) in enumerate(kernels):
         length += _jitter(step * 97 + i, max(1, length // 20))
@@ -179,12 +213,12 @@ def _decode_step(b: ExportBuilder, t: int, step: int) -> int:
     return gpu + 12 * US + 280 * US + _jitter(step, 90 * US)
 
 
-def _prefill(b: ExportBuilder, t: int, tokens: int, seed: int) -> int:
+def _prefill(b: ExportBuilder, t: int, tokens: int, seed: int, layer=PREFILL_LAYER) -> int:
     """One prompt's batch: every kernel launched one call each; returns the first token."""
     b.memcpy(t + 9 * US, t + 12 * US, 4 * tokens, "HtoD", correlation=b.api(COPY, t, t + 8 * US))
     api = t + 15 * US
     gpu = api
-    kernels = [(GET_ROWS, 2_600, 10), *(PREFILL_LAYER * LAYERS), (RMS_NORM, 3_000, 30)]
+    kernels = [(GET_ROWS, 2_600, 10), *(layer * LAYERS), (RMS_NORM, 3_000, 30)]
     kernels.append((GEMM, 150_000, 0))  # the output head, last token only
     for i, (name, base, per_token) in enumerate(kernels):
         length = base + per_token * tokens + _jitter(seed + i, 1_000)
@@ -199,22 +233,31 @@ def _prefill(b: ExportBuilder, t: int, tokens: int, seed: int) -> int:
     return gpu + 12 * US + 300 * US
 
 
-def build() -> tuple[ExportBuilder, dict]:
-    """The export's rows and the capture record, as ``write`` saves them."""
+#: The set's second capture began this long after the first (its own session start).
+NOFA_LATER_NS = 30_000_000_000
+
+
+def build(fa: bool = True) -> tuple[ExportBuilder, dict]:
+    """The export's rows and the capture record, as ``write`` saves them: flash attention
+    on (``NAME``), or off (``NOFA_NAME``), the two configs of one A/B set."""
+    session_start = SESSION_START_UTC_NS + (0 if fa else NOFA_LATER_NS)
     b = ExportBuilder(
         gpus=[Gpu("NVIDIA GeForce RTX 4090", 1_008_096_000_000)],
         meta={"SYNTHETIC_BY": "scripts/make_example_export.py (generated, not measured)"},
+        session_start_utc_ns=session_start,
     )
+    decode_layer = DECODE_LAYER if fa else DECODE_LAYER_NOFA
+    prefill_layer = PREFILL_LAYER if fa else PREFILL_LAYER_NOFA
     t = _startup(b)
-    _decode_step(b, t + 5 * MS, 0)  # llama-server's warm-up run
+    _decode_step(b, t + 5 * MS, 0, decode_layer)  # llama-server's warm-up run
     requests = []
     t = WORKLOAD_START
     for r, prompt in enumerate(PROMPTS):
         start = t
-        token = _prefill(b, start + 400 * US, prompt, r * 31)
+        token = _prefill(b, start + 400 * US, prompt, r * 31, prefill_layer)
         step_at = token
         for step in range(GENERATED - 1):
-            step_at = _decode_step(b, step_at, r * 100 + step + 1)
+            step_at = _decode_step(b, step_at, r * 100 + step + 1, decode_layer)
         end = step_at + 150 * US
         requests.append(TimedRequest(start, token, end, prompt, GENERATED))
         t = end + 2 * MS + _jitter(r, MS)
@@ -224,22 +267,43 @@ def build() -> tuple[ExportBuilder, dict]:
         "output_tied": False,
         "architecture": "llama",
     }
-    record = record_json(requests, name=NAME, weights=weights, server_ready=READY)
-    record.update(
-        label="generated example",
-        generated="scripts/make_example_export.py: made up, not measured",
-        started="2026-01-02T03:04:05+00:00",
-        settings={"args": ["-ngl", "99", "-fa", "on"], "env": {}},
-        versions={"nsys": "2026.1.1.204", "llama_server": "generated"},
+    name = NAME if fa else NOFA_NAME
+    record = record_json(
+        requests,
+        name=name,
+        session_start_utc_ns=session_start,
+        weights=weights,
+        server_ready=READY,
     )
-    record["clock"]["stop_ns"] = SESSION_START_UTC_NS + t + 100 * MS
+    # llama-server's own timings, as a capture keeps them: prompt processing to the first
+    # token, generation the rest; then the totals a capture computes from them
+    for row in record["requests"]:
+        row["timings"]["prompt_ms"] = (row["first_token_ns"] - row["start_ns"]) / MS
+        row["timings"]["predicted_ms"] = (row["end_ns"] - row["first_token_ns"]) / MS
+    wall_s = (requests[-1].end - requests[0].start) / 1e9
+    record["totals"] = summarize(record["requests"], wall_s)
+    config = "-fa on" if fa else "-fa off"
+    index = 0 if fa else 1
+    record.update(
+        label=config,
+        generated="scripts/make_example_export.py: made up, not measured",
+        started="2026-01-02T03:04:05+00:00" if fa else "2026-01-02T03:04:35+00:00",
+        settings={"args": ["-ngl", "99", *config.split()], "env": {}},
+        versions={"nsys": "2026.1.1.204", "llama_server": "generated"},
+        # one A/B set, as ``llamaprof capture --config "-fa on" --config "-fa off"`` writes
+        set={"id": SET_ID, "configs": ["-fa on", "-fa off"], "config_index": index},
+        repeat={"group": f"{SET_ID}/{index + 1}", "index": 1, "of": 1},
+    )
+    record["clock"]["stop_ns"] = session_start + t + 100 * MS
     return b, record
 
 
-def write(folder: Path) -> tuple[Path, Path]:
-    """Write ``<NAME>.sqlite`` and ``<NAME>.llamaprof.json`` into ``folder`` (replacing them)."""
-    builder, record = build()
-    export = folder / f"{NAME}.sqlite"
+def write(folder: Path, fa: bool = True) -> tuple[Path, Path]:
+    """Write ``<name>.sqlite`` and ``<name>.llamaprof.json`` into ``folder`` (replacing them),
+    ``NAME`` with flash attention, ``NOFA_NAME`` without."""
+    builder, record = build(fa)
+    name = NAME if fa else NOFA_NAME
+    export = folder / f"{name}.sqlite"
     export.unlink(missing_ok=True)
     builder.write(export)
     con = sqlite3.connect(export)
@@ -247,7 +311,7 @@ def write(folder: Path) -> tuple[Path, Path]:
         con.execute("VACUUM")  # compact: the file ships with the app
     finally:
         con.close()
-    path = folder / f"{NAME}.llamaprof.json"
+    path = folder / f"{name}.llamaprof.json"
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return export, path
 
@@ -256,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "reports", help="folder to write into")
     args = parser.parse_args(argv)
-    export, record = write(args.out)
-    print(f"wrote {export} ({export.stat().st_size:,} bytes) and {record.name}")
+    for fa in (True, False):
+        export, record = write(args.out, fa)
+        print(f"wrote {export} ({export.stat().st_size:,} bytes) and {record.name}")
     return 0
 
 

@@ -8,6 +8,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from llamaprof import reports
 from llamaprof.analyze.phases import phases_of
 from llamaprof.analyze.serving import serving_findings
@@ -19,6 +21,8 @@ from llamaprof.sources import load_report
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "reports" / "serving-timeline-generated.sqlite"
 RECORD = ROOT / "reports" / "serving-timeline-generated.llamaprof.json"
+NOFA = ROOT / "reports" / "serving-timeline-generated-nofa.sqlite"
+NOFA_RECORD = ROOT / "reports" / "serving-timeline-generated-nofa.llamaprof.json"
 _spec = importlib.util.spec_from_file_location(
     "make_example_export", ROOT / "scripts" / "make_example_export.py"
 )
@@ -43,17 +47,32 @@ def _content(path: Path) -> dict[str, object]:
         con.close()
 
 
-def test_shipped_files_are_what_the_script_writes(tmp_path):
-    """Regenerated into a temporary folder, the export holds the same tables and rows and the
-    record the same bytes; both say they are generated; the export stays small."""
-    export, record = make.write(tmp_path)
-    assert _content(SHIPPED) == _content(export)
-    assert RECORD.read_bytes() == record.read_bytes()
-    assert "generated" in SHIPPED.name and "generated" in RECORD.name
-    assert SHIPPED.stat().st_size < 400_000
-    meta = dict(_content(SHIPPED)["META_DATA_EXPORT"][1])
+@pytest.mark.parametrize("fa", [True, False], ids=["fa-on", "fa-off"])
+def test_shipped_files_are_what_the_script_writes(tmp_path, fa):
+    """Regenerated into a temporary folder, each export holds the same tables and rows and
+    each record the same bytes; all say they are generated; the exports stay small."""
+    shipped = SHIPPED if fa else NOFA
+    shipped_record = RECORD if fa else NOFA_RECORD
+    export, record = make.write(tmp_path, fa)
+    assert _content(shipped) == _content(export)
+    assert shipped_record.read_bytes() == record.read_bytes()
+    assert "generated" in shipped.name and "generated" in shipped_record.name
+    assert shipped.stat().st_size < 500_000
+    meta = dict(_content(shipped)["META_DATA_EXPORT"][1])
     assert meta["SYNTHETIC_BY"] == "scripts/make_example_export.py (generated, not measured)"
-    assert json.loads(RECORD.read_text())["generated"].startswith("scripts/make_example_export.py")
+    data = json.loads(shipped_record.read_text())
+    assert data["generated"].startswith("scripts/make_example_export.py")
+
+
+def test_the_two_examples_are_one_ab_set():
+    """The shipped exports are the two configs of one set: the folder's newest set, labelled
+    by what differs (-fa on / -fa off), so the app opens on them, config against config."""
+    from llamaprof.analyze.configs import newest_set, settings_labels
+
+    records = {path.name: read_record(path) for path in (SHIPPED, NOFA)}
+    assert newest_set(records) == [SHIPPED.name, NOFA.name]
+    labels = settings_labels({name: rec for name, rec in records.items()})
+    assert labels == {SHIPPED.name: "-fa on", NOFA.name: "-fa off"}
 
 
 def test_example_reads_as_a_capture_with_phases(tmp_path):
