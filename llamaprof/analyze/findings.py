@@ -164,10 +164,12 @@ def _gpu_idle(run: Run) -> Finding | None:
     if share is None:
         return None
     idle = (1.0 - share) * 100.0
+    # a run cut to a window (``apply_window``) has the window's span and busy time
+    scope = "capture" if run.window is None else f"{run.window.name} window"
     return Finding(
-        f"GPU idle {_pct(idle)} of the capture",
+        f"GPU idle {_pct(idle)} of the {scope}",
         f"The GPU ran kernels or copies for {format_ns(run.info.gpu_busy_ns)} of the "
-        f"{format_ns(run.info.span_ns)} capture span, idle {_pct(idle)} of it.",
+        f"{format_ns(run.info.span_ns)} {scope} span, idle {_pct(idle)} of it.",
         {
             "gpu_busy_ns": int(run.info.gpu_busy_ns or 0),
             "span_ns": int(run.info.span_ns or 0),

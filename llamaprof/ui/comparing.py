@@ -154,6 +154,12 @@ def _prepare(
         return Prepared(comparison, tuple(notes), (*runs_key, baseline), runs_key, (key, labels))
 
 
+def cut_run(item_identity: tuple, loaded: LoadedRun, window: Window) -> Run:
+    """``loaded``'s run cut to ``window`` (``apply_window``), once per file state and window,
+    shared with the comparisons (``item_identity``: the run list's file stamp)."""
+    return _cut(item_identity, window, loaded.file_label, loaded.run)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)  # three windows of eight runs
 def _cut(identity: tuple, window: Window, _label: str, _run: Run | None) -> Run:
     # A run cut to a window (``identity``: its files' stamps) is the same whatever the
@@ -229,8 +235,10 @@ def window_choices(entries: Sequence[LoadedRun]) -> tuple[list[str], str | None]
     return choices, None
 
 
-def window_control(container, entries: Sequence[LoadedRun]) -> str:
-    """The window selector (key ``compare_window``): returns the window as chosen or typed.
+def window_control(
+    container, entries: Sequence[LoadedRun], *, key: str = "compare_window"
+) -> str:
+    """The window selector (state ``key``): returns the window as chosen or typed.
 
     Its default is ``auto_window``'s (``workload`` when every run has a capture record with
     request times, else ``all``), and it follows the selection while the user has not
@@ -239,18 +247,19 @@ def window_control(container, entries: Sequence[LoadedRun]) -> str:
     choices, why_not = window_choices(entries)
     auto = auto_window(entries)
     state = st.session_state
+    auto_key = f"_{key}_auto"
     if why_not is not None:
-        state["compare_window"] = "all"
-    elif "compare_window" not in state or state["compare_window"] == state.get("_window_auto"):
-        state["compare_window"] = auto
-    state["_window_auto"] = auto
-    current = state.get("compare_window")
+        state[key] = "all"
+    elif key not in state or state[key] == state.get(auto_key):
+        state[key] = auto
+    state[auto_key] = auto
+    current = state.get(key)
     if isinstance(current, str) and current and current not in choices:
         choices = [*choices, current]  # typed, or brushed on the timeline: keep it listed
     chosen = container.selectbox(
         "Window",
         choices,
-        key="compare_window",
+        key=key,
         accept_new_options=True,
         disabled=why_not is not None,
         help="The part of each capture the CUDA numbers cover: all, load (start-up), "

@@ -11,17 +11,22 @@ import pandas as pd
 import streamlit as st
 
 from llamaprof import reports
+from llamaprof.analyze.findings import Finding
 from llamaprof.analyze.llama_kernels import family_breakdown
 from llamaprof.analyze.overview import run_overview
+from llamaprof.analyze.phases import phases_frame, phases_of
+from llamaprof.analyze.serving import serving_findings
 from llamaprof.charts import LABEL_LIMIT, single_run_bars
 from llamaprof.charts_llama import family_stacked_bars
+from llamaprof.loading import LoadedRun
 from llamaprof.model import Run
 from llamaprof.render.nsys_format import render_column
 from llamaprof.render.tables import family_summary_table, summary_table
+from llamaprof.ui.common import md_escape
 from llamaprof.ui.views import share_text
 from llamaprof.units import format_bytes, format_ns
 
-__all__ = ["run_families", "single_run_header", "single_run_report"]
+__all__ = ["run_families", "serving_section", "single_run_header", "single_run_report"]
 
 
 _SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
@@ -43,6 +48,51 @@ def single_run_header(run: Run) -> None:
     cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
     cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
     cols[5].metric("GPU busy", share_text(f["gpu_busy_share"]))
+
+
+def serving_section(identity: tuple, loaded: LoadedRun) -> None:
+    """The capture's phases (from its record, else detected) and its serving findings, over
+    the whole capture whatever the window; nothing for a report without event times."""
+    if loaded.run is None or loaded.run.events is None:
+        return
+    phases, findings = _serving(identity, loaded)
+    with st.expander("Phases and serving", expanded=True):
+        if not phases.empty:
+            shown = pd.DataFrame(
+                {
+                    "Phase": phases["name"],
+                    "Start (ms)": phases["start_ns"] / 1e6,
+                    "End (ms)": phases["end_ns"] / 1e6,
+                    "Duration (ms)": phases["duration_ns"] / 1e6,
+                    "Source": phases["source"],
+                }
+            )
+            st.dataframe(
+                shown,
+                hide_index=True,
+                key="run_phases",
+                height=min(400, 38 + 35 * len(shown)),
+                column_config={
+                    c: st.column_config.NumberColumn(format="%.3f")
+                    for c in ("Start (ms)", "End (ms)", "Duration (ms)")
+                },
+            )
+            st.caption(
+                "Times on the nsys timeline (ms since the session start); each phase is a "
+                "window of the selector above (`request N` as `request:N`)."
+            )
+        for finding in findings:
+            st.markdown(f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}")
+
+
+@st.cache_resource(max_entries=16, show_spinner="Reading the capture's phases…")
+def _serving(identity: tuple, _loaded: LoadedRun) -> tuple[pd.DataFrame, list[Finding]]:
+    # ``identity`` (the file state) stands for ``_loaded``, which is not hashed.
+    run = _loaded.run
+    assert run is not None and run.events is not None
+    return phases_frame(phases_of(run.events, _loaded.record)), serving_findings(
+        run, _loaded.record
+    )
 
 
 def single_run_report(run: Run, report: str, *, top: int) -> None:

@@ -7,7 +7,17 @@ import os
 from pathlib import Path
 
 import pytest
-from app.support import GENERATED, OLD, SEED, copy_report, downloaded, make_app, open_tab, tab
+from app.support import (
+    GENERATED,
+    OLD,
+    ROOT,
+    SEED,
+    copy_report,
+    downloaded,
+    make_app,
+    open_tab,
+    tab,
+)
 
 from llamaprof.ui.pages import PAGES
 
@@ -369,13 +379,44 @@ def test_single_run_page(examples_dir: Path):
     assert list(shown["Total"][:2]) == ["17.8 s", "417 ms"]
     assert shown["Kernel"][0] == "mul_mat_vec<half,half,1,256>"  # whole, not cut to 12
     assert at.query_params == {
-        "folder": str(examples_dir), "run": GEN_LABEL, "tab": "kernels",
+        "folder": str(examples_dir), "run": GEN_LABEL, "window": "all", "tab": "kernels",
     }  # fmt: skip
+    # text has no event times: the window selector offers the whole capture only, and says why
+    assert at.selectbox(key="run_window").disabled
     # The seed's text has no size table, and nsys did not say it skipped one.
     at = open_tab(at, "CUDA GPU MemOps Summary (by Size)", key="run_tab")
     assert [i.value for i in tab(at, "CUDA GPU MemOps Summary (by Size)").info] == [
         "This report holds no CUDA GPU MemOps Summary (by Size) table."
     ]
+
+
+def test_single_run_window_and_phases(tmp_path: Path):
+    """A capture with its record: the Single-run page opens on the workload window, shows the
+    record's phases and the serving findings; a link with ``window=decode`` shows the decode
+    window's numbers (those of ``llamaprof stats --window decode``: 4,080 kernels, 166 ms of
+    kernel time, 175 ms of API time)."""
+    for suffix in (".sqlite", ".llamaprof.json"):
+        copy_report(ROOT / "reports" / f"serving-timeline-generated{suffix}", tmp_path)
+    at = make_app(tmp_path).run()
+    at.query_params.update({"run": "serving-timeline-generated", "window": "decode"})
+    at.switch_page("app_pages/run.py").run()
+    _no_errors(at)
+    assert at.selectbox(key="run_window").value == "decode"
+    assert [m.value for m in at.metric][:2] == ["166 ms", "175 ms"]
+    phases = at.dataframe[0].value  # the phases table comes first
+    assert phases["Phase"].tolist()[:3] == ["load", "workload", "request 1"]
+    assert phases["Duration (ms)"].tolist()[:2] == [1250.0, 224.215568]
+    texts = [m.value for m in at.markdown]
+    assert "**Start-up: 1.25 s, 2.20 GB uploaded to the GPU.** " in " ".join(texts)
+    assert "**GPU idle 14.4% of the decode window.** " in " ".join(texts)  # not "capture"
+    at = open_tab(at, "CUDA GPU Kernel Summary", key="run_tab")
+    exact = tab(at, "CUDA GPU Kernel Summary").expander[0].dataframe[0].value
+    assert (int(exact["total_ns"].sum()), int(exact["count"].sum())) == (166_380_255, 4_080)
+    assert at.query_params["window"] == "decode"
+    # another window: the load window holds the weights upload, not the decode kernels
+    at.selectbox(key="run_window").select("load").run()
+    assert at.query_params["window"] == "load"
+    assert [m.value for m in at.metric][2] == "2.20 GB"
 
 
 def test_capture_record_gives_label_and_config(examples_dir: Path):
