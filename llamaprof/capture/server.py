@@ -588,7 +588,12 @@ class ServerProcess:
         if server is not None:
             role = self._root_role() if server == self.root.pid else "llama-server"
             self._send(outcome, t0, server, signal.SIGINT, role)
-            if not self._wait_gone(server, stop_timeout_s, tick, cancel):
+            if self.profiled and server == self.root.pid:
+                # The supervisor passed SIGINT to nsys, which stops llama-server and then
+                # writes its report before it exits: that is the report's wait (below), and
+                # the stop timeout's SIGTERM would kill nsys mid-write.
+                pass
+            elif not self._wait_gone(server, stop_timeout_s, tick, cancel):
                 outcome.escalated = True
                 outcome.problems.append(
                     f"{role} did not exit within {stop_timeout_s:g} s of SIGINT; sent SIGTERM"

@@ -778,3 +778,21 @@ def test_stop_escalates_only_after_the_timeout(tmp_path):
         "llama-server did not exit within 0.5 s of SIGINT; sent SIGTERM",
     ]
     assert outcome.server_status == -15
+
+
+def test_report_kept_when_llama_servers_pid_is_not_found(
+    make_config, reports, monkeypatch, test_mark
+):
+    """Without llama-server's PID (no /proc view of it), SIGINT goes to the supervisor, which
+    passes it to nsys: nsys stops llama-server and then writes its report. That wait is the
+    report's, not llama-server's stop timeout: even with a stop timeout far shorter than
+    nsys needs, the report is kept, and nothing is left running."""
+    from llamaprof.capture import server as server_module
+
+    monkeypatch.setattr(server_module, "listening_pid", lambda port, pids: None)
+    (record,) = run_capture(make_config(stop_timeout_s=0.05))
+    assert record["exit"]["nsys"] == 0
+    assert any("PID was not found" in p for p in record["problems"])
+    assert not any("did not exit within" in p for p in record["problems"])
+    assert sorted(Path(p).suffix for p in files_in(reports)) == [".json", ".nsys-rep", ".sqlite"]
+    assert wait_until_none_left(test_mark) == []
