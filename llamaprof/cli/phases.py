@@ -50,8 +50,10 @@ def phases(path: str, fmt: str) -> None:
     From the capture record beside REPORT when it has request times: load, workload,
     request N, prefill N, decode N. Without one, detected from the GPU work: load (the
     leading host-to-device copies, the model upload), workload, burst N. Then the
-    top-level NVTX ranges, if any (the first 50). Each phase names a window for
-    `llamaprof stats --window` and `llamaprof timeline --window`.
+    top-level NVTX ranges, if any (the first 50). For `llamaprof stats --window` and
+    `timeline --window`: load, workload, prefill (every prefill), decode (every decode) and
+    request:N by name; any other phase by its times (START:END, from the csv output's ns),
+    an NVTX range with `--nvtx NAME`.
 
     Exit status: 0 printed, 1 REPORT cannot be read or has no phases, 2 usage error.
     """
