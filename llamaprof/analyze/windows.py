@@ -100,9 +100,17 @@ def parse_window(text: str) -> WindowSpec:
     >>> spec.from_workload, spec.start_ns, spec.end_ns
     (True, 100000000, 350000000)
 
+    ``+A:B`` is short for ``workload+A:B`` (and what a selector left holding ``workload``
+    keeps of a ``workload+A:B`` typed over it):
+
+    >>> parse_window("+100ms:350ms").text
+    'workload+100ms:350ms'
+
     Raises WindowError with the accepted forms for anything else.
     """
     value = text.strip().lower()
+    if value.startswith("+") and ":" in value:
+        text = value = _FROM_WORKLOAD + value[1:]
     if value in NAMED:
         return WindowSpec(text, name=value)
     request = _REQUEST.match(value)

@@ -227,3 +227,15 @@ def test_gpu_union_is_kept_until_a_frame_changes(write_export):
     assert events.select([(200, None)]).gpu_union()[0].tolist() == [300]
     events.kernels = events.kernels.iloc[:1]
     assert events.gpu_union()[1].tolist() == [100, 400]
+
+
+def test_plus_bounds_count_from_the_workload_start(write_export):
+    """``+A:B`` is ``workload+A:B``: the same window, named in full (the workload starts at
+    1,000 ns in this export, so +200ns:700ns is 1,200 to 1,700 on the timeline)."""
+    b, record = sequential()
+    path = write_export(b, record=record)
+    run = load_report(path)
+    short = window_for(run, read_record(path), parse_window("+200ns:700ns"))
+    full = window_for(run, read_record(path), parse_window("workload+200ns:700ns"))
+    assert short == full
+    assert (short.name, short.intervals) == ("workload+200ns:700ns", ((1_200, 1_700),))
