@@ -22,6 +22,7 @@ __all__ = [
     "gpus_text",
     "shorten_middle",
     "shorten_names",
+    "shorten_run_names",
     "signed_text",
     "split_unit",
     "unit_formatter",
@@ -177,6 +178,40 @@ def shorten_names(names: Sequence[str], limit: int, *, tail: float = 0.6) -> dic
         pending = _settle(pending, short, out)
     out.update({name: name for name in pending})
     return {name: out[name] for name in unique}
+
+
+_SEPARATORS = "-_./ "
+
+
+def shorten_run_names(names: Sequence[str], limit: int) -> dict[str, str]:
+    """Run names for narrow headers: a name longer than ``limit`` first drops the start it
+    shares with another of ``names`` (cut after a separator, ``-_./`` or a space), which
+    tells nothing apart, then ``shorten_names`` shortens what is left.
+
+    >>> names = ["gemma3-4b-f16-fa-seed", "gemma3-4b-f16-nofa-generated", "serving-timeline"]
+    >>> list(shorten_run_names(names, 16).values())
+    ['…fa-seed', '…nofa-generated', 'serving-timeline']
+    """
+    unique = list(dict.fromkeys(names))
+    trimmed: dict[str, str] = {}
+    for name in unique:
+        shared = max((_common_prefix(name, other) for other in unique if other != name), default=0)
+        cut = max((i + 1 for i, c in enumerate(name[:shared]) if c in _SEPARATORS), default=0)
+        trimmed[name] = ELLIPSIS + name[cut:] if len(name) > limit and cut >= 4 else name
+    texts = list(dict.fromkeys(trimmed.values()))
+    if len(texts) < len(unique):  # trimming made two read the same: shorten the whole names
+        return shorten_names(unique, limit)
+    short = shorten_names(texts, limit)
+    return {name: short[trimmed[name]] for name in unique}
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _settle(pending: list[str], short: dict[str, str], out: dict[str, str]) -> list[str]:

@@ -31,6 +31,7 @@ from llamaprof.render.text import (
     change_text,
     gpus_text,
     shorten_names,
+    shorten_run_names,
     signed_text,
     unit_formatter,
     value_text,
@@ -82,6 +83,8 @@ HEADER_CHARS = 28
 TABLE_BUDGET = 800
 # px the Name, Family, Δ and Δ% columns take at least (for the header length of runs' names)
 _NAME_PX, _NAME_MAX_PX, _FAMILY_PX, _DELTA_PX, _PCT_PX = 150, 260, 90, 90, 70
+#: st.dataframe's header and row heights (px, Streamlit 1.67), borders included.
+_TABLE_HEADER_PX, _TABLE_ROW_PX = 38, 35
 
 
 def slug(text: str) -> str:
@@ -266,10 +269,10 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
     so that two to four runs' values and Δ% fit a 1280 px page.
 
     Each run's Δ% (and Δ, for two runs) sits right of its value, so their headers read just
-    ``Δ%`` (the whole ``Δ% <run>`` on hover); run headers are ``shorten_names`` of the runs
-    (the end that tells them apart). The Family column is left out beyond two runs, where it
-    would push values off the page (the by-family view shows families). More runs scroll
-    sideways.
+    ``Δ%`` (the whole ``Δ% <run>`` on hover); run headers are ``shorten_run_names`` of the
+    runs (without the start they share, then the end that tells them apart). The Family
+    column is left out beyond two runs, where it would push values off the page (the
+    by-family view shows families). More runs scroll sideways.
     """
     frame = table(view, top, compact=True)
     columns = view.columns
@@ -288,9 +291,17 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
     # Characters of a run's name in its header: what the budget leaves each value column.
     per_value = (TABLE_BUDGET - fixed) / max(len(columns), 1)
     chars = int(min(HEADER_CHARS, max(8, (per_value - 20) // 7)))
-    short = shorten_names(columns, chars, tail=0.7)
+    short = shorten_run_names(columns, chars)
     headers |= {column: short[column] for column in columns}
     widths = column_widths(frame[shown], headers=headers, budget=TABLE_BUDGET)
+    # Names wider than their column lose their middle here, not their end to the cell's edge:
+    # the end tells kernels (and runs) apart.
+    fits = max(8, int((widths["Name"] - 20) // 7))
+    if longest > fits:
+        frame = frame.copy()
+        names = [str(n) for n in frame["Name"]]
+        short_names = shorten_names(names, fits)
+        frame["Name"] = [short_names[n] for n in names]
     config: dict[str, object] = {
         column: st.column_config.TextColumn(
             headers.get(column, column),
@@ -304,11 +315,13 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
 
 
 def show_table(layout: TableLayout, *, key: str) -> None:
-    """Display a ``table_layout``."""
+    """Display a ``table_layout``, every row in sight (the ``(k more)`` and Total rows come
+    last; a table that scrolls inside would hide them)."""
     st.dataframe(
         layout.frame,
         hide_index=True,
         key=key,
+        height=_TABLE_HEADER_PX + _TABLE_ROW_PX * len(layout.frame),
         column_order=layout.order,
         column_config=layout.config,  # type: ignore[arg-type]
     )
