@@ -15,7 +15,12 @@ from llamaprof.ui.common import folder_link_value, keep_valid_selection, md_esca
 from llamaprof.ui.comparing import cut_run, window_control
 from llamaprof.ui.llama_views import finding_markdown
 from llamaprof.ui.sidebar import reports_sidebar
-from llamaprof.ui.single_run import serving_section, single_run_header, single_run_report
+from llamaprof.ui.single_run import (
+    serving_section,
+    single_run_header,
+    single_run_report,
+    throughput_section,
+)
 
 #: The page's tabs: the id its link carries -> the report each shows.
 RUN_TABS: dict[str, str] = {
@@ -84,6 +89,7 @@ st.caption(
 for warning in whole.info.warnings:  # data the reader had to leave out
     st.warning(f"Incomplete report: {md_escape(warning)}", icon=":material/warning:")
 single_run_header(run)
+throughput_section(loaded.record)
 serving_section(item.entry.identity, loaded)
 if whole.info.notes:
     with st.expander("Notes from the reader"):

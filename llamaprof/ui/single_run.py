@@ -16,17 +16,26 @@ from llamaprof.analyze.llama_kernels import family_breakdown
 from llamaprof.analyze.overview import run_overview
 from llamaprof.analyze.phases import phases_frame, phases_of
 from llamaprof.analyze.serving import serving_findings
+from llamaprof.analyze.throughput import throughput_frame
 from llamaprof.charts import LABEL_LIMIT, single_run_bars
 from llamaprof.charts_llama import family_stacked_bars
 from llamaprof.loading import LoadedRun
 from llamaprof.model import Run
+from llamaprof.record import CaptureRecord
 from llamaprof.render.nsys_format import render_column
 from llamaprof.render.tables import family_summary_table, summary_table
+from llamaprof.render.text import unit_formatter
 from llamaprof.ui.common import md_escape
 from llamaprof.ui.views import share_text
 from llamaprof.units import format_bytes, format_ns
 
-__all__ = ["run_families", "serving_section", "single_run_header", "single_run_report"]
+__all__ = [
+    "run_families",
+    "serving_section",
+    "single_run_header",
+    "single_run_report",
+    "throughput_section",
+]
 
 
 _SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
@@ -48,6 +57,22 @@ def single_run_header(run: Run) -> None:
     cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
     cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
     cols[5].metric("GPU busy", share_text(f["gpu_busy_share"]))
+
+
+def throughput_section(record: CaptureRecord | None) -> None:
+    """Tokens/s, latency and time to first token from the capture record, one metric each
+    (what a capture on a machine without a GPU has to show); nothing without a record."""
+    frame = throughput_frame(record)
+    if frame.empty:
+        return
+    st.caption(
+        "Throughput, from the capture record: llama-server's own timings of every request "
+        "and the workload's wall clock (not cut to the window)."
+    )
+    for column, metric in zip(st.columns(len(frame)), frame.itertuples(index=False), strict=True):
+        text = unit_formatter(metric.unit)(metric.value)
+        # "generation tokens/s" names the unit: the number alone fits a fifth of the page
+        column.metric(metric.name, text.removesuffix(" tokens/s"))
 
 
 def serving_section(identity: tuple, loaded: LoadedRun) -> None:

@@ -329,6 +329,13 @@ def test_runs_without_cuda_tables_still_compare_throughput(tmp_path: Path):
             "does not contain GPU memory data."
         ],
     }  # fmt: skip
+    # The Single-run page of such a run shows its throughput, from the record.
+    at.switch_page("app_pages/run.py").run()
+    _no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["generation tokens/s"] == "50.0"
+    assert metrics["request latency"] == "60.0 ms"
+    assert metrics["GPU kernel time"] == "n/a"
 
 
 # --- timeline -----------------------------------------------------------------------------------
