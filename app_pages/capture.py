@@ -14,6 +14,7 @@ button) only commits what was typed.
 
 import shlex
 import shutil
+from pathlib import Path
 
 import streamlit as st
 
@@ -112,6 +113,13 @@ _RECORD_COLUMNS = {
 }
 
 
+def _same_folder(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def _show_results(job: BackgroundCapture) -> None:
     if job.records:
         # the same columns as the folder's table
@@ -138,14 +146,17 @@ def _show_results(job: BackgroundCapture) -> None:
         )
 
 
-def _progress_view() -> None:
+def _progress_view(folder) -> None:
     """The capture's progress (refreshing itself every second while one runs)."""
     job = capture_job()
     if not job.running:
         if st.session_state.get("capture_seen_running"):
             st.session_state["capture_seen_running"] = False
             st.rerun(scope="app")  # stop refreshing; the run list picks up the new runs
-        _show_results(job)
+        # The last capture's outcome, where it wrote (the job is the server's, shared by
+        # every session): not a stale line on a page about another folder.
+        if job.reports_dir is not None and _same_folder(job.reports_dir, folder):
+            _show_results(job)
         return
     st.session_state["capture_seen_running"] = True
     p = job.progress
@@ -284,7 +295,7 @@ if st.session_state.get("capture_message"):
     st.error(st.session_state["capture_message"])
 
 st.subheader("Progress")
-st.fragment(_progress_view, run_every=1.0 if job.running else None)()
+st.fragment(_progress_view, run_every=1.0 if job.running else None)(folder)
 
 st.subheader("Captures in this folder")
 rows = record_rows(folder)

@@ -851,6 +851,7 @@ class BackgroundCapture:
         self.error: CaptureFailed | None = None
         self.cancelled = False
         self.cancel_reason: str | None = None
+        self.reports_dir: Path | None = None  # the folder of the last capture started
         atexit.register(self._shutdown)
 
     @property
@@ -880,6 +881,7 @@ class BackgroundCapture:
             self._finished.clear()
             self.progress, self.records, self.error, self.cancelled = None, [], None, False
             self.cancel_reason = None
+            self.reports_dir = Path(cfg.reports_dir)
             thread = threading.Thread(
                 target=self._run, args=(prepared, lock), name="llamaprof-capture", daemon=True
             )

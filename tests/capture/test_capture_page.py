@@ -175,6 +175,12 @@ def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_m
         "from-app.nsys-rep",
         "from-app.sqlite",
     ]
+    # A session on another folder is not told about this capture (the job is the server's).
+    other = reports.parent / "elsewhere"
+    other.mkdir()
+    at2 = open_page(other)
+    assert not at2.success and not at2.error
+    assert not [w.value for w in at2.warning if w.value.startswith("The capture")]
 
 
 def test_page_reports_a_bad_setting(reports, address, llama_server):
