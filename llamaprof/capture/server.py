@@ -345,6 +345,9 @@ class StopOutcome:
 
 _BIND_FAILURE = re.compile(r"couldn't bind|address already in use", re.IGNORECASE)
 _ERROR_LINE = re.compile(r"\berror\b|failed|invalid|not found|no such", re.IGNORECASE)
+#: nsys's answer to an option it does not take (nsys 2022.4: "unrecognised option '--x'",
+#: its usage line, then this).
+_NSYS_USAGE = re.compile(r"^Try 'nsys [a-z-]+ --help' for more information\.?$", re.MULTILINE)
 _CANNOT_START = re.compile(r"^llamaprof: (cannot start .*)$", re.MULTILINE)
 #: nsys's own programs (argv[0]'s name), as opposed to the target it starts.
 _NSYS_OWN = {"nsys", "nsys-launcher", "nsys-tee", "QdstrmImporter"}
@@ -422,8 +425,14 @@ class ServerProcess:
         status = self.root.returncode
         how = f"nsys {describe_status(status)}" if self.profiled else f"status {status}"
         cannot = _CANNOT_START.search(tail)  # the supervisor's or die_with_parent's line
+        usage = _NSYS_USAGE.search(tail) if self.profiled else None
         if cannot:
             reason = cannot.group(1)
+        elif usage:
+            # nsys refused its own options: llama-server never ran
+            before = [ln.strip() for ln in tail[: usage.start()].splitlines() if ln.strip()]
+            said = next((ln for ln in reversed(before) if not ln.startswith("usage:")), "")
+            reason = f"nsys refused its options ({how}): {said or usage.group(0)}"
         elif _BIND_FAILURE.search(tail) or (not tail.strip() and port_in_use(self.port)):
             # (llama-server logs from a thread of its own: exiting at once on a bind failure,
             # it sometimes prints nothing; the port, held by another process, says it all)

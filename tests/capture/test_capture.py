@@ -796,3 +796,17 @@ def test_report_kept_when_llama_servers_pid_is_not_found(
     assert not any("did not exit within" in p for p in record["problems"])
     assert sorted(Path(p).suffix for p in files_in(reports)) == [".json", ".nsys-rep", ".sqlite"]
     assert wait_until_none_left(test_mark) == []
+
+
+def test_an_option_nsys_refuses_is_blamed_on_nsys(make_config, reports, test_mark):
+    """``--nsys-args`` with an option the real nsys 2022.4 does not take: nsys prints its
+    usage and exits before starting llama-server; the one line says so, quoting nsys."""
+    with pytest.raises(CaptureFailed) as info:
+        run_capture(make_config(nsys_args=["--bogus"]))
+    assert re.fullmatch(
+        r"nsys refused its options \(nsys exited with status \d+\): "
+        r"unrecognised option '--bogus'",
+        str(info.value),
+    ), str(info.value)
+    assert files_in(reports) == []
+    assert wait_until_none_left(test_mark) == []
