@@ -245,7 +245,13 @@ def compare(
             )
     if view is None:
         view = _default_view(entries)
-        _check_options(view, by, normalize, window, top)
+        try:
+            _check_options(view, by, normalize, window, top)
+        except click.UsageError as exc:  # the user did not ask for throughput: say why it is
+            raise click.UsageError(
+                "no run holds CUDA data (capture records alone, or captures without a GPU), "
+                f"so compare shows throughput: {exc.message}"
+            ) from None
         if view == THROUGHPUT:
             click.echo(
                 "llamaprof: note: no run holds CUDA data (capture records alone, or captures "

@@ -152,12 +152,17 @@ def test_fail_above_counts_each_metric_in_its_own_direction(records: list[Path])
         (("--by", "family"), "--by family applies to the kernel report, not to throughput"),
         (("--report", "throughput", "--normalize", "per-token"), "--normalize applies to CUDA"),
         (("--report", "throughput", "--window", "decode"), "--window applies to CUDA reports"),
-        # records alone: throughput is the default report, and the same rules hold
-        (("--normalize", "per-token"), "--normalize applies to CUDA reports, not to throughput"),
-        (("--window", "decode"), "--window applies to CUDA reports, not to throughput"),
-        (("--top", "2"), "--top applies to CUDA reports; throughput shows every metric"),
+        # records alone: throughput is the default report, the same rules hold, and the
+        # line says why the report is throughput
+        (("--normalize", "per-token"), "Error: no run holds CUDA data (capture records alone, "
+         "or captures without a GPU), so compare shows throughput: --normalize applies to CUDA "
+         "reports, not to throughput"),
+        (("--window", "decode"), "so compare shows throughput: --window applies to CUDA reports, "
+         "not to throughput"),
+        (("--top", "2"), "so compare shows throughput: --top applies to CUDA reports; "
+         "throughput shows every metric"),
     ],
-)
+)  # fmt: skip
 def test_options_that_do_not_apply_are_usage_errors(records, args, message) -> None:
     result = _compare(*records, *args)
     assert result.exit_code == 2
