@@ -118,6 +118,12 @@ def _legend() -> alt.Legend:
     return alt.Legend(labelLimit=_LEGEND_LIMIT, orient="bottom", direction="vertical")
 
 
+def _x_axis() -> alt.Axis:
+    """The value axis: labels that would touch are left out (a narrow chart with many ticks
+    would print ``0.00.2 0.4 ...``)."""
+    return alt.Axis(labelOverlap=True, labelSeparation=8)
+
+
 def _y_axis() -> alt.Axis:
     # labelOverlap off: Vega would otherwise drop labels it thinks collide.
     return alt.Axis(labelLimit=_LABEL_LIMIT, labelOverlap=False)
@@ -175,7 +181,7 @@ def grouped_bars(
         .encode(
             y=alt.Y("label:N", sort=order, title=None, axis=_y_axis()),
             yOffset=alt.YOffset("run:N", sort=runs),
-            x=alt.X("scaled:Q", title=f"{title} ({symbol}{per})"),
+            x=alt.X("scaled:Q", title=f"{title} ({symbol}{per})", axis=_x_axis()),
             color=alt.Color("run:N", scale=_color(colors), title="Run", legend=_legend()),
             tooltip=[
                 alt.Tooltip("name:N", title="Name"),
@@ -234,7 +240,7 @@ def delta_bars(
         .encode(
             y=alt.Y("label:N", sort=order, title=None, axis=_y_axis()),
             yOffset=alt.YOffset("run:N", sort=runs),
-            x=alt.X("scaled:Q", title=f"Δ {title} vs {baseline} ({symbol}{per})"),
+            x=alt.X("scaled:Q", title=f"Δ {title} vs {baseline} ({symbol}{per})", axis=_x_axis()),
             color=alt.Color("run:N", scale=_color(shown), title="Run", legend=_legend()),
             tooltip=[
                 alt.Tooltip("name:N", title="Name"),
@@ -303,7 +309,7 @@ def single_run_bars(
                 title=None,
                 axis=alt.Axis(labelLimit=_LABEL_LIMIT),
             ),
-            x=alt.X("scaled:Q", title=f"{title} ({symbol})"),
+            x=alt.X("scaled:Q", title=f"{title} ({symbol})", axis=_x_axis()),
             tooltip=[
                 alt.Tooltip("name:N", title="Name"),
                 alt.Tooltip("human:N", title="Value"),
