@@ -77,7 +77,12 @@ def test_grouped_bars_spec(long):
         "(2 more)",
     ]
     assert enc["yOffset"] == {"field": "run", "sort": ["base", "fa"], "type": "nominal"}
-    assert enc["x"] == {"field": "scaled", "title": "GPU kernel time (s)", "type": "quantitative"}
+    assert enc["x"] == {
+        "field": "scaled",
+        "title": "GPU kernel time (s)",
+        "type": "quantitative",
+        "axis": {"labelOverlap": True, "labelSeparation": 8},  # no labels run together
+    }
     assert enc["color"]["scale"] == {"domain": ["base", "fa"], "range": PALETTE[:2]}
     assert [(t["field"], t["title"]) for t in enc["tooltip"]] == [
         ("name", "Name"),
