@@ -195,8 +195,10 @@ def detected_phases(events: Events, gap_ns: int = BURST_GAP_NS) -> list[Phase]:
       host-to-device copy that starts before the first kernel (none without such copies);
     - ``workload``: from the end of ``load`` (or the first GPU work) to the end of the last
       GPU work;
-    - ``burst N``: stretches of GPU work separated by more than ``gap_ns`` of idle GPU
-      (at most ``MAX_BURSTS``; the last one listed then runs to the end of the GPU work).
+    - ``burst N``: stretches of GPU work in the workload separated by more than ``gap_ns`` of
+      idle GPU (at most ``MAX_BURSTS``; the last one listed then runs to the end of the GPU
+      work). The upload belongs to ``load``: the first burst starts at the workload's start
+      at the earliest, so bursts divide the workload and never reach back into ``load``.
     """
     lows, highs = events.gpu_union()
     if not len(lows):
@@ -209,6 +211,10 @@ def detected_phases(events: Events, gap_ns: int = BURST_GAP_NS) -> list[Phase]:
     work_end = int(highs[-1])
     if work_end > work_start:
         phases.append(Phase("workload", work_start, work_end, "detected", "workload"))
+    in_work = highs > work_start
+    lows, highs = np.maximum(lows[in_work], work_start), highs[in_work]
+    if not len(lows):
+        return phases
     breaks = np.flatnonzero(lows[1:] - highs[:-1] > gap_ns)
     burst_starts = np.concatenate([[lows[0]], lows[breaks + 1]])
     burst_ends = np.concatenate([highs[breaks], [highs[-1]]])
