@@ -113,10 +113,22 @@ if len(selected) < 2:
     st.info("Pick at least two runs to compare.")
     st.stop()
 keep_valid_selection("compare_baseline", selected, default=selected[0])
+
+
+def _baseline_text(run_id: str) -> str:
+    """A run as the baseline box lists it: its capture's label first (``-fa on · name``), which
+    tells the configs of a set apart where their time-stamped names do not fit."""
+    loaded = runs[run_id].loaded
+    label = loaded.record.label if loaded is not None and loaded.record is not None else None
+    name = runs[run_id].name
+    return f"{label} · {name}" if label and label != name else name
+
+
+
 baseline_id = right.selectbox(
     "Baseline",
     selected,
-    format_func=lambda i: shorten_middle(runs[i].name, 24),
+    format_func=lambda i: shorten_middle(_baseline_text(i), 32),
     key="compare_baseline",
     persist_state="session",
     help="Changes are shown against this run (or the repeats of its config).",
