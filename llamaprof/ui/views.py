@@ -293,11 +293,14 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
     chars = int(min(HEADER_CHARS, max(8, (per_value - 20) // 7)))
     short = shorten_run_names(columns, chars)
     headers |= {column: short[column] for column in columns}
-    widths = column_widths(frame[shown], headers=headers, budget=TABLE_BUDGET)
-    # Names wider than their column lose their middle here, not their end to the cell's edge:
-    # the end tells kernels (and runs) apart.
-    # (6 px a character: the grid's 14 px Source Sans, measured in Chromium; the widths above
-    # allow 7, room to spare for digits)
+    # The names get the width they need (6 px a character: the grid's 14 px Source Sans,
+    # measured in Chromium) before the budget is shared, up to _NAME_MAX_PX; names wider
+    # than their column then lose their middle here, not their end to the cell's edge: the
+    # end tells kernels (and runs) apart.
+    need = min(_NAME_MAX_PX, longest * 6 + 16)
+    widths = column_widths(
+        frame[shown], headers=headers, budget=TABLE_BUDGET, name_smallest=max(_NAME_PX, need)
+    )
     fits = max(8, int((widths["Name"] - 16) // 6))
     if longest > fits:
         frame = frame.copy()
