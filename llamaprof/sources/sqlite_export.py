@@ -144,6 +144,9 @@ class _Reader:
         self.warnings: list[str] = []  # data left out: the numbers are incomplete
         self._strings: dict[int, str] = {}
         self.id_bound = 0  # StringIds bound of the kernel name-id packing (see _kernel_plan)
+        # Whether some kernel row has a graphNodeId (1/0), taken in the kernel read's own pass;
+        # None until read, or where that read does not take it
+        self._graph_nodes: int | None = None
 
     # -- top level ---------------------------------------------------------------------------
 
@@ -168,6 +171,7 @@ class _Reader:
             with ColumnReader(self.uri, workers) as reader:
                 kernel = self._collect(KERNEL, {KERNEL: reader.submit(plan, ranges[KERNEL])})
         if kernel is not None:
+            self._graph_nodes = kernel.maximum.get(_GRAPH_NODE)
             self._kernel_events(kernel, events)
             del kernel
         if memcpy is not None or memset is not None:
@@ -260,20 +264,23 @@ class _Reader:
         fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start", "device": device}
         layouts = (Layout(fused, _unpacker(bound**3, "d", "key")), plain)
         low, high = _id_extremes(columns)
+        self._id_exprs = (low, high)
+        # graph nodes traced one by one (``RunInfo.graph_nodes_traced``), in the same pass
+        graph = (_GRAPH_NODE,) if "graphNodeId" in columns else ()
         return TablePlan(
             KERNEL,
             ("key", "d", "start", "device"),
             layouts,
             raw,
             minimum=(low,),
-            maximum=(high,),
+            maximum=(high, *graph),
         )
 
     def _kernel_ids_fit(self, data: TableData) -> bool:
         """Whether every kernel name id read fits the packing (see ``_kernel_plan``)."""
         if not data.minimum:  # read with the ids apart: nothing to check
             return True
-        low, high = (*data.minimum.values(), *data.maximum.values())
+        low, high = data.minimum[self._id_exprs[0]], data.maximum[self._id_exprs[1]]
         return (low is None or low >= 0) and (high is None or high <= self.id_bound - 2)
 
     def _collect(self, table: str, pending: dict[str, Callable[[], TableData | None]]) -> TableData:
@@ -462,9 +469,11 @@ class _Reader:
     def _graph_nodes_traced(self) -> bool | None:
         """True when some kernel was traced as a node of a CUDA graph (its ``graphNodeId``
         set); False when none was; None without a kernel table with that column (older nsys).
-        Stops at the first such kernel."""
+        Taken by the kernel read; else (ids read apart) a query that stops at the first."""
         if KERNEL not in self.tables or "graphNodeId" not in self._columns(KERNEL):
             return None
+        if self._graph_nodes is not None:  # taken by the kernel read
+            return bool(self._graph_nodes)
         row = self.con.execute(
             f"SELECT EXISTS (SELECT 1 FROM {KERNEL} WHERE graphNodeId IS NOT NULL)"
         ).fetchone()
@@ -604,6 +613,11 @@ def _strip_abi_suffix(name: str) -> str:
     nsys: ``CASE substr(value, -6, 2) WHEN '_v' THEN substr(value, 1, length(value) - 6)``.
     """
     return name[:-6] if len(name) >= 6 and name[-6:-4] == "_v" else name
+
+
+#: 1 for a kernel row traced as a CUDA graph node, else 0 (an integer whatever the column
+#: holds, so that an odd value never fails the read).
+_GRAPH_NODE = "graphNodeId IS NOT NULL"
 
 
 def _id_extremes(columns: set[str] | list[str]) -> tuple[str, str]:
