@@ -50,7 +50,9 @@ def test_graph_nodes_traced(write_export):
     b = ExportBuilder()
     b.kernel(KERNEL, 0, 10)
     assert load_report(write_export(b, "plain")).info.graph_nodes_traced is False
-    b.kernel(KERNEL, 20, 30, graph_node=7)
+    graph = b.api("cudaGraphLaunch_v10000", 15, 18)
+    assert load_report(write_export(b, "graph")).info.graph_nodes_traced is False  # graph level
+    b.kernel(KERNEL, 20, 30, correlation=graph, graph_node=7)
     assert load_report(write_export(b, "nodes")).info.graph_nodes_traced is True
 
 
