@@ -117,9 +117,9 @@ class NotNormalizable(LlamaprofError):
     ``reason`` says the same without the option, for the app.
     """
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
-        self._reason = reason
+        self._reason = reason if reason is not None else message
 
     @property
     def reason(self) -> str:

@@ -180,7 +180,7 @@ def export_sqlite(
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     tail = "\n".join(lines[-_TAIL_LINES:])
     if proc.returncode == 127 and lines and lines[-1].startswith(CANNOT_START):
-        reason = lines[-1].partition(": ")[2].partition(": ")[2]  # the wrapper's own line
+        reason = lines[-1].removeprefix(f"{CANNOT_START}{command[0]}: ")  # the wrapper's line
         raise ExportFailed(f"could not run nsys at {nsys} ({reason})", returncode=127)
     if proc.returncode != 0:
         last = lines[-1].strip() if lines else "no output"

@@ -26,11 +26,12 @@ __all__ = ["CANNOT_START", "die_with_parent"]
 CANNOT_START = "llamaprof: cannot start "
 
 _WRAPPER = """\
-import ctypes, os, sys
+import os, sys
 parent, sig, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[4:]
 try:
+    import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
-except (OSError, AttributeError):
+except (ImportError, OSError, AttributeError):
     pass
 if os.getppid() != parent:  # llamaprof died before the call: start nothing
     sys.exit(1)

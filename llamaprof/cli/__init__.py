@@ -11,7 +11,8 @@ from llamaprof.errors import LlamaprofError
 
 
 class _Group(click.Group):
-    """Turns library errors into ``llamaprof: <reason>`` and exit status 1, never a traceback."""
+    """Turns library errors into ``llamaprof: <reason>`` and exit status 1, never a traceback;
+    a Ctrl-C into exit status 130, as while the command loads (``llamaprof.__main__``)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -19,6 +20,8 @@ class _Group(click.Group):
         except LlamaprofError as exc:
             click.echo(f"llamaprof: {exc}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:  # (click would print "Aborted!" and exit 1)
+            sys.exit(130)
 
 
 @click.group(cls=_Group)

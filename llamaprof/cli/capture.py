@@ -23,6 +23,7 @@ from llamaprof.capture.config import (
     parse_env,
 )
 from llamaprof.capture.runner import BackgroundCapture, CaptureProgress
+from llamaprof.cli.output import write_out
 from llamaprof.errors import ConfigError
 from llamaprof.policy import default_reports_dir
 
@@ -295,7 +296,7 @@ def capture(
     finally:
         signal.signal(signal.SIGTERM, previous)
     for record in job.records:
-        click.echo(_summary(record, cfg.reports_dir))
+        write_out(_summary(record, cfg.reports_dir) + "\n")
     if job.cancelled:
         click.echo(f"llamaprof: {job.cancel_reason}", err=True)
         sys.exit(130)

@@ -18,6 +18,9 @@ __all__ = ["write_out"]
 
 def write_out(text: str) -> None:
     """Write ``text`` to stdout as it is (no newline added) and flush it."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``)
+        click.echo("llamaprof: cannot write the output: standard output is closed", err=True)
+        sys.exit(1)
     try:
         click.echo(text, nl=False)
         sys.stdout.flush()

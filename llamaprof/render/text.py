@@ -104,7 +104,12 @@ def value_text(fmt: Callable[[float], str], value: float, std: float | None = No
     >>> value_text(unit_formatter("ns"), 24_400_000, 833_000)
     '24.4 ± 0.833 ms'
     >>> value_text(unit_formatter("ns/token"), 24_400_000, 833_000)
-    '24.4 ms/token ± 833 µs/token'
+    '24.4 ± 0.833 ms/token'
+
+    A spread under a hundredth of the value's unit keeps its own (no ``8e-07 s``):
+
+    >>> value_text(unit_formatter("ns"), 1_780_000_000, 800)
+    '1.78 s ± 800 ns'
     """
     text = fmt(value)
     if std is not None and not pd.isna(std) and std > 0:
@@ -112,7 +117,10 @@ def value_text(fmt: Callable[[float], str], value: float, std: float | None = No
         number, _, unit = text.rpartition(" ")
         spread_number, _, spread_unit = spread.rpartition(" ")
         if number and spread_number and unit != spread_unit:
-            spread_number = format_in(std, unit) or ""
+            # in the value's unit (its base: "ms" of "ms/token"), where that reads well
+            converted = format_in(std, unit.partition("/")[0])
+            readable = converted is not None and float(converted.replace(",", "")) >= 0.01
+            spread_number = converted if readable and converted else ""
         if number and spread_number:
             return f"{number} ± {spread_number} {unit}"
         text += f" ± {spread}"

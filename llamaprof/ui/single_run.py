@@ -103,8 +103,10 @@ def serving_section(identity: tuple, loaded: LoadedRun) -> None:
                 },
             )
             st.caption(
-                "Times on the nsys timeline (ms since the session start); each phase is a "
-                "window of the selector above (`request N` as `request:N`)."
+                "Times on the nsys timeline (ms since the session start). In the Window "
+                "selector: load, workload, prefill (all of them), decode (all of them) and "
+                "`request:N` by name; any other phase by its times, typed as `START:END` "
+                "(`1300ms:1354ms`)."
             )
         for finding in findings:
             st.markdown(f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}")

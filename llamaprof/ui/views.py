@@ -83,8 +83,13 @@ HEADER_CHARS = 28
 TABLE_BUDGET = 800
 # px the Name, Family, Δ and Δ% columns take at least (for the header length of runs' names)
 _NAME_PX, _NAME_MAX_PX, _FAMILY_PX, _DELTA_PX, _PCT_PX = 150, 260, 90, 90, 70
-#: st.dataframe's header and row heights (px, Streamlit 1.67), borders included.
-_TABLE_HEADER_PX, _TABLE_ROW_PX = 38, 35
+#: st.dataframe's header and row heights (px, Streamlit 1.67), borders included, and the most
+#: rows a table shows before it scrolls (a top 50, its "(k more)" and Total rows; a family's
+#: drill-down may list more).
+_TABLE_HEADER_PX, _TABLE_ROW_PX, _TABLE_MAX_ROWS = 38, 35, 52
+#: Width of a character in the grid's cells (its 14 px Source Sans, measured in Chromium;
+#: digits are a little wider) and a cell's padding, in px.
+_CHAR_PX, _CELL_PAD_PX = 6, 16
 
 
 def slug(text: str) -> str:
@@ -279,7 +284,11 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
     shown = ["Name", *(["Family"] if "Family" in frame and len(columns) <= 2 else [])]
     headers: dict[str, str] = {}
     longest = max((len(str(name)) for name in frame["Name"]), default=0)
-    fixed = min(_NAME_MAX_PX, max(_NAME_PX, longest * 7 + 20))  # the names, if they fit
+    # The names get the width they need before the budget is shared, up to _NAME_MAX_PX;
+    # names wider than their column then lose their middle here, not their end to the cell's
+    # edge: the end tells kernels (and runs) apart.
+    need = max(_NAME_PX, min(_NAME_MAX_PX, longest * _CHAR_PX + _CELL_PAD_PX))
+    fixed = need
     fixed += _FAMILY_PX if "Family" in shown else 0
     for column in columns:
         shown.append(column)
@@ -290,18 +299,11 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
                 fixed += px
     # Characters of a run's name in its header: what the budget leaves each value column.
     per_value = (TABLE_BUDGET - fixed) / max(len(columns), 1)
-    chars = int(min(HEADER_CHARS, max(8, (per_value - 20) // 7)))
+    chars = int(min(HEADER_CHARS, max(8, (per_value - _CELL_PAD_PX) // _CHAR_PX)))
     short = shorten_run_names(columns, chars)
     headers |= {column: short[column] for column in columns}
-    # The names get the width they need (6 px a character: the grid's 14 px Source Sans,
-    # measured in Chromium) before the budget is shared, up to _NAME_MAX_PX; names wider
-    # than their column then lose their middle here, not their end to the cell's edge: the
-    # end tells kernels (and runs) apart.
-    need = min(_NAME_MAX_PX, longest * 6 + 16)
-    widths = column_widths(
-        frame[shown], headers=headers, budget=TABLE_BUDGET, name_smallest=max(_NAME_PX, need)
-    )
-    fits = max(8, int((widths["Name"] - 16) // 6))
+    widths = column_widths(frame[shown], headers=headers, budget=TABLE_BUDGET, name_smallest=need)
+    fits = max(8, int((widths["Name"] - _CELL_PAD_PX) // _CHAR_PX))
     if longest > fits:
         frame = frame.copy()
         names = [str(n) for n in frame["Name"]]
@@ -326,7 +328,7 @@ def show_table(layout: TableLayout, *, key: str) -> None:
         layout.frame,
         hide_index=True,
         key=key,
-        height=_TABLE_HEADER_PX + _TABLE_ROW_PX * len(layout.frame),
+        height=_TABLE_HEADER_PX + _TABLE_ROW_PX * min(len(layout.frame), _TABLE_MAX_ROWS),
         column_order=layout.order,
         column_config=layout.config,  # type: ignore[arg-type]
     )

@@ -176,6 +176,7 @@ ARROWS = [
             "llamaprof.writable",
             "llamaprof.policy",
             "llamaprof.nsys",
+            "llamaprof.orphans",
             "llamaprof.server_args",
             "llamaprof.summaries",
         ),

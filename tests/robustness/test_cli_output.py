@@ -51,3 +51,32 @@ def test_a_reader_that_goes_away_is_not_an_error(command, tmp_path):
         stderr = proc.stderr.read()
         assert proc.wait() == 0
     assert "Traceback" not in stderr and "Broken pipe" not in stderr
+
+
+def test_a_regression_still_fails_when_the_reader_goes_away(tmp_path):
+    """``compare --fail-above | head -c 0``: the regression's exit status 3 stands (the
+    generated flash-attention-off run totals 0.6 % more kernel time than the seed)."""
+    generated = REPORTS / "gemma3-4b-f16-nofa-generated.txt"
+    with subprocess.Popen(
+        [sys.executable, "-m", "llamaprof", "compare", str(SEED), str(generated),
+         "--fail-above", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    ) as proc:  # fmt: skip
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait() == 3
+    assert "llamaprof: regression: " in stderr and "Traceback" not in stderr
+
+
+def test_a_closed_stdout_is_one_line(tmp_path):
+    """Started with stdout closed (``>&-``): one line, exit status 1."""
+    done = subprocess.run(
+        [sys.executable, "-m", "llamaprof", "stats", str(SEED)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        # close fd 1 in the child: Python then has no sys.stdout
+        preexec_fn=lambda: __import__("os").close(1),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "llamaprof: cannot write the output: standard output is closed"
+    )

@@ -33,3 +33,18 @@ def test_python_dash_m_runs_the_command():
         [sys.executable, "-m", "llamaprof", "--version"], capture_output=True, text=True
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "llamaprof, version 0.2.0\n", "")
+
+
+def test_ctrl_c_while_a_command_runs_exits_130_quietly(monkeypatch):
+    """Ctrl-C during a read: exit status 130, as while loading, not click's "Aborted!" (1)."""
+    from click.testing import CliRunner
+
+    from llamaprof.cli import main
+    from llamaprof.cli import stats as stats_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stats_module, "load_run", interrupted)
+    result = CliRunner().invoke(main, ["stats", "reports/gemma3-4b-f16-fa-seed.txt"])
+    assert (result.exit_code, result.output) == (130, "")
