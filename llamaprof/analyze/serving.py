@@ -402,8 +402,10 @@ def speed_of_light_finding(
 def serving_findings(run: Run, record: CaptureRecord | None) -> list[Finding]:
     """Every serving finding the run supports, in reading order: start-up, the workload,
     decode (GPU, launches, what bounds it), synchronisation, decode speed of light.
-    [] for a run without events (``nsys stats`` text and CSV)."""
-    if run.events is None:
+    [] for a run without events (``nsys stats`` text and CSV) or without GPU work (a capture
+    on a machine without a GPU: "GPU busy 0 %" would be said of a GPU that was not there)."""
+    events = run.events
+    if events is None or not len(events.gpu_union()[0]):
         return []
     phases = phases_of(run.events, record)
     found = [

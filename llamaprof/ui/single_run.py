@@ -50,13 +50,18 @@ _SUMMARY_CHARTS: dict[str, tuple[str, str, str]] = {
 def single_run_header(run: Run) -> None:
     """The run's totals as metrics."""
     f = run_overview(run)
-    cols = st.columns(6)
-    cols[0].metric("GPU kernel time", format_ns(f["kernel_time_ns"]))  # type: ignore[arg-type]
-    cols[1].metric("CUDA API time", format_ns(f["api_time_ns"]))  # type: ignore[arg-type]
-    cols[2].metric("Host → device", format_bytes(f["bytes_htod"]))  # type: ignore[arg-type]
-    cols[3].metric("Device → host", format_bytes(f["bytes_dtoh"]))  # type: ignore[arg-type]
-    cols[4].metric("Capture span", format_ns(f["span_ns"]))  # type: ignore[arg-type]
-    cols[5].metric("GPU busy", share_text(f["gpu_busy_share"]))
+    span = "Capture span" if run.window is None else "Window span"
+    # a row that wraps: each number whole, six in a row at 1280 px, fewer at 1024
+    with st.container(horizontal=True, gap="large"):
+        for label, text in (
+            ("GPU kernel time", format_ns(f["kernel_time_ns"])),  # type: ignore[arg-type]
+            ("CUDA API time", format_ns(f["api_time_ns"])),  # type: ignore[arg-type]
+            ("Host → device", format_bytes(f["bytes_htod"])),  # type: ignore[arg-type]
+            ("Device → host", format_bytes(f["bytes_dtoh"])),  # type: ignore[arg-type]
+            (span, format_ns(f["span_ns"])),  # type: ignore[arg-type]
+            ("GPU busy", share_text(f["gpu_busy_share"])),
+        ):
+            st.metric(label, text, width="content")
 
 
 def throughput_section(record: CaptureRecord | None) -> None:
@@ -69,10 +74,11 @@ def throughput_section(record: CaptureRecord | None) -> None:
         "Throughput, from the capture record: llama-server's own timings of every request "
         "and the workload's wall clock (not cut to the window)."
     )
-    for column, metric in zip(st.columns(len(frame)), frame.itertuples(index=False), strict=True):
-        text = unit_formatter(metric.unit)(metric.value)
-        # "generation tokens/s" names the unit: the number alone fits a fifth of the page
-        column.metric(metric.name, text.removesuffix(" tokens/s"))
+    with st.container(horizontal=True, gap="large"):  # wraps where the page is narrow
+        for metric in frame.itertuples(index=False):
+            text = unit_formatter(metric.unit)(metric.value)
+            # "generation tokens/s" names the unit: the number alone is enough
+            st.metric(metric.name, text.removesuffix(" tokens/s"), width="content")
 
 
 def serving_section(identity: tuple, loaded: LoadedRun) -> None:

@@ -336,6 +336,8 @@ def test_runs_without_cuda_tables_still_compare_throughput(tmp_path: Path):
     assert metrics["generation tokens/s"] == "50.0"
     assert metrics["request latency"] == "60.0 ms"
     assert metrics["GPU kernel time"] == "n/a"
+    # and no serving findings about a GPU that was not there ("GPU busy 0.0%")
+    assert not [m.value for m in at.markdown if "GPU busy" in m.value]
 
 
 # --- timeline -----------------------------------------------------------------------------------
