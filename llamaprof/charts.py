@@ -210,7 +210,8 @@ def delta_bars(
     ``long`` is ``compare_groups``' frame. The ``top`` keys of highest impact are shown (the
     table's order), the rest summed into one row; bars left of zero are savings, right of
     zero costs.
-    Keys no run changed are left out, and so are the baseline's own (all-zero) bars, in the
+    Of those rows, the keys no run changed are left out (the rest keep the table's rows and
+    order: the chart never ranks again), and so are the baseline's own (all-zero) bars, in the
     bars and in the legend: ``baseline`` names it, or it is the first run whose values all
     equal the baseline values (``compare_groups``' frame does not name it). Each key gets at
     least 24 px and every label is drawn. Axis unit as ``grouped_bars``.
@@ -219,8 +220,9 @@ def delta_bars(
     if baseline is None:
         same = (long["value"] == long["baseline_value"]).groupby(long["run"], sort=False).all()
         baseline = next((run for run in runs_all if same.get(run, False)), "baseline")
-    moved = long.groupby("name", sort=False)["delta"].transform(lambda d: (d != 0).any())
-    data = _with_labels(top_n(long[moved.astype(bool)], top))
+    ranked = top_n(long, top)  # the table's rows, "(k more)" included
+    moved = ranked.groupby("name", sort=False)["delta"].transform(lambda d: (d != 0).any())
+    data = _with_labels(ranked[moved.astype(bool)])
     data = data[data["run"] != baseline]
     base, per = split_unit(unit)
     human = unit_formatter(unit)

@@ -143,6 +143,21 @@ def test_delta_bars_with_one_other_run_label_every_key():
     ]
 
 
+def test_delta_bars_keep_the_tables_rows():
+    """The Δ chart shows the table's top rows that moved, never ranking again: with top 1, an
+    unchanged call of highest impact holds the table's one row, so the chart shows only the
+    "(2 more)" row (not cudaMalloc and "(1 more)", as a chart ranking its own rows would)."""
+    frames = {
+        "base": frame([("cudaLaunchKernel", 9_000, 9), ("cudaFree", 50, 1), ("cudaMalloc", 70, 2)]),
+        "fa": frame([("cudaLaunchKernel", 9_000, 9), ("cudaFree", 40, 1), ("cudaMalloc", 10, 2)]),
+    }
+    long = compare_runs(frames, "base")
+    spec = delta_bars(
+        long, unit="ns", title="API", colors=run_colors(["base", "fa"]), baseline="base", top=1
+    ).to_dict()
+    assert [(r["label"], r["exact"]) for r in data_of(spec)] == [("(2 more)", "-70 ns")]
+
+
 def test_charts_of_normalised_values_name_the_per_unit():
     """Values per token read "µs/token" on the axis and "ns/token" in the tooltip."""
     frames = {
