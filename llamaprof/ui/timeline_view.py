@@ -30,7 +30,7 @@ def brushed_window(selection: object) -> str | None:
     """The window a brushed range means: ``workload+A:B`` in ms, or None without a range.
 
     >>> brushed_window({"t_ms": [12.345, 250.0]})
-    'workload+12.345ms:250ms'
+    'workload+12.35ms:250ms'
     >>> brushed_window({"t_ms": [-30.5, 1200000.25]})  # never 1.2e+06ms: no exponents
     'workload+-30.5ms:1200000.25ms'
     >>> brushed_window({}) is None
@@ -46,8 +46,14 @@ def brushed_window(selection: object) -> str | None:
 
 
 def _ms(value: float) -> str:
-    """Milliseconds to the ns, in plain decimals (``parse_window`` reads no exponents)."""
-    return f"{value:.6f}".rstrip("0").rstrip(".")
+    """Milliseconds to the hundredth, in plain decimals: ``parse_window`` reads no exponents,
+    and a hand on a 10 ms-bin chart is not finer than that (a short text fits the box).
+
+    >>> _ms(-3.333333), _ms(149.305556), _ms(1_200_000.0), _ms(20.0), _ms(-0.001)
+    ('-3.33', '149.31', '1200000', '20', '0')
+    """
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def _take_brushed_window() -> None:
