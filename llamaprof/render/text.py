@@ -199,6 +199,8 @@ def shorten_run_names(names: Sequence[str], limit: int) -> dict[str, str]:
     >>> names = ["gemma3-4b-f16-fa-seed", "gemma3-4b-f16-nofa-generated", "serving-timeline"]
     >>> list(shorten_run_names(names, 16).values())
     ['…fa-seed', '…nofa-generated', 'serving-timeline']
+    >>> list(shorten_run_names(["serving-generated", "serving-generated-nofa"], 9).values())
+    ['…enerated', '…ted-nofa']
     """
     unique = list(dict.fromkeys(names))
     trimmed: dict[str, str] = {}
@@ -206,11 +208,15 @@ def shorten_run_names(names: Sequence[str], limit: int) -> dict[str, str]:
         shared = max((_common_prefix(name, other) for other in unique if other != name), default=0)
         cut = max((i + 1 for i, c in enumerate(name[:shared]) if c in _SEPARATORS), default=0)
         trimmed[name] = ELLIPSIS + name[cut:] if len(name) > limit and cut >= 4 else name
-    texts = list(dict.fromkeys(trimmed.values()))
-    if len(texts) < len(unique):  # trimming made two read the same: shorten the whole names
+    whole = shorten_names([n for n in unique if trimmed[n] == n], limit)
+    # a trimmed name keeps its end: its start is gone already
+    out = {
+        name: whole[name] if trimmed[name] == name else shorten_middle(trimmed[name], limit, tail=1)
+        for name in unique
+    }
+    if len(set(out.values())) < len(unique):  # two read the same: shorten the whole names
         return shorten_names(unique, limit)
-    short = shorten_names(texts, limit)
-    return {name: short[trimmed[name]] for name in unique}
+    return out
 
 
 def _common_prefix(a: str, b: str) -> int:
