@@ -142,7 +142,7 @@ def _show_results(job: BackgroundCapture) -> None:
     elif job.records:
         st.success(
             f"Captured {len(job.records)} run{'s' * (len(job.records) != 1)}; "
-            "they are in the run list."
+            f"{'they are' if len(job.records) != 1 else 'it is'} in the run list."
         )
 
 

@@ -193,9 +193,11 @@ def _dominant_family(kernels: pd.DataFrame | None) -> Finding | None:
     else:
         title = f"{top['family']} kernels take {share} of GPU kernel time"
         subject = f"The {top['family']} family"
+    n_kernels, launches = int(top["n_kernels"]), int(top["count"])
     return Finding(
         title,
-        f"{subject} ({top['n_kernels']} kernels, {int(top['count']):,} launches) take"
+        f"{subject} ({n_kernels} kernel{'s' if n_kernels != 1 else ''}, "
+        f"{launches:,} launch{'es' if launches != 1 else ''}) take"
         f"{'s' if top['family'] != OTHER else ''} {share} of GPU kernel time; the largest "
         f"kernel, {short} ({kernel_family(str(top_kernel['name']))}), alone takes "
         f"{_pct(kernel_share)}.",

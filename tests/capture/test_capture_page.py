@@ -144,7 +144,7 @@ def test_page_runs_a_capture_and_shows_it(reports, address, llama_server, tiny_m
     at.button(key="capture_start").click().run()
     assert not at.error, [e.value for e in at.error]
     wait_until_done(at)
-    assert [s.value for s in at.success] == ["Captured 1 run; they are in the run list."]
+    assert [s.value for s in at.success] == ["Captured 1 run; it is in the run list."]
     table = at.dataframe[0].value  # this capture's results
     assert list(table["run"]) == ["from-app"]
     assert list(table["config"]) == ["-c 512 -np 1"]
