@@ -1,4 +1,4 @@
-"""Write a tiny llama GGUF (about 0.7 MB) that a real llama-server loads and answers with.
+"""Write a tiny llama GGUF (about 0.9 MB) that a real llama-server loads and answers with.
 
 Recipe from ../shared/docs/llama-server-notes.md: llama architecture, 2 layers, n_embd 64,
 2 heads, n_ff 256, context 2048, a SentencePiece-style vocabulary with the 256 byte tokens,
