@@ -25,7 +25,7 @@ import click
 
 from llamaprof.analyze.phases import MAX_NVTX_PHASES, nvtx_phases, phases_frame, phases_of
 from llamaprof.cli.output import write_out
-from llamaprof.cli.selection import record_beside
+from llamaprof.cli.selection import format_option, record_beside
 from llamaprof.errors import NoData, WindowError
 from llamaprof.loading import load_run
 from llamaprof.render.phases import render_phases
@@ -35,14 +35,8 @@ FORMATS = ("column", "csv", "json")
 
 @click.command("phases")
 @click.argument("path", metavar="REPORT")
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS, case_sensitive=False),
-    default="column",
-    show_default=True,
-    help='column: a table in ms; csv: ns; json: {"phases": [...], "notes": [...]}.',
+@format_option(
+    FORMATS, "column", 'column: a table in ms; csv: ns; json: {"phases": [...], "notes": [...]}.'
 )
 def phases(path: str, fmt: str) -> None:
     """Print the phases of REPORT (an SQLite export or .nsys-rep) on the nsys timeline.

@@ -51,6 +51,19 @@ def window_option(command):
     )(command)
 
 
+def format_option(formats: tuple[str, ...], default: str, help: str):
+    """``-f/--format`` among ``formats`` (any case), into the parameter ``fmt``."""
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(formats, case_sensitive=False),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 def nvtx_option(command):
     """``--nvtx NAME``."""
     return click.option("--nvtx", "nvtx_name", metavar="NAME", help=NVTX_HELP)(command)

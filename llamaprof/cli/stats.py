@@ -42,7 +42,7 @@ import click
 from llamaprof import reports
 from llamaprof.analyze.windows import WindowSpec
 from llamaprof.cli.output import write_out
-from llamaprof.cli.selection import nvtx_option, select_events, window_option
+from llamaprof.cli.selection import format_option, nvtx_option, select_events, window_option
 from llamaprof.loading import load_run
 from llamaprof.model import KernelNaming
 from llamaprof.render.nsys_format import (
@@ -84,14 +84,8 @@ def _report_names(ctx: click.Context, param: click.Parameter, values: Sequence[s
     "cuda_gpu_mem_time_sum, cuda_gpu_mem_size_sum, or their pre-2023 names "
     "(cudaapisum, gpukernsum, gpumemtimesum, gpumemsizesum). Default: all four.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS, case_sensitive=False),
-    default="column",
-    show_default=True,
-    help="column: the tables nsys prints; csv: nsys's --format csv; json: one object.",
+@format_option(
+    FORMATS, "column", "column: the tables nsys prints; csv: nsys's --format csv; json: one object."
 )
 @click.option("--base", is_flag=True, help="Group kernels by base name (nsys :base).")
 @click.option("--mangled", is_flag=True, help="Group kernels by mangled name (nsys :mangled).")

@@ -23,7 +23,7 @@ import click
 from llamaprof.analyze.timeline import timeline
 from llamaprof.analyze.windows import WindowSpec, parse_duration
 from llamaprof.cli.output import write_out
-from llamaprof.cli.selection import describe, record_beside, window_option
+from llamaprof.cli.selection import describe, format_option, record_beside, window_option
 from llamaprof.errors import NoData, WindowError
 from llamaprof.loading import load_run
 
@@ -54,15 +54,7 @@ def _bin(ctx: click.Context, param: click.Parameter, value: str) -> int:
     help="Bin length: 1.5s, 250ms, 120us or ns.",
 )
 @window_option
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS, case_sensitive=False),
-    default="csv",
-    show_default=True,
-    help='csv: one row per bin; json: {"bin_ns", "window", "bins": [...]}.',
-)
+@format_option(FORMATS, "csv", 'csv: one row per bin; json: {"bin_ns", "window", "bins": [...]}.')
 def timeline_command(path: str, bin_ns: int, window_spec: WindowSpec | None, fmt: str) -> None:
     """Print REPORT's activity per time bin: GPU busy % (all streams and devices, overlaps
     counted once), GPU time by llama.cpp kernel family and of memory operations (each split
