@@ -87,7 +87,7 @@ if (values := url_state.first_visit_value(url_state.VALUES)) in NORMALIZE_TEXT:
 
 # Stale ids (a report deleted meanwhile) would make the widgets fail: drop them first.
 # By default a folder's newest A/B set, config against config; else its first two runs.
-ab_set = newest_set({i: item.loaded.record for i, item in runs.items() if item.loaded})
+ab_set = newest_set({i: item.record for i, item in runs.items()})
 default_runs = ab_set[:MAX_COMPARE] if ab_set else ids[:2]
 keep_valid_selection("compare_runs", ids, default=default_runs, multi=True)
 left, right, far = st.columns([4, 2, 1])
@@ -118,9 +118,8 @@ keep_valid_selection("compare_baseline", selected, default=selected[0])
 def _baseline_text(run_id: str) -> str:
     """A run as the baseline box lists it: its capture's label first (``-fa on · name``), which
     tells the configs of a set apart where their time-stamped names do not fit."""
-    loaded = runs[run_id].loaded
-    label = loaded.record.label if loaded is not None and loaded.record is not None else None
-    name = runs[run_id].name
+    record, name = runs[run_id].record, runs[run_id].name
+    label = record.label if record is not None else None
     return f"{label} · {name}" if label and label != name else name
 
 

@@ -61,6 +61,8 @@ from llamaprof.loading import LoadedRun, load_entry
 from llamaprof.render.comparison import to_csv, to_json, to_markdown
 
 FORMATS = ("md", "csv", "json")
+#: Why compare picks (or must keep to) the throughput report.
+_NO_CUDA = "no run holds CUDA data (capture records alone, or captures without a GPU)"
 #: Exit status when a run regresses by more than ``--fail-above``.
 EXIT_REGRESSION = 3
 
@@ -248,16 +250,10 @@ def compare(
         try:
             _check_options(view, by, normalize, window, top)
         except click.UsageError as exc:  # the user did not ask for throughput: say why it is
-            raise click.UsageError(
-                "no run holds CUDA data (capture records alone, or captures without a GPU), "
-                f"so compare shows throughput: {exc.message}"
-            ) from None
+            message = f"{_NO_CUDA}, so compare shows throughput: {exc.message}"
+            raise click.UsageError(message) from None
         if view == THROUGHPUT:
-            click.echo(
-                "llamaprof: note: no run holds CUDA data (capture records alone, or captures "
-                "without a GPU): comparing throughput",
-                err=True,
-            )
+            click.echo(f"llamaprof: note: {_NO_CUDA}: comparing throughput", err=True)
     spec = None
     if view != THROUGHPUT:
         spec = parse_window(auto_window(entries)) if window == "auto" else window

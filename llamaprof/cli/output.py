@@ -24,12 +24,10 @@ def write_out(text: str) -> None:
     try:
         click.echo(text, nl=False)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError as exc:
         # Later output, and Python's flush at exit, go to /dev/null instead of failing again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except OSError as exc:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        click.echo(f"llamaprof: cannot write the output: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        if not isinstance(exc, BrokenPipeError):  # a reader that went away is no error
+            click.echo(f"llamaprof: cannot write the output: {exc.strerror or exc}", err=True)
+            sys.exit(1)

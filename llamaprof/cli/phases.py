@@ -51,7 +51,6 @@ def phases(path: str, fmt: str) -> None:
 
     Exit status: 0 printed, 1 REPORT cannot be read or has no phases, 2 usage error.
     """
-    fmt = fmt.lower()
     label = Path(path).name
     run = load_run(path)
     if run.events is None:

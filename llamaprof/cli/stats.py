@@ -127,7 +127,6 @@ def stats(
     naming = (
         KernelNaming.BASE if base else KernelNaming.MANGLED if mangled else KernelNaming.DEMANGLED
     )
-    fmt = fmt.lower()
     timeunit = timeunit.lower()
     run = load_run(path)
     run, window = select_events(run, path, window_spec, nvtx_name)

@@ -88,7 +88,7 @@ def timeline_command(path: str, bin_ns: int, window_spec: WindowSpec | None, fmt
         frame = timeline(run.events, bin_ns=bin_ns, start_ns=start, end_ns=end)
     except ValueError as exc:
         raise WindowError(f"{label}: {exc}") from None
-    if fmt.lower() == "json":
+    if fmt == "json":
         data = {
             "bin_ns": bin_ns,
             "window": None if window is None else window.to_dict(),

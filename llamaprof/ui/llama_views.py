@@ -25,8 +25,9 @@ from llamaprof.analyze.llama_kernels import (
 from llamaprof.charts import LABEL_LIMIT, delta_bars
 from llamaprof.charts_llama import family_stacked_bars
 from llamaprof.render.tables import config_table
+from llamaprof.ui.common import md_escape
 from llamaprof.ui.comparing import Prepared, memo
-from llamaprof.ui.views import show_table, subset_view, table_layout
+from llamaprof.ui.views import per_suffix, show_table, subset_view, table_layout
 
 __all__ = [
     "KERNELS_BY",
@@ -70,7 +71,7 @@ def family_mix_chart(prepared: Prepared, *, key: str) -> None:
     if breakdown.empty:
         st.info("No run has kernels to group by family.")
         return
-    per = {"per-token": "/token", "per-request": "/request"}.get(comparison.normalize.value, "")
+    per = per_suffix(comparison)
     share = st.toggle("Show shares", key=f"{key}_share", help="Bars of equal length, in percent.")
     chart = family_stacked_bars(breakdown, share=share, per=per)
     # Run labels are long ("gemma3-4b-f16-nofa-generated"); the chart's default cuts them.
@@ -165,8 +166,11 @@ def config_section(comparison: Comparison) -> pd.DataFrame | None:
 # --- findings ------------------------------------------------------------------------------
 
 
-def finding_markdown(finding: Finding) -> str:
-    """``**title.** detail`` for one finding."""
+def finding_markdown(finding: Finding, *, escape: bool = False) -> str:
+    """``**title.** detail`` for one finding; ``escape``: its texts escaped for Markdown
+    (serving findings, whose texts quote run labels and kernel names as they are)."""
+    if escape:
+        return f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}"
     return f"**{finding.title}.** {finding.detail}"
 
 

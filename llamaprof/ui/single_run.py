@@ -25,8 +25,8 @@ from llamaprof.record import CaptureRecord
 from llamaprof.render.nsys_format import render_column
 from llamaprof.render.tables import family_summary_table, summary_table
 from llamaprof.render.text import unit_formatter
-from llamaprof.ui.common import md_escape
-from llamaprof.ui.views import share_text
+from llamaprof.ui.llama_views import finding_markdown
+from llamaprof.ui.views import share_text, table_height
 from llamaprof.units import format_bytes, format_ns
 
 __all__ = [
@@ -102,7 +102,7 @@ def serving_section(identity: tuple, loaded: LoadedRun) -> None:
                 shown,
                 hide_index=True,
                 key="run_phases",
-                height=min(400, 38 + 35 * len(shown)),
+                height=table_height(len(shown), most=10),
                 column_config={
                     c: st.column_config.NumberColumn(format="%.3f")
                     for c in ("Start (ms)", "End (ms)", "Duration (ms)")
@@ -115,7 +115,7 @@ def serving_section(identity: tuple, loaded: LoadedRun) -> None:
                 "(`1300ms:1354ms`)."
             )
         for finding in findings:
-            st.markdown(f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}")
+            st.markdown(finding_markdown(finding, escape=True))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the capture's phases…")

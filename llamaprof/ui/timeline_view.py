@@ -16,6 +16,7 @@ from llamaprof.analyze.timeline import Aligned, aligned_timelines
 from llamaprof.charts_timeline import WINDOW_PARAM, timeline_chart
 from llamaprof.ui.common import md_escape
 from llamaprof.ui.comparing import Prepared, memo
+from llamaprof.ui.llama_views import finding_markdown
 from llamaprof.units import format_ns
 
 __all__ = ["brushed_window", "timeline_tab"]
@@ -116,4 +117,4 @@ def timeline_tab(prepared: Prepared) -> None:
             if not found:
                 st.caption("Nothing to say: this report has no event times.")
             for finding in found:
-                st.markdown(f"**{md_escape(finding.title)}.** {md_escape(finding.detail)}")
+                st.markdown(finding_markdown(finding, escape=True))

@@ -49,11 +49,13 @@ __all__ = [
     "ViewParts",
     "card_facts",
     "missing_data",
+    "per_suffix",
     "run_cards",
     "share_text",
     "show_table",
     "slug",
     "summary_view",
+    "table_height",
     "table_layout",
     "throughput_view",
     "view_parts",
@@ -182,7 +184,7 @@ class Card:
 
 def card_facts(comparison: Comparison) -> dict[str, Card]:
     """Each column's ``Card``, by column label."""
-    per = _per(comparison)
+    per = per_suffix(comparison)
     cards = {}
     for column in comparison.columns:
         members = [comparison.members[label] for label in comparison.groups[column]]
@@ -219,7 +221,7 @@ def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
     on several. Times are normalised as the page's values are (``/token``...)."""
     comparison = prepared.comparison
     cards = memo(prepared, "cards", baseline=False)(lambda: card_facts(comparison))
-    per = _per(comparison)
+    per = per_suffix(comparison)
     columns = comparison.columns
     base = cards[comparison.baseline].facts
     per_row = min(len(columns), 4)
@@ -251,7 +253,7 @@ def run_cards(prepared: Prepared, colors: dict[str, str]) -> None:
                     st.warning(f"Incomplete: {md_escape(warning)}", icon=":material/warning:")
 
 
-def _per(comparison: Comparison) -> str:
+def per_suffix(comparison: Comparison) -> str:
     """The unit suffix of normalised values: "", "/token" or "/request"."""
     return {"per-token": "/token", "per-request": "/request"}.get(comparison.normalize.value, "")
 
@@ -321,6 +323,16 @@ def table_layout(view: ViewComparison, top: int) -> TableLayout:
     return TableLayout(frame, shown, config)
 
 
+def table_height(rows: int, most: int = _TABLE_MAX_ROWS) -> int:
+    """The px height of an st.dataframe showing ``rows`` rows, at most ``most`` (then it
+    scrolls).
+
+    >>> table_height(12), table_height(500, most=10)
+    (458, 388)
+    """
+    return _TABLE_HEADER_PX + _TABLE_ROW_PX * min(rows, most)
+
+
 def show_table(layout: TableLayout, *, key: str) -> None:
     """Display a ``table_layout``, every row in sight (the ``(k more)`` and Total rows come
     last; a table that scrolls inside would hide them)."""
@@ -328,7 +340,7 @@ def show_table(layout: TableLayout, *, key: str) -> None:
         layout.frame,
         hide_index=True,
         key=key,
-        height=_TABLE_HEADER_PX + _TABLE_ROW_PX * min(len(layout.frame), _TABLE_MAX_ROWS),
+        height=table_height(len(layout.frame)),
         column_order=layout.order,
         column_config=layout.config,  # type: ignore[arg-type]
     )
