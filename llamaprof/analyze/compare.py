@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from llamaprof import reports
+from llamaprof.analyze.kernel_names import ELLIPSIS
 from llamaprof.analyze.merge import kernels_by_name
 from llamaprof.model import Run
 
@@ -127,10 +128,6 @@ def _totals(label: str, frame: pd.DataFrame, key: str, value: str) -> pd.DataFra
     return data.groupby("key", sort=False).sum()
 
 
-#: How ``nsys stats`` text ends a name it cut to its column (100 characters).
-CUT_MARK = "…"
-
-
 def match_cut_names(totals: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """``_totals`` frames with each name that ``nsys stats`` text cut (``…`` at its end)
     renamed to the whole name it stands for, where the other runs hold exactly one whole
@@ -142,13 +139,13 @@ def match_cut_names(totals: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     >>> list(match_cut_names({"text": cut, "export": whole})["text"].index)
     ['reduce_kernel[abi:v1,cw51cX]']
     """
-    whole = {k for t in totals.values() for k in t.index if not str(k).endswith(CUT_MARK)}
+    whole = {k for t in totals.values() for k in t.index if not str(k).endswith(ELLIPSIS)}
     out = {}
     for label, frame in totals.items():
         renames = {}
         for name in frame.index:
-            if str(name).endswith(CUT_MARK):
-                stem = str(name)[: -len(CUT_MARK)]
+            if str(name).endswith(ELLIPSIS):
+                stem = str(name)[: -len(ELLIPSIS)]
                 found = [w for w in whole if str(w).startswith(stem)]
                 if len(found) == 1:
                     renames[name] = found[0]

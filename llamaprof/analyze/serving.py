@@ -29,7 +29,7 @@ import numpy as np
 
 from llamaprof import reports
 from llamaprof.analyze.cuda_calls import is_graph_launch, is_launch_call, is_sync_call
-from llamaprof.analyze.findings import Finding
+from llamaprof.analyze.findings import Finding, _pct
 from llamaprof.analyze.phases import Phase, phases_of
 from llamaprof.analyze.windows import busy_ns, parse_window, resolve_window, window_tokens
 from llamaprof.errors import WindowError
@@ -56,10 +56,6 @@ GPU_BOUND_SHARE = 0.90
 LAUNCH_BOUND_SHARE = 0.50
 #: Synchronisation dominates the CUDA API time from this share (%) up.
 SYNC_DOMINANT_PCT = 50.0
-
-
-def _pct(value: float) -> str:
-    return f"{value:.1f}%"
 
 
 def _rate(bytes_per_s: float) -> str:
@@ -399,15 +395,18 @@ def speed_of_light_finding(
     return Finding(title, detail, numbers)
 
 
-def serving_findings(run: Run, record: CaptureRecord | None) -> list[Finding]:
+def serving_findings(
+    run: Run, record: CaptureRecord | None, phases: Sequence[Phase] | None = None
+) -> list[Finding]:
     """Every serving finding the run supports, in reading order: start-up, the workload,
     decode (GPU, launches, what bounds it), synchronisation, decode speed of light.
     [] for a run without events (``nsys stats`` text and CSV) or without GPU work (a capture
-    on a machine without a GPU: "GPU busy 0 %" would be said of a GPU that was not there)."""
+    on a machine without a GPU: "GPU busy 0 %" would be said of a GPU that was not there).
+    ``phases``: the run's ``phases_of``, where the caller has them already."""
     events = run.events
     if events is None or not len(events.gpu_union()[0]):
         return []
-    phases = phases_of(run.events, record)
+    phases = list(phases) if phases is not None else phases_of(events, record)
     found = [
         startup_finding(run, phases),
         workload_finding(run, phases),

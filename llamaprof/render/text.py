@@ -205,7 +205,8 @@ def shorten_run_names(names: Sequence[str], limit: int) -> dict[str, str]:
     unique = list(dict.fromkeys(names))
     trimmed: dict[str, str] = {}
     for name in unique:
-        shared = max((_common_prefix(name, other) for other in unique if other != name), default=0)
+        others = (other for other in unique if other != name)
+        shared = max((_first_difference(name, other) for other in others), default=0)
         cut = max((i + 1 for i, c in enumerate(name[:shared]) if c in _SEPARATORS), default=0)
         trimmed[name] = ELLIPSIS + name[cut:] if len(name) > limit and cut >= 4 else name
     whole = shorten_names([n for n in unique if trimmed[n] == n], limit)
@@ -217,15 +218,6 @@ def shorten_run_names(names: Sequence[str], limit: int) -> dict[str, str]:
     if len(set(out.values())) < len(unique):  # two read the same: shorten the whole names
         return shorten_names(unique, limit)
     return out
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _settle(pending: list[str], short: dict[str, str], out: dict[str, str]) -> list[str]:

@@ -123,9 +123,8 @@ def _serving(identity: tuple, _loaded: LoadedRun) -> tuple[pd.DataFrame, list[Fi
     # ``identity`` (the file state) stands for ``_loaded``, which is not hashed.
     run = _loaded.run
     assert run is not None and run.events is not None
-    return phases_frame(phases_of(run.events, _loaded.record)), serving_findings(
-        run, _loaded.record
-    )
+    phases = phases_of(run.events, _loaded.record)
+    return phases_frame(phases), serving_findings(run, _loaded.record, phases)
 
 
 def single_run_report(run: Run, report: str, *, top: int) -> None:
