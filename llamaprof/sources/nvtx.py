@@ -28,7 +28,17 @@ import pandas as pd
 from llamaprof.errors import ReportParseError, WindowError
 from llamaprof.events import EventMask, Events, in_intervals
 from llamaprof.model import ReportFormat, Run
-from llamaprof.sources.sqlite_columns import ColumnReader, Layout, TablePlan, rowid_ranges
+from llamaprof.sources.sqlite_columns import (
+    GLOBAL_PID_MASK,
+    INTEGER_TIMES,
+    MAX_WORKERS,
+    ColumnReader,
+    Layout,
+    TablePlan,
+    as_read,
+    connect,
+    rowid_ranges,
+)
 from llamaprof.sources.sqlite_export import KERNEL, MEMCPY, MEMSET, REQUIRED_COLUMNS, RUNTIME
 
 __all__ = [
@@ -47,9 +57,7 @@ RANGE_TYPES = (59, 60, 70, 71)
 #: ``name``, the thread that opened it (``tid``: globalTid, -1 where the export does not say).
 RANGE_COLUMNS = ["start_ns", "end_ns", "name", "tid"]
 
-_GLOBAL_PID_MASK = ~0xFFFFFF  # globalTid -> globalPid: the low 24 bits are the thread id
 _INTEGER = "CASE WHEN typeof({0}) = 'integer' THEN {0} ELSE -1 END"
-_INTEGER_TIMES = "typeof(start) = 'integer' AND typeof(\"end\") = 'integer'"
 
 
 @dataclass(frozen=True)
@@ -72,12 +80,6 @@ def export_of(run: Run) -> Path | None:
     return None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
-    con.text_factory = lambda raw: raw.decode("utf-8", "replace")
-    return con
-
-
 def _columns(con: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in con.execute(f'PRAGMA table_info("{table}")')}
 
@@ -90,7 +92,7 @@ def read_nvtx_ranges(path: str | Path, name: str | None = None) -> Ranges | None
     """
     path = Path(path)
     try:
-        con = _connect(path)
+        con = connect(path.absolute().as_uri() + "?mode=ro")
         try:
             return _read_ranges(con, name)
         finally:
@@ -197,7 +199,7 @@ def _known_names(path: Path, shown: int = 5) -> str:
 
 def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> EventMask:
     uri = path.absolute().as_uri() + "?mode=ro"
-    con = _connect(path)
+    con = connect(path.absolute().as_uri() + "?mode=ro")
     try:
         tables = {t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         plans = {
@@ -205,7 +207,7 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
         }
     finally:
         con.close()
-    with ColumnReader(uri, min(4, os.cpu_count() or 1)) as reader:
+    with ColumnReader(uri, min(MAX_WORKERS, os.cpu_count() or 1)) as reader:
         pending = {t: reader.submit(plan, chunks) for t, (plan, chunks) in plans.items()}
         data = {t: get() for t, get in pending.items()}
     if any(d is None for d in data.values()):
@@ -219,7 +221,7 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
         _check_rows(cols["start"], events.api, RUNTIME, label)
         api_mask = _inside_on_own_thread(cols["start"], cols["tid"], ranges)
         linked = api_mask & (cols["corr"] >= 0)  # a call without a correlationId links nothing
-        pids = cols["tid"][linked] & _GLOBAL_PID_MASK
+        pids = cols["tid"][linked] & GLOBAL_PID_MASK
         correlations = cols["corr"][linked]
         for pid in np.unique(pids).tolist():
             members[pid] = np.unique(correlations[pids == pid])
@@ -241,15 +243,12 @@ def _masks(path: Path, ranges: pd.DataFrame, events: Events, label: str) -> Even
     return EventMask(api=api_mask, kernels=kernel_mask, memory=memory_mask)
 
 
-#: The columns the reader requires in each table: rows it leaves out are left out here too.
-_RAW = REQUIRED_COLUMNS
-
-
 def _plans(con: sqlite3.Connection, tables: set[str]) -> dict[str, TablePlan]:
     """Per activity table: each row's start, its thread or process, its correlationId, read in
     the reader's row order (rowid) with the reader's rule for rows left out."""
     plans = {}
-    for table, raw in _RAW.items():
+    # the columns the reader requires in each table: rows it leaves out are left out here too
+    for table, raw in REQUIRED_COLUMNS.items():
         if table not in tables:
             continue
         columns = _columns(con, table)
@@ -261,13 +260,9 @@ def _plans(con: sqlite3.Connection, tables: set[str]) -> dict[str, TablePlan]:
             key: _INTEGER.format(owner) if owner in columns else "-1",
             "corr": _INTEGER.format("correlationId") if "correlationId" in columns else "-1",
         }
-        layout = Layout(exprs, _as_read, _INTEGER_TIMES)
+        layout = Layout(exprs, as_read, INTEGER_TIMES)
         plans[table] = TablePlan(table, tuple(exprs), (layout,), raw)
     return plans
-
-
-def _as_read(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return columns
 
 
 def _check_rows(starts: np.ndarray, frame: pd.DataFrame, table: str, label: str) -> None:

@@ -291,3 +291,29 @@ def _collect(
         highs = [v for c in chunks if (v := c.maximum[name]) is not None]
         data.maximum[name] = max(highs) if highs else None
     return data
+
+
+# --- pieces every reader of an export shares ------------------------------------------------
+
+#: Threads reading chunks; more only add memory in flight.
+MAX_WORKERS = 4
+#: globalTid -> globalPid: the low 24 bits are the thread id.
+GLOBAL_PID_MASK = ~0xFFFFFF
+#: Guard of the plain layouts: a TEXT/REAL start or end would make ``end - start`` a number
+#: that means nothing (TEXT reads as 0), so such rows go to the filtered pass and are left out.
+INTEGER_TIMES = "typeof(start) = 'integer' AND typeof(\"end\") = 'integer'"
+
+
+def connect(uri: str) -> sqlite3.Connection:
+    """A connection (``uri``: ``file:...?mode=ro`` or ``immutable=1``) whose text never fails
+    to decode (a damaged file may hold invalid UTF-8; names then show U+FFFD instead of the
+    read failing)."""
+    con = sqlite3.connect(uri, uri=True)
+    con.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    return con
+
+
+def as_read(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A ``Layout`` decoder that keeps the columns as read (negative durations included:
+    nsys sums them too)."""
+    return columns

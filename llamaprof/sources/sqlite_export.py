@@ -39,10 +39,15 @@ from llamaprof.model import ReportFormat, Run, RunInfo
 from llamaprof.numeric import factorize, union_length
 from llamaprof.sources.magic import SQLITE_MAGIC
 from llamaprof.sources.sqlite_columns import (
+    GLOBAL_PID_MASK,
+    INTEGER_TIMES,
+    MAX_WORKERS,
     ColumnReader,
     Layout,
     TableData,
     TablePlan,
+    as_read,
+    connect,
     rowid_ranges,
 )
 from llamaprof.summaries import MEMSET_LABEL, summarize
@@ -66,12 +71,7 @@ _OLD_MEMCPY_LABELS = [f"[CUDA memcpy {kind}]" for kind in reports.MEMCPY_SHORT[:
     f"[CUDA Unified Memory memcpy {kind}]" for kind in ("HtoD", "DtoH", "DtoD")
 ]
 
-_GLOBAL_PID_MASK = ~0xFFFFFF  # globalTid -> globalPid: the low 24 bits are the thread id
 _PROCESS_SAMPLES = 101  # rows looked at to find the profiled process (rowid lookups, O(1))
-_MAX_WORKERS = 4  # threads reading chunks; more only add memory in flight
-#: Guard of the plain layouts: a TEXT/REAL start or end would make ``end - start`` a number
-#: that means nothing (TEXT reads as 0), so such rows go to the filtered pass and are left out.
-_INTEGER_TIMES = "typeof(start) = 'integer' AND typeof(\"end\") = 'integer'"
 
 
 def read_sqlite(path: str | Path) -> Run:
@@ -92,7 +92,7 @@ def read_sqlite(path: str | Path) -> Run:
     _check_header(path)
     uri = path.absolute().as_uri() + "?mode=ro"
     try:
-        con = _connect(uri)
+        con = connect(uri)
     except sqlite3.Error as exc:
         raise ReportParseError(path, f"cannot be opened as SQLite ({exc})") from None
     try:
@@ -104,14 +104,6 @@ def read_sqlite(path: str | Path) -> Run:
         raise ReportParseError(path, "is not a readable SQLite database (damaged schema)") from None
     finally:
         con.close()
-
-
-def _connect(uri: str) -> sqlite3.Connection:
-    """A read-only connection whose text never fails to decode (a damaged file may hold
-    invalid UTF-8; names then show U+FFFD instead of the read failing)."""
-    con = sqlite3.connect(uri, uri=True)
-    con.text_factory = lambda raw: raw.decode("utf-8", "replace")
-    return con
 
 
 def _check_header(path: Path) -> None:
@@ -155,7 +147,7 @@ class _Reader:
         self._check_is_export()
         plans = self._plans()
         ranges = {table: rowid_ranges(self.con, table) for table in plans}
-        workers = min(_MAX_WORKERS, os.cpu_count() or 1, sum(map(len, ranges.values())) or 1)
+        workers = min(MAX_WORKERS, os.cpu_count() or 1, sum(map(len, ranges.values())) or 1)
         events = Events(session_start_utc_ns=self._session_start_ns())
         with ColumnReader(self.uri, workers) as reader:
             # queued in this order: the API events are built while kernel chunks are read
@@ -198,7 +190,7 @@ class _Reader:
         bound = self._string_id_bound()  # ids < bound - 1; bound - 1 marks "no mangled name"
         if RUNTIME in self.tables:
             times = {"d": "end - start", "start": "start"}
-            plain = Layout({"nameId": "nameId", **times}, _as_read, _INTEGER_TIMES)
+            plain = Layout({"nameId": "nameId", **times}, as_read, INTEGER_TIMES)
             layouts: tuple[Layout, ...] = (plain,)
             if bound < 2**31:
                 # duration and name id in one integer; an id out of range gives NULL (next
@@ -218,12 +210,12 @@ class _Reader:
         if MEMCPY in self.tables:
             exprs = {"kind": "copyKind", "start": "start", "d": "end - start", "bytes": "bytes"}
             exprs["device"] = self._device_expr(MEMCPY)
-            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
+            layout = Layout(exprs, as_read, INTEGER_TIMES)
             plans[MEMCPY] = TablePlan(MEMCPY, tuple(exprs), (layout,), REQUIRED_COLUMNS[MEMCPY])
         if MEMSET in self.tables:
             exprs = {"start": "start", "d": "end - start", "bytes": "bytes"}
             exprs["device"] = self._device_expr(MEMSET)
-            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
+            layout = Layout(exprs, as_read, INTEGER_TIMES)
             plans[MEMSET] = TablePlan(MEMSET, tuple(exprs), (layout,), REQUIRED_COLUMNS[MEMSET])
         return plans
 
@@ -253,22 +245,22 @@ class _Reader:
         times = {"d": "end - start", "start": "start", "device": device}
         raw = REQUIRED_COLUMNS[KERNEL]
         self.id_bound = bound
+        # graph nodes traced one by one (``RunInfo.graph_nodes_traced``), in the same pass;
+        # only where a graph was launched (else none can be a node), a price of about 6 %
+        graph = (_GRAPH_NODE,) if "graphNodeId" in columns and self._graph_launch_named() else ()
         if not packed or bound**3 >= 2**63:
             ids = {"dem": "demangledName", "base": base, "mangled": mangled}
             exprs = {**ids, **times}
-            layout = Layout(exprs, _as_read, _INTEGER_TIMES)
-            return TablePlan(KERNEL, tuple(exprs), (layout,), raw)
+            layout = Layout(exprs, as_read, INTEGER_TIMES)
+            return TablePlan(KERNEL, tuple(exprs), (layout,), raw, maximum=graph)
         key = f"(demangledName * {bound} + {base}) * {bound} + {mangled}"
-        plain = Layout({"key": key, **times}, _as_read, _INTEGER_TIMES)
+        plain = Layout({"key": key, **times}, as_read, INTEGER_TIMES)
         # a duration too long to fit beside the key overflows to REAL, a negative one makes
         # ``p`` negative: that chunk reads plain
         fused = {"p": f"(end - start) * {bound**3} + {key}", "start": "start", "device": device}
         layouts = (Layout(fused, _unpacker(bound**3, "d", "key")), plain)
         low, high = _id_extremes(columns)
         self._id_exprs = (low, high)
-        # graph nodes traced one by one (``RunInfo.graph_nodes_traced``), in the same pass;
-        # only where a graph was launched (else none can be a node), a price of about 6 %
-        graph = (_GRAPH_NODE,) if "graphNodeId" in columns and self._graph_launch_named() else ()
         return TablePlan(
             KERNEL,
             ("key", "d", "start", "device"),
@@ -471,17 +463,10 @@ class _Reader:
     def _graph_nodes_traced(self) -> bool | None:
         """True when some kernel was traced as a node of a CUDA graph (its ``graphNodeId``
         set); False when none was; None without a kernel table with that column (older nsys).
-        Taken by the kernel read; else (ids read apart) a query that stops at the first."""
+        Taken by the kernel read where a graph launch is named (else no kernel is a node)."""
         if KERNEL not in self.tables or "graphNodeId" not in self._columns(KERNEL):
             return None
-        if self._graph_nodes is not None:  # taken by the kernel read
-            return bool(self._graph_nodes)
-        if not self._graph_launch_named():
-            return False
-        row = self.con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {KERNEL} WHERE graphNodeId IS NOT NULL)"
-        ).fetchone()
-        return bool(row[0])
+        return bool(self._graph_nodes)
 
     def _session_start_ns(self) -> int | None:
         """Wall-clock ns of the timeline's zero (``TARGET_INFO_SESSION_START_TIME.utcEpochNs``)."""
@@ -556,7 +541,7 @@ class _Reader:
             values = self.con.execute(
                 f"SELECT {column} FROM {table} WHERE rowid IN ({marks})", rowids
             ).fetchall()
-            pids = [v & _GLOBAL_PID_MASK for (v,) in values if isinstance(v, int)]
+            pids = [v & GLOBAL_PID_MASK for (v,) in values if isinstance(v, int)]
             if pids:
                 return pids
         return []
@@ -643,11 +628,6 @@ def _id_extremes(columns: set[str] | list[str]) -> tuple[str, str]:
     if len(ids) == 1:
         return ids[0], ids[0]
     return f"min({', '.join(ids)})", f"max({', '.join(ids)})"
-
-
-def _as_read(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The columns as read (negative durations included: nsys sums them too)."""
-    return columns
 
 
 def _unpacker(base: int, high: str, low: str) -> Callable[[dict], dict | None]:
