@@ -143,9 +143,10 @@ class Events:
     memory_ops: list[str] = field(default_factory=list)
     session_start_utc_ns: int | None = None
     capture_end_ns: int | None = None
-    # ``gpu_union``'s last result and the frames it was computed from; never copied by
+    # ``gpu_union``'s and ``devices``' last results and the frames they came from; never copied by
     # ``dataclasses.replace`` (init=False), never compared
     _union: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _devices: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def select(self, intervals: Sequence[Interval]) -> Events:
         """The events whose start lies in one of ``intervals`` ([start, end), ns; None: open).
@@ -217,6 +218,19 @@ class Events:
                 lows = highs = np.empty(0, dtype=np.int64)
             self._union = (key, lows, highs)
         return self._union[1], self._union[2]
+
+    def devices(self) -> frozenset[int]:
+        """The CUDA devices GPU work ran on (kernels and memory operations; -1, "the export
+        does not say", left out). Kept like ``gpu_union``: the run list asks on every rerun.
+        """
+        key = (id(self.kernels), id(self.memory))
+        if self._devices is None or self._devices[0] != key:
+            found: set[int] = set()
+            for frame in (self.kernels, self.memory):
+                if frame is not None and len(frame):
+                    found.update(int(d) for d in frame["device"].unique() if d >= 0)
+            self._devices = (key, frozenset(found))
+        return self._devices[1]
 
     def bounds(self) -> tuple[int, int] | None:
         """(first start, last end) over every event, None when there is none."""

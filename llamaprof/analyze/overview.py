@@ -280,11 +280,7 @@ def run_gpus(run: Run | None, record: CaptureRecord | None = None) -> list[str |
     if not names and record is not None:
         names = [str(g["name"]) if g.get("name") else None for g in record.gpus]
     events = run.events if run is not None else None
-    devices: set[int] = set()
-    if events is not None:
-        for frame in (events.kernels, events.memory):
-            if frame is not None and len(frame):
-                devices.update(int(d) for d in frame["device"].unique() if d >= 0)
+    devices = events.devices() if events is not None else frozenset()
     used = max(devices) + 1 if devices else 0
     count = max(len(names), len(devices), used if names else len(devices))
     return names + [None] * (count - len(names))
