@@ -19,11 +19,6 @@ from llamaprof.record import read_record
 
 pytestmark = pytest.mark.server
 
-#: nsys 2022.4 here: ``--sample=none`` (with CPU sampling it hung after the target exited in
-#: about half of the runs) and ``--cpuctxsw=none`` (without it, runs hung too while other
-#: nsys sessions ran on the machine: its analysis thread spins).
-NSYS_OPTIONS = ["--sample=none", "--cpuctxsw=none"]
-
 # The server process's socket calls: [start, end] on the timeline (ns), name, thread id.
 # globalTid is the process's globalPid plus the thread id in its low 24 bits.
 SOCKET_CALLS = """
@@ -38,11 +33,10 @@ READS = {"recv", "recvfrom", "read"}
 SENDS = {"send", "sendto", "write"}
 
 
-def test_request_times_line_up_with_the_servers_reads(make_config, real_nsys, reports):
+def test_request_times_line_up_with_the_servers_reads(make_config, reports):
+    # the real nsys with llamaprof's default options (no sampling, no context switches)
     cfg = make_config(
         name="aligned",
-        nsys=real_nsys,
-        nsys_args=NSYS_OPTIONS,
         workload=Workload(requests=3, n_predict=8, prompt="Hello there"),
         report_timeout_s=120,
     )

@@ -3,11 +3,11 @@ as a capture with start-up and serving apart."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
 from pathlib import Path
 
+import make_example_export as make  # scripts/ is on pytest's path
 import pytest
 
 from llamaprof import reports
@@ -23,12 +23,6 @@ SHIPPED = ROOT / "reports" / "serving-timeline-generated.sqlite"
 RECORD = ROOT / "reports" / "serving-timeline-generated.llamaprof.json"
 NOFA = ROOT / "reports" / "serving-timeline-generated-nofa.sqlite"
 NOFA_RECORD = ROOT / "reports" / "serving-timeline-generated-nofa.llamaprof.json"
-_spec = importlib.util.spec_from_file_location(
-    "make_example_export", ROOT / "scripts" / "make_example_export.py"
-)
-assert _spec is not None and _spec.loader is not None
-make = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make)
 
 
 def _content(path: Path) -> dict[str, object]:
