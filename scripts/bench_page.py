@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from app_server import CHROMIUM, IDLE, streamlit_app  # beside this script
+
+from llamaprof.capture.server import free_port
+
 from synth import write_seed_scale_export  # scripts/synth.py, beside this script
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 #: Records its script states with their times (ms since navigation start) in __states.
 OBSERVE = """() => {
@@ -63,17 +64,7 @@ RAN_SINCE = """t0 => {
   const i = s.findIndex(([t, v]) => t >= t0 && v === 'running');
   return i >= 0 && s.slice(i + 1).some(([t, v]) => v === 'notRunning');
 }"""
-IDLE = (
-    "document.querySelector('[data-testid=\"stApp\"]')"
-    ".getAttribute('data-test-script-state') === 'notRunning'"
-)
 CHARTS = "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_folder(folder: Path, runs: int, *, fresh: bool, records: bool) -> list[Path]:
@@ -139,36 +130,6 @@ def warm_disk_cache(paths: list[Path], cache: Path) -> None:
     )
     env = {**os.environ, "LLAMAPROF_CACHE_DIR": str(cache)}
     subprocess.run([sys.executable, "-c", code, *map(str, paths)], check=True, env=env)
-
-
-def start_server(
-    folder: Path, cache: Path, port: int, log: Path, timing: Path
-) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "LLAMAPROF_REPORTS_DIR": str(folder),
-        "LLAMAPROF_CACHE_DIR": str(cache),
-        "LLAMAPROF_TIMING_LOG": str(timing),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    out = log.open("w")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("streamlit did not start within 60 s")
 
 
 class ServerTime:
@@ -242,81 +203,75 @@ def main(argv: list[str] | None = None) -> int:
     print("warming the disk cache…", flush=True)
     warm_disk_cache(paths, cache)
     names = [p.stem for p in paths]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     link = f"{base}/compare?" + "&".join(f"run={n}" for n in names) + "&tab=kernels"
     log = args.folder / "streamlit.log"
     timing = args.folder / "timing.log"
     timing.unlink(missing_ok=True)
     server = ServerTime(timing)
-    proc = start_server(reports, cache, port, log, timing)
     results: dict[str, list[tuple[float, float]]] = {}
     drawn = f"{CHARTS} >= 2"
     titled = "document.querySelector('h1') !== null"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            viewport = {"width": args.width, "height": 1000}
-            contexts = []
+    log.unlink(missing_ok=True)
+    timing_env = {"LLAMAPROF_TIMING_LOG": str(timing)}
+    with streamlit_app(reports, cache, log, port=port, env=timing_env), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        viewport = {"width": args.width, "height": 1000}
+        contexts = []
 
-            def fresh_page(context=None):
-                if context is None:
-                    context = browser.new_context(viewport=viewport)
-                    contexts.append(context)
-                page = context.new_page()
-                page.set_default_timeout(180_000)
-                return page
+        def fresh_page(context=None):
+            if context is None:
+                context = browser.new_context(viewport=viewport)
+                contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(180_000)
+            return page
 
-            first = open_link(fresh_page(), link, drawn, server)
-            warm = browser.new_context(viewport=viewport)  # Streamlit's JS in its cache
-            one_run = f"{base}/run?run={names[0]}&tab=kernels"
-            open_link(fresh_page(warm), one_run, f"{CHARTS} >= 1", server)
-            for _ in range(args.repeats):
-                for name, url, ready, context in (
-                    ("floor: Add page", f"{base}/add", titled, warm),
-                    ("floor: Single run page, one run", one_run, f"{CHARTS} >= 1", warm),
-                    ("open link", link, drawn, warm),
-                    ("open link, new browser context", link, drawn, None),
-                ):
-                    results.setdefault(name, []).append(
-                        open_link(fresh_page(context), url, ready, server)
-                    )
-                while contexts:
-                    contexts.pop().close()
-            page = fresh_page(warm)
-            page.goto(link)
-            page.wait_for_function(f"() => {drawn} && {IDLE}")
-            by = page.locator('[data-testid="stButtonGroup"]').filter(has_text="By family")
-            tabs = page.get_by_role("tab")
-            baseline = page.locator('[data-testid="stSelectbox"]').filter(has_text="Baseline")
-            table = "document.querySelector('[data-testid=\"stDataFrame\"]') !== null"
-            for i in range(args.repeats):
-                other = names[1 + i % (len(names) - 1)]
+        first = open_link(fresh_page(), link, drawn, server)
+        warm = browser.new_context(viewport=viewport)  # Streamlit's JS in its cache
+        one_run = f"{base}/run?run={names[0]}&tab=kernels"
+        open_link(fresh_page(warm), one_run, f"{CHARTS} >= 1", server)
+        for _ in range(args.repeats):
+            for name, url, ready, context in (
+                ("floor: Add page", f"{base}/add", titled, warm),
+                ("floor: Single run page, one run", one_run, f"{CHARTS} >= 1", warm),
+                ("open link", link, drawn, warm),
+                ("open link, new browser context", link, drawn, None),
+            ):
+                results.setdefault(name, []).append(
+                    open_link(fresh_page(context), url, ready, server)
+                )
+            while contexts:
+                contexts.pop().close()
+        page = fresh_page(warm)
+        page.goto(link)
+        page.wait_for_function(f"() => {drawn} && {IDLE}")
+        by = page.locator('[data-testid="stButtonGroup"]').filter(has_text="By family")
+        tabs = page.get_by_role("tab")
+        baseline = page.locator('[data-testid="stSelectbox"]').filter(has_text="Baseline")
+        table = "document.querySelector('[data-testid=\"stDataFrame\"]') !== null"
+        for i in range(args.repeats):
+            other = names[1 + i % (len(names) - 1)]
 
-                def pick(name: str = other) -> None:
-                    box = baseline.locator("input")
-                    box.click()
-                    box.fill(name)
-                    box.press("Enter")
+            def pick(name: str = other) -> None:
+                box = baseline.locator("input")
+                box.click()
+                box.fill(name)
+                box.press("Enter")
 
-                for name, action, ready in (
-                    ("click: by family", lambda: by.get_by_text("By family", exact=True).click(),
-                     f"{CHARTS} >= 3 && {table}"),
-                    ("click: by kernel", lambda: by.get_by_text("By kernel", exact=True).click(),
-                     f"{drawn} && {table}"),
-                    ("click: another baseline", pick, table),
-                    ("click: tab CUDA API", lambda: tabs.filter(has_text="CUDA API").click(),
-                     drawn),
-                    ("click: tab Kernels", lambda: tabs.filter(has_text="Kernels").click(), drawn),
-                ):  # fmt: skip
-                    results.setdefault(name, []).append(click_time(page, action, ready, server))
-            browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            for name, action, ready in (
+                ("click: by family", lambda: by.get_by_text("By family", exact=True).click(),
+                 f"{CHARTS} >= 3 && {table}"),
+                ("click: by kernel", lambda: by.get_by_text("By kernel", exact=True).click(),
+                 f"{drawn} && {table}"),
+                ("click: another baseline", pick, table),
+                ("click: tab CUDA API", lambda: tabs.filter(has_text="CUDA API").click(),
+                 drawn),
+                ("click: tab Kernels", lambda: tabs.filter(has_text="Kernels").click(), drawn),
+            ):  # fmt: skip
+                results.setdefault(name, []).append(click_time(page, action, ready, server))
+        browser.close()
     window = "workload" if args.records else "all"
     print(f"\n{args.runs} seed-scale runs, window {window}, {args.width} px, ", end="")
     print(f"{args.repeats} repeats")

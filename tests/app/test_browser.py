@@ -9,11 +9,7 @@ to look at.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,13 +17,15 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from app.support import ENTRYPOINT, GENERATED, ROOT, SEED, copy_report
+from app.support import GENERATED, ROOT, SEED, copy_report
+from app_server import CHROMIUM, IDLE, streamlit_app  # scripts/app_server.py
+
+from llamaprof.capture.server import free_port
 
 from shared_data import SHARED_NSYS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,10 +39,6 @@ REAL = {
     "report1": "0x822a5b87__test-cuda__report1",
     "report2": "0x822a5b87__test-cuda__report2",
 }
-IDLE = (
-    "document.querySelector('[data-testid=\"stApp\"]')"
-    ".getAttribute('data-test-script-state') === 'notRunning'"
-)
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -52,52 +46,6 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"streamlit did not listen on port {port} within {timeout} s")
-
-
-@contextlib.contextmanager
-def _streamlit(folder: Path, cache: Path, log: Path, port: int | None = None) -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a loopback port, watching ``folder``."""
-    port = port or _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LLAMAPROF_NO_WATCH"}
-    env["LLAMAPROF_REPORTS_DIR"] = str(folder)
-    env["LLAMAPROF_CACHE_DIR"] = str(cache)
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRYPOINT),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with log.open("a") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_for_port(port, proc)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +66,7 @@ def server(reports_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     """The app on a free loopback port, watching ``reports_folder``."""
     cache = tmp_path_factory.mktemp("run-cache")
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
-    with _streamlit(reports_folder, cache, log) as url:
+    with streamlit_app(reports_folder, cache, log) as url:
         yield url
 
 
@@ -296,8 +244,8 @@ def test_a_link_opens_the_same_view_after_a_restart(
     was restarted, shows that view again and keeps the same link."""
     runs = _real_runs("before", "after")
     cache, log = tmp_path / "cache", tmp_path / "streamlit.log"
-    port = _free_port()
-    with _streamlit(reports_folder, cache, log, port) as server:
+    port = free_port()
+    with streamlit_app(reports_folder, cache, log, port=port) as server:
         context, page = _new_page(browser)
         page.goto(server + _link(*runs, tab="kernels"))
         _wait_for_charts(page, 2)
@@ -323,7 +271,7 @@ def test_a_link_opens_the_same_view_after_a_restart(
         "window": ["all"],
         "values": ["none"],
     }
-    with _streamlit(reports_folder, cache, log, port):
+    with streamlit_app(reports_folder, cache, log, port=port):
         context, page = _new_page(browser)
         page.goto(link)
         page.get_by_text("Drill down into a family").wait_for()
